@@ -1,0 +1,181 @@
+"""The common result type of every evalkit estimator, and its errors.
+
+Every estimator in layer 2 (``effects``, ``survival``, ``rates``, ``trends``,
+``meta``, ``design``) returns a :class:`Result`: a tidy table, a dict of
+model-level figures, and one line naming the method and its conventions.
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+__all__ = [
+    "Result",
+    "EvalkitError",
+    "EstimationError",
+    "InputError",
+    "wald_table",
+    "require_columns",
+]
+
+
+class EvalkitError(Exception):
+    """Base class of evalkit's own, readable errors."""
+
+
+class InputError(EvalkitError, ValueError):
+    """The caller's data or arguments cannot be used as given (says why)."""
+
+
+class EstimationError(EvalkitError, ValueError):
+    """The model cannot be estimated on these data (e.g. no events, one cluster)."""
+
+
+@dataclass
+class Result:
+    """What an estimator returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per estimated quantity, indexed by a readable name; columns at
+        least ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p`` where defined.
+    stats : dict
+        Model-level figures (``n`` and estimator-specific ones).
+    method : str
+        One line naming the method and the conventions used.
+    warnings : list of str
+        Flags a reader must see (few clusters, fallback model, ...).
+    """
+
+    table: pd.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+    method: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> pd.Series:
+        """``res["did"]`` is the row named ``did`` of the table."""
+        return self.table.loc[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (NaN becomes None; numpy scalars become Python)."""
+        table = self.table.reset_index()
+        records = [{str(k): _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
+        return {
+            "method": self.method,
+            "stats": {str(k): _plain(v) for k, v in self.stats.items()},
+            "table": records,
+            "warnings": list(self.warnings),
+        }
+
+    def __repr__(self) -> str:
+        with pd.option_context("display.width", 120, "display.max_columns", 20):
+            body = self.table.to_string(float_format=lambda v: f"{v:.5g}")
+        stats = ", ".join(f"{k}={_fmt(v)}" for k, v in self.stats.items() if _is_scalar(v))
+        lines = [self.method, body]
+        if stats:
+            lines.append(stats)
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        table = self.table.to_html(float_format=lambda v: f"{v:.4g}", border=0, classes="evalkit-table")
+        stats = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+            for k, v in self.stats.items() if _is_scalar(v)
+        )
+        warns = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return (
+            f"<div class='evalkit-result'><p><b>{html.escape(self.method)}</b></p>{table}"
+            + (f"<table class='evalkit-stats'>{stats}</table>" if stats else "")
+            + (f"<ul class='evalkit-warnings' style='color:#a33'>{warns}</ul>" if warns else "")
+            + "</div>"
+        )
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (int, float, str, bool, np.integer, np.floating, np.bool_)) or v is None
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.5g}"
+    return str(v)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return None if math.isnan(v) or math.isinf(v) else v
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (pd.Timestamp,)):
+        return v.isoformat()
+    if v is pd.NaT or (v is not None and not isinstance(v, (str, bytes, list, dict, tuple)) and pd.isna(v)):
+        return None
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    return v
+
+
+def wald_table(
+    names: Sequence[str],
+    estimate: Iterable[float],
+    se: Iterable[float],
+    *,
+    alpha: float = 0.05,
+    df: float | None = None,
+    ratio: bool = False,
+) -> pd.DataFrame:
+    """Tidy Wald table: estimate, se, statistic, p, CI (z, or t on ``df``).
+
+    With ``ratio=True`` adds ``ratio``, ``ratio_ci_low``, ``ratio_ci_high``
+    (exponentiated estimate and CI), as the ratio models need.
+    """
+    est = np.asarray(list(estimate), dtype=float)
+    se_ = np.asarray(list(se), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = est / se_
+    if df is None:
+        q = _st.norm.ppf(1 - alpha / 2)
+        p = 2 * _st.norm.sf(np.abs(stat))
+        stat_name = "z"
+    else:
+        q = _st.t.ppf(1 - alpha / 2, df)
+        p = 2 * _st.t.sf(np.abs(stat), df)
+        stat_name = "t"
+    out = pd.DataFrame(
+        {
+            "estimate": est,
+            "se": se_,
+            "ci_low": est - q * se_,
+            "ci_high": est + q * se_,
+            stat_name: stat,
+            "p": p,
+        },
+        index=pd.Index(list(names), name="term"),
+    )
+    if ratio:
+        out["ratio"] = np.exp(out["estimate"])
+        out["ratio_ci_low"] = np.exp(out["ci_low"])
+        out["ratio_ci_high"] = np.exp(out["ci_high"])
+    return out
+
+
+def require_columns(data: pd.DataFrame, *columns: str | None) -> None:
+    """Raise :class:`InputError` naming any column that ``data`` lacks."""
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    missing = [c for c in columns if c is not None and c not in data.columns]
+    if missing:
+        raise InputError(f"column(s) not in data: {', '.join(map(str, missing))}")
