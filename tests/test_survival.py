@@ -1,0 +1,385 @@
+"""Tests for evalkit.survival: R survival / cmprsk reference values and independent checks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as st
+
+from evalkit import _cmprsk, _km
+from evalkit.result import EstimationError, InputError
+from evalkit.survival import cif, cox, cox_zph, gray_test, km, logrank, median_survival, survival_at
+
+DATA = Path(__file__).parent / "data"
+ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
+
+
+@pytest.fixture(scope="module")
+def lung():
+    return pd.read_csv(DATA / "lung.csv")
+
+
+@pytest.fixture(scope="module")
+def rossi():
+    return pd.read_csv(DATA / "rossi.csv")
+
+
+@pytest.fixture(scope="module")
+def bmt():
+    return pd.read_csv(DATA / "bmtcrr.csv")
+
+
+# ------------------------------------------------------------------ Kaplan-Meier
+def test_lung_overall_median_and_log_ci(lung):
+    # R: survfit(Surv(time, status) ~ 1, data = lung)  -> n 228, events 165, median 310 (285, 363)
+    row = median_survival(lung, "time", "status").table.loc["all"]
+    assert (row["n"], row["events"]) == (228, 165)
+    assert (row["median"], row["ci_low"], row["ci_high"]) == (310, 285, 363)
+
+
+def test_lung_median_by_sex(lung):
+    # R: survfit(Surv(time, status) ~ sex, data = lung)
+    tab = median_survival(lung, "time", "status", group="sex").table
+    assert tab.loc[1, ["n", "events", "median", "ci_low", "ci_high"]].tolist() == [138, 112, 270, 212, 310]
+    assert tab.loc[2, ["n", "events", "median", "ci_low", "ci_high"]].tolist() == [90, 53, 426, 348, 550]
+
+
+def test_lung_survival_at_200(lung):
+    # R: summary(survfit(Surv(time, status) ~ 1, lung), times = 200)
+    #    survival 0.680, std.err 0.0311, lower 0.622, upper 0.744
+    row = survival_at(lung, "time", "status", [200]).table.iloc[0]
+    assert round(row["survival"], 3) == 0.680
+    assert round(row["se"], 4) == 0.0311
+    assert (round(row["ci_low"], 3), round(row["ci_high"], 3)) == (0.622, 0.744)
+
+
+def test_log_log_band_matches_lifelines_and_its_median_ci(lung):
+    # lifelines' KM band is log(-log) (independent implementation); its median CI is 284-361
+    from lifelines import KaplanMeierFitter
+
+    mine = km(lung, "time", "status", conf_type="log-log").table.set_index("time")
+    ref = KaplanMeierFitter().fit(lung["time"], lung["status"]).confidence_interval_.loc[mine.index]
+    np.testing.assert_allclose(mine["ci_low"], ref.iloc[:, 0], atol=1e-12)
+    np.testing.assert_allclose(mine["ci_high"], ref.iloc[:, 1], atol=1e-12)
+    row = median_survival(lung, "time", "status", conf_type="log-log").table.loc["all"]
+    assert (row["ci_low"], row["ci_high"]) == (284, 361)
+
+
+def test_km_by_hand_plain_band():
+    # hand calculation: S(1)=4/5, S(3)=4/5*2/3; Greenwood var(log S)=1/(5*4)+1/(3*2)
+    df = pd.DataFrame({"t": [1, 2, 3, 3, 4], "e": [1, 0, 1, 0, 0]})
+    tab = km(df, "t", "e", conf_type="plain").table.set_index("time")
+    s3 = 0.8 * 2 / 3
+    se3 = s3 * np.sqrt(1 / 20 + 1 / 6)
+    assert tab.loc[3, "survival"] == pytest.approx(s3)
+    assert tab.loc[3, "se"] == pytest.approx(se3)
+    assert tab.loc[3, "ci_low"] == pytest.approx(s3 - st.norm.ppf(0.975) * se3)
+    assert tab.loc[3, "ci_high"] == 1.0  # clipped, as R
+    assert tab["n_risk"].tolist() == [5, 4, 3, 1]
+
+
+def test_median_on_a_flat_at_one_half_is_the_midpoint():
+    # R: survfit(Surv(1:4) ~ 1) prints median 2.5 (S = 0.5 exactly on [2, 3))
+    df = pd.DataFrame({"t": [1, 2, 3, 4], "e": 1})
+    assert median_survival(df, "t", "e").table.loc["all", "median"] == 2.5
+    assert _km.r_quantile(np.array([1.0, 2.0, 3.0]), np.array([0.8, 0.5, 0.5])) == 2.5  # flat to the end
+
+
+def test_median_not_reached_is_nan_and_flagged():
+    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 0, 0, 1, 0, 0]})
+    res = median_survival(df, "t", "e")
+    assert np.isnan(res.table.loc["all", "median"])
+    assert any("median not reached" in w for w in res.warnings)
+
+
+def test_survival_reaching_zero_is_flagged():
+    df = pd.DataFrame({"t": [1, 2, 3], "e": 1})
+    res = km(df, "t", "e")
+    assert res.table["survival"].iloc[-1] == 0
+    assert np.isnan(res.table["se"].iloc[-1])
+    assert any("reaches 0" in w for w in res.warnings)
+
+
+def test_all_censored_curve_stays_at_one():
+    df = pd.DataFrame({"t": [1, 2, 3], "e": 0})
+    tab = km(df, "t", "e").table
+    assert (tab["survival"] == 1).all() and (tab["ci_low"] == 1).all() and (tab["se"] == 0).all()
+    assert any("not reached" in w for w in median_survival(df, "t", "e").warnings)
+
+
+def test_survival_at_after_follow_up_is_nan_and_flagged():
+    df = pd.DataFrame({"t": [1, 2, 3], "e": [1, 0, 1]})
+    res = survival_at(df, "t", "e", [2, 10])
+    assert res.table["n_event"].tolist() == [1, 1]
+    assert np.isnan(res.table["survival"].iloc[1])
+    assert any("after the last follow-up" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (pd.DataFrame({"t": [-1, 2], "e": [1, 0]}), "negative"),
+    (pd.DataFrame({"t": [1, 2], "e": [2, 0]}), "event column"),
+    (pd.DataFrame({"t": pd.Series([], dtype=float), "e": pd.Series([], dtype=int)}), "no rows"),
+    (pd.DataFrame({"t": ["a", "b"], "e": [1, 0]}), "finite numbers"),
+])
+def test_bad_input_raises(bad, message):
+    with pytest.raises(InputError, match=message):
+        km(bad, "t", "e")
+
+
+def test_missing_rows_are_dropped_with_a_warning():
+    df = pd.DataFrame({"t": [1, 2, np.nan, 4], "e": [1, 0, 1, 1]})
+    res = km(df, "t", "e")
+    assert res.stats["n"] == 3 and any("dropped" in w for w in res.warnings)
+
+
+# ------------------------------------------------------------------ log-rank
+def test_logrank_lung_sex(lung):
+    # R: survdiff(Surv(time, status) ~ sex, data = lung)
+    #    observed 112 / 53, expected 91.6 / 73.4, chisq 10.3 on 1 df, p 0.00131
+    res = logrank(lung, "time", "status", "sex")
+    assert res.table["observed"].tolist() == [112, 53]
+    assert res.table["expected"].round(1).tolist() == [91.6, 73.4]
+    assert round(res.stats["chi2"], 1) == 10.3 and res.stats["df"] == 1
+    assert round(res.stats["p"], 5) == 0.00131
+
+
+def test_logrank_k_groups_matches_lifelines(lung):
+    from lifelines.statistics import multivariate_logrank_test
+
+    d = lung.dropna(subset=["ph.ecog"])
+    res = logrank(d, "time", "status", "ph.ecog")
+    ref = multivariate_logrank_test(d["time"], d["ph.ecog"], d["status"])
+    assert res.stats["df"] == 3
+    assert res.stats["chi2"] == pytest.approx(ref.test_statistic, rel=1e-10)
+
+
+def test_logrank_edge_cases():
+    one = pd.DataFrame({"t": [1, 2, 3], "e": [1, 1, 0], "g": "a"})
+    with pytest.raises(InputError, match="at least two groups"):
+        logrank(one, "t", "e", "g")
+    none = one.assign(e=0, g=["a", "b", "b"])
+    with pytest.raises(EstimationError, match="no events"):
+        logrank(none, "t", "e", "g")
+    quiet = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 1, 1, 0, 0, 0], "g": list("aaabbb")})
+    res = logrank(quiet, "t", "e", "g")
+    assert np.isfinite(res.stats["chi2"]) and any("no events" in w for w in res.warnings)
+
+
+# ------------------------------------------------------------------ Cox
+def test_cox_rossi(rossi):
+    # R: coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, data = Rossi)
+    res = cox(rossi, "week", "arrest", ROSSI_TERMS)
+    coef = [-0.37942, -0.05744, 0.31390, -0.14980, -0.43370, -0.08487, 0.09150]
+    se = [0.19138, 0.02200, 0.30799, 0.21222, 0.38187, 0.19576, 0.02865]
+    assert res.table.loc[ROSSI_TERMS, "coef"].round(5).tolist() == coef
+    assert res.table.loc[ROSSI_TERMS, "se"].round(5).tolist() == se
+    fin = res.table.loc["fin"]
+    assert round(fin["hr"], 5) == 0.68426
+    assert (round(fin["hr_ci_low"], 4), round(fin["hr_ci_high"], 4)) == (0.4702, 0.9957)
+    assert round(res.stats["lr_chi2"], 2) == 33.27 and res.stats["lr_df"] == 7
+    assert f"{res.stats['lr_p']:.3g}" == "2.36e-05"
+    assert round(res.stats["concordance"], 2) == 0.64
+    assert (res.stats["events"], res.stats["n"]) == (114, 432)
+
+
+def test_cox_lung_sex_and_formula(lung):
+    # R: coxph(Surv(time, status) ~ sex, data = lung)
+    row = cox(lung, "time", "status", ["sex"]).table.loc["sex"]
+    assert round(row["coef"], 4) == -0.5310 and round(row["hr"], 4) == 0.5880
+    assert round(row["se"], 4) == 0.1672 and round(row["z"], 3) == -3.176
+    assert round(row["p"], 5) == 0.00149
+    assert (round(row["hr_ci_low"], 4), round(row["hr_ci_high"], 3)) == (0.4237, 0.816)
+    assert row["estimate"] == row["coef"] and row["ratio"] == row["hr"]
+    via_formula = cox(lung, "time", "status", "sex").table.loc["sex"]
+    assert via_formula["coef"] == pytest.approx(row["coef"])
+
+
+def _untied(rossi):
+    rng = np.random.default_rng(1)
+    return rossi.assign(week=rossi["week"] + rng.uniform(-0.4, 0.4, len(rossi)),
+                        team=np.arange(len(rossi)) // 4)
+
+
+def test_cluster_se_without_ties_matches_lifelines_and_statsmodels(rossi):
+    # Without tied times R's, lifelines' and statsmodels' grouped sandwiches coincide.
+    import statsmodels.api as sm
+    from lifelines import CoxPHFitter
+
+    d = _untied(rossi)
+    terms = ["fin", "age", "prio"]
+    res = cox(d, "week", "arrest", terms, cluster="team")
+    ll = CoxPHFitter().fit(d[terms + ["week", "arrest", "team"]], "week", "arrest", cluster_col="team")
+    smf = sm.PHReg(d["week"], d[terms], status=d["arrest"], ties="efron").fit(groups=d["team"])
+    np.testing.assert_allclose(res.table.loc[terms, "se"], ll.standard_errors_[terms], rtol=1e-6)
+    np.testing.assert_allclose(res.table.loc[terms, "se"], smf.bse, rtol=1e-6)
+    assert res.stats["n_clusters"] == 108
+    strat = cox(d, "week", "arrest", ["age", "prio"], strata="fin", cluster="team")
+    ll_strat = CoxPHFitter().fit(d[terms + ["week", "arrest", "team"]], "week", "arrest",
+                                 strata=["fin"], cluster_col="team")
+    np.testing.assert_allclose(strat.table.loc[["age", "prio"], "se"],
+                               ll_strat.standard_errors_[["age", "prio"]], rtol=1e-6)
+
+
+def test_efron_score_residuals_sum_to_the_efron_score(rossi):
+    # With tied weeks the residuals must still sum to zero at the Efron MLE.
+    res = cox(rossi, "week", "arrest", ["fin", "age", "prio"])
+    x = rossi[["fin", "age", "prio"]].to_numpy(float)
+    resid = _km.efron_score_residuals(rossi["week"].to_numpy(float), rossi["arrest"].to_numpy(), x,
+                                      res.table["coef"].to_numpy())
+    np.testing.assert_allclose(resid.sum(axis=0), 0, atol=1e-4)
+
+
+def test_cluster_edge_cases(rossi):
+    with pytest.raises(EstimationError, match="at least two clusters"):
+        cox(rossi.assign(team=1), "week", "arrest", ["fin"], cluster="team")
+    res = cox(rossi.assign(team=np.arange(len(rossi)) % 5), "week", "arrest", ["fin"], cluster="team")
+    assert any("only 5 clusters" in w for w in res.warnings)
+
+
+def test_cox_strata_removes_baseline_confounding():
+    # Two strata with 10-fold different baselines; x is more common in the high stratum.
+    rng = np.random.default_rng(7)
+    n = 2000
+    s = rng.integers(0, 2, n)
+    x = rng.binomial(1, np.where(s == 1, 0.8, 0.2))
+    t = rng.exponential(1 / (np.where(s == 1, 10.0, 1.0) * np.exp(np.log(2) * x)))
+    df = pd.DataFrame({"t": t, "e": 1, "x": x, "s": s})
+    strat = cox(df, "t", "e", ["x"], strata="s").table.loc["x"]
+    naive = cox(df, "t", "e", ["x"]).table.loc["x"]
+    assert abs(strat["coef"] - np.log(2)) < 2.5 * strat["se"]
+    assert abs(naive["coef"] - np.log(2)) > 5 * naive["se"]
+
+
+@pytest.mark.slow
+def test_cox_ci_coverage_simulation():
+    # 200 data sets, HR 1.5, exponential times, exponential censoring (~25% censored).
+    # Observed with this seed: 193/200 = 0.965.
+    rng = np.random.default_rng(20261122)
+    beta, covered, reps = np.log(1.5), 0, 200
+    for _ in range(reps):
+        x = rng.integers(0, 2, 120)
+        t = rng.exponential(1 / np.exp(beta * x))
+        c = rng.exponential(2.5, x.size)
+        df = pd.DataFrame({"t": np.minimum(t, c), "e": (t <= c).astype(int), "x": x})
+        row = cox(df, "t", "e", ["x"]).table.loc["x"]
+        covered += row["ci_low"] <= beta <= row["ci_high"]
+    # binomial(200, 0.95): 0.90-0.99 holds with probability > 0.999
+    assert 0.90 <= covered / reps <= 0.99
+
+
+def test_cox_edge_cases(rossi):
+    with pytest.raises(EstimationError, match="no events"):
+        cox(rossi.assign(arrest=0), "week", "arrest", ["fin"])
+    with pytest.raises(InputError, match="efron"):
+        cox(rossi, "week", "arrest", ["fin"], ties="breslow")
+    with pytest.raises(InputError, match="not in data"):
+        cox(rossi, "week", "arrest", ["nope"])
+
+
+def test_cox_zph_detects_non_proportional_hazards():
+    rng = np.random.default_rng(11)
+    n = 400
+    x = np.repeat([0, 1], n // 2)
+    ph = rng.exponential(1 / np.exp(0.5 * x))
+    # x = 1: Weibull shape 3 against exponential -> crossing hazards
+    nonph = np.where(x == 1, rng.weibull(3.0, n), rng.exponential(1.0, n))
+    ok = cox_zph(pd.DataFrame({"t": ph, "e": 1, "x": x}), "t", "e", ["x"])
+    bad = cox_zph(pd.DataFrame({"t": nonph, "e": 1, "x": x}), "t", "e", ["x"])
+    assert ok.table.loc["x", "p"] > 0.01
+    assert bad.table.loc["x", "p"] < 1e-6
+
+
+# ------------------------------------------------------------------ competing risks
+def test_gray_test_bmt(bmt):
+    # R: cuminc(bmtcrr$ftime, bmtcrr$Status, bmtcrr$D)$Tests  (cmprsk; Scrucca et al. 2007)
+    #    1 2.8623325 0.09067592 1 ; 2 0.4481279 0.50322531 1
+    relapse = gray_test(bmt, "ftime", "Status", "D", cause=1).stats
+    death = gray_test(bmt, "ftime", "Status", "D", cause=2).stats
+    assert (round(relapse["chi2"], 7), round(relapse["p"], 8), relapse["df"]) == (2.8623325, 0.09067592, 1)
+    assert (round(death["chi2"], 7), round(death["p"], 8)) == (0.4481279, 0.50322531)
+
+
+def test_cif_bmt_timepoints(bmt):
+    # R: timepoints(cuminc(bmtcrr$ftime, bmtcrr$Status, bmtcrr$D), c(20, 40, 60, 80, 100, 120))$est
+    #    (printed by print.cuminc; AML followed up to 114.7 months -> NA at 120)
+    times = [20, 40, 60, 80, 100, 120]
+    expected = {
+        (1, "ALL"): [0.3713851, 0.3875571, 0.3875571, 0.3875571, 0.3875571, 0.3875571],
+        (1, "AML"): [0.2414530, 0.2663827, 0.2810390, 0.2810390, 0.2810390, np.nan],
+        (2, "ALL"): [0.3698630, 0.3860350, 0.3860350, 0.3860350, 0.3860350, 0.3860350],
+        (2, "AML"): [0.4439103, 0.4551473, 0.4551473, 0.4551473, 0.4551473, np.nan],
+    }
+    for cause in (1, 2):
+        res = cif(bmt, "ftime", "Status", cause=cause, group="D", times=times)
+        for g in ("ALL", "AML"):
+            got = res.table.loc[res.table["D"] == g, "cif"].round(7).to_numpy()
+            np.testing.assert_array_equal(got, expected[(cause, g)])
+        assert any("after the last follow-up" in w for w in res.warnings)
+
+
+def test_cif_single_cause_is_one_minus_km_with_aalen_variance(lung):
+    # No competing cause: F = 1 - S. cmprsk's variance then reduces to
+    # S^2 * sum d / ((r - 1)(r - d)) (Greenwood has r(r - d) in the denominator).
+    res = cif(lung, "time", "status", cause=1).table.set_index("time")
+    surv = km(lung, "time", "status").table.set_index("time")
+    ev = surv[surv["n_event"] > 0]
+    np.testing.assert_allclose(res["cif"], 1 - ev["survival"], atol=1e-12)
+    r, d = ev["n_risk"].to_numpy(float), ev["n_event"].to_numpy(float)
+    with np.errstate(divide="ignore"):
+        aalen = ev["survival"] ** 2 * np.cumsum(d / ((r - 1) * (r - d)))
+    finite = ev["survival"] > 0
+    np.testing.assert_allclose(res["se"][finite] ** 2, aalen[finite], rtol=1e-10)
+
+
+def test_cif_log_log_ci_formula(bmt):
+    res = cif(bmt, "ftime", "Status", cause=1, times=[20]).table.iloc[0]
+    f, se = res["cif"], res["se"]
+    k = st.norm.ppf(0.975) * se / (f * np.log(f))
+    assert res["ci_low"] == pytest.approx(f ** np.exp(-k))
+    assert res["ci_high"] == pytest.approx(f ** np.exp(k))
+    assert res["ci_low"] < f < res["ci_high"]
+
+
+def test_gray_score_equals_logrank_o_minus_e_without_competing_risks(lung):
+    # With one cause, Gray's score is the log-rank O - E exactly; the two tests differ only in
+    # the variance estimate (Gray's is not hypergeometric), so the chi-squares are close, not equal.
+    t, e = lung["time"].to_numpy(float), lung["status"].to_numpy()
+    codes = lung["sex"].to_numpy() - 1
+    score, var_gray = _cmprsk.gray_score(t, e, codes, 2, cause=1)
+    obs, exp, var_lr = _km.logrank_arrays(t, e, codes, 2)
+    assert score[0] == pytest.approx((obs - exp)[0], rel=1e-12)
+    assert var_gray[0, 0] / var_lr[0, 0] == pytest.approx(1, abs=0.1)
+    gray, lr = gray_test(lung, "time", "status", "sex", cause=1), logrank(lung, "time", "status", "sex")
+    assert gray.stats["chi2"] == pytest.approx(score[0] ** 2 / var_gray[0, 0])
+    assert gray.stats["chi2"] == pytest.approx(lr.stats["chi2"], rel=0.1)
+
+
+def test_cif_recovers_analytic_incidence():
+    # Constant cause-specific hazards 0.3 (placement) and 0.7 (closing), uniform censoring:
+    # F1(t) = 0.3 / 1.0 * (1 - exp(-t)).
+    rng = np.random.default_rng(5)
+    n = 3000
+    t = rng.exponential(1.0, n)
+    cause = np.where(rng.uniform(size=n) < 0.3, 1, 2)
+    c = rng.uniform(0, 3, n)
+    df = pd.DataFrame({"t": np.minimum(t, c), "e": np.where(t <= c, cause, 0)})
+    times = np.array([0.25, 0.5, 1.0, 1.5])
+    res = cif(df, "t", "e", cause=1, times=times).table
+    truth = 0.3 * (1 - np.exp(-times))
+    assert np.all(np.abs(res["cif"] - truth) < 3.5 * res["se"])
+    assert np.all((res["ci_low"] < truth) | (res["ci_high"] > truth))
+
+
+def test_competing_edge_cases(bmt):
+    with pytest.raises(InputError, match="at least two groups"):
+        gray_test(bmt.assign(D="ALL"), "ftime", "Status", "D", cause=1)
+    with pytest.raises(EstimationError, match="no events of cause 3"):
+        gray_test(bmt, "ftime", "Status", "D", cause=3)
+    with pytest.raises(InputError, match="event column"):
+        cif(bmt.assign(Status=bmt["Status"] - 0.5), "ftime", "Status", cause=1)
+    res = cif(bmt, "ftime", "Status", cause=3)
+    assert res.table.empty and any("no events of cause 3" in w for w in res.warnings)
+    zero = cif(bmt, "ftime", "Status", cause=1, times=[0.01]).table.iloc[0]
+    assert (zero["cif"], zero["se"], zero["ci_low"], zero["ci_high"]) == (0, 0, 0, 0)
