@@ -1,0 +1,331 @@
+"""The per-site analysis plan: which estimators run on which slice of a site's data.
+
+One function, :func:`analyse`, serves the notebooks, the batch renderer, the
+scale benchmark and researchers, so a number in a report is the number a
+researcher gets by calling evalkit directly. Each analysis is guarded: one
+that cannot be estimated on a site (too few events, clusters or periods)
+is recorded as not estimable, with the reason, and the others go on.
+
+Contrasts (all pilot versus comparison teams of the same site):
+
+- ``duration``: cases opened from a team's start (pilot teams: their own
+  ``model_start``; comparison teams: the site's first pilot start). A case
+  ends by closing or by a placement; reaching 18 (``age_limit``) and the
+  extraction date censor it. Kaplan-Meier by arm, Cox for any end and
+  cause-specific Cox for placement (team-clustered SEs, adjusted for legal
+  basis), cumulative incidence of placement and Gray's test.
+- ``costs``: monthly purchased-service euros of the site, interrupted at the
+  site's pilot start (quasi-Poisson, level and slope change, two harmonics);
+  and pilot-team against comparison-team costs (controlled ITS).
+- ``sick_leave``: sick-leave days per FTE-year by arm and period (before /
+  after each team's start), DiD on rates (quasi-Poisson, ratio of rate ratios).
+- ``survey``: worker wellbeing by wave and arm (mixed ANOVA) and the
+  wave x arm change (DiD of means).
+- ``workforce``: caseload per social worker by month and arm, face-to-face
+  share of working time by wave and arm, staff turnover.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import effects, rates, survival, trends
+from .config import SiteConfig
+from .result import EvalkitError, Result
+
+__all__ = ["SiteData", "SiteResults", "site_data", "analyse", "KEY_ESTIMATES", "ANALYSES"]
+
+#: roles counted as social workers for caseloads (DOMAIN.md: children per social worker)
+SOCIAL_WORKERS = ("social_worker", "consultant_social_worker")
+#: the headline estimates of a site, pooled across sites in the index:
+#: name -> (analysis, result key, table row, truth key in dataset.yaml)
+KEY_ESTIMATES = {
+    "hr_case_end": ("duration", "cox_end", "pilot", "hr_close"),
+    "hr_placement": ("duration", "cox_placement", "pilot", "hr_placement"),
+    "cost_level": ("costs", "its", "level_change", "cost_level_ratio"),
+    "sick_leave_rr": ("sick_leave", "rate_did", "did", "sick_leave_rr"),
+    "survey_change": ("survey", "did", "did", "survey_change"),
+}
+
+
+@dataclass(frozen=True)
+class SiteData:
+    """One site's rows of every table, with its dates."""
+
+    site: str
+    tables: dict[str, pd.DataFrame]
+    extracted_on: pd.Timestamp
+    pilot_start: pd.Timestamp
+    follow_start: pd.Timestamp
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+
+@dataclass
+class SiteResults:
+    """Every analysis of one site: Results and tables by analysis, and what failed."""
+
+    site: str
+    results: dict[str, dict[str, Result]] = field(default_factory=dict)
+    tables: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def key_estimates(self) -> pd.DataFrame:
+        """Headline estimates (log scale for ratios): name, estimate, se, ratio, CI."""
+        rows = []
+        for name, (analysis, key, row, _) in KEY_ESTIMATES.items():
+            res = self.results.get(analysis, {}).get(key)
+            if res is None or row not in res.table.index:
+                continue
+            r = res.table.loc[row]
+            rows.append({"name": name, "estimate": r["estimate"], "se": r["se"],
+                         "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r.get("p", np.nan),
+                         "ratio": r.get("ratio", np.nan)})
+        return pd.DataFrame(rows).set_index("name") if rows else pd.DataFrame()
+
+
+def site_data(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteConfig) -> SiteData:
+    """Select ``config.site``'s rows of every table (valid rows of a validated dataset)."""
+    teams = tables["teams"][tables["teams"]["site_id"] == config.site]
+    if teams.empty:
+        raise EvalkitError(f"site {config.site!r} has no teams in the dataset")
+    team_ids = set(teams["team_id"])
+    cases = tables["cases"][tables["cases"]["team_id"].isin(team_ids)]
+    staff = tables["staff"][tables["staff"]["team_id"].isin(team_ids)]
+    by_case = lambda t: tables[t][tables[t]["case_id"].isin(set(cases["case_id"]))]  # noqa: E731
+    by_worker = lambda t: tables[t][tables[t]["worker_id"].isin(set(staff["worker_id"]))]  # noqa: E731
+    picked = {
+        "sites": tables["sites"][tables["sites"]["site_id"] == config.site],
+        "teams": teams, "cases": cases, "staff": staff,
+        "placements": by_case("placements"), "contacts": by_case("contacts"),
+        "absences": by_worker("absences"), "time_use": by_worker("time_use"),
+        "services": tables["services"][tables["services"]["site_id"] == config.site],
+        "surveys": tables["surveys"][tables["surveys"]["team_id"].isin(team_ids)],
+    }
+    starts = teams.loc[teams["arm"] == "pilot", "model_start"].dropna()
+    if config.pilot_start is None and starts.empty:
+        raise EvalkitError(f"site {config.site!r} has no pilot team with a model_start")
+    pilot_start = pd.Timestamp(config.pilot_start) if config.pilot_start else starts.min()
+    extracted = pd.Timestamp(meta["extracted_on"])
+    follow = meta.get("follow_up", {}).get("start") if isinstance(meta.get("follow_up"), dict) else None
+    follow_start = pd.Timestamp(follow) if follow else cases["opened"].min()
+    return SiteData(config.site, picked, extracted, pilot_start, follow_start)
+
+
+def _team_start(sd: SiteData) -> pd.Series:
+    """Each team's start: its own model_start (pilot), the site's pilot start (comparison)."""
+    teams = sd["teams"].set_index("team_id")
+    return teams["model_start"].where(teams["arm"] == "pilot", sd.pilot_start).fillna(sd.pilot_start)
+
+
+def _arm(sd: SiteData) -> pd.Series:
+    return sd["teams"].set_index("team_id")["arm"]
+
+
+# --- analyses ---------------------------------------------------------------------------
+
+def duration_data(sd: SiteData) -> pd.DataFrame:
+    """Cases opened from their team's start: days, end (0 open/aged out, 1 closed, 2 placement)."""
+    c = sd["cases"]
+    c = c[c["opened"] >= c["team_id"].map(_team_start(sd))]
+    end = c["closed"].fillna(sd.extracted_on)
+    reason = c["end_reason"].astype("object")
+    event = np.select([reason.eq("placement"), c["closed"].notna() & reason.ne("age_limit")], [2, 1], 0)
+    return pd.DataFrame({
+        "days": (end - c["opened"]).dt.days.to_numpy(),
+        "event": event,
+        "any_end": (event > 0).astype(int),
+        "placement": (event == 2).astype(int),
+        "pilot": c["team_id"].map(_arm(sd)).eq("pilot").astype(int).to_numpy(),
+        "lsl": c["legal_basis"].eq("LSL").astype(int).to_numpy(),
+        "team": c["team_id"].to_numpy(),
+    })
+
+
+def analyse_duration(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
+    d = duration_data(sd)
+    d["arm"] = np.where(d["pilot"] == 1, "pilot", "comparison")
+    res = {
+        "km": survival.km(d, "days", "any_end", group="arm", alpha=cfg.alpha),
+        "median": survival.median_survival(d, "days", "any_end", group="arm", alpha=cfg.alpha),
+        "cox_end": survival.cox(d, "days", "any_end", ["pilot", "lsl"], cluster="team", alpha=cfg.alpha),
+        "cox_placement": survival.cox(d, "days", "placement", ["pilot", "lsl"], cluster="team", alpha=cfg.alpha),
+        "cif_placement": survival.cif(d, "days", "event", cause=2, group="arm", alpha=cfg.alpha),
+        "gray_placement": survival.gray_test(d, "days", "event", "arm", cause=2),
+    }
+    counts = d.groupby("arm")["event"].value_counts().unstack(fill_value=0)
+    return res, {"end_counts": counts.rename(columns={0: "open", 1: "closed", 2: "placement"})}
+
+
+def monthly_costs(sd: SiteData) -> pd.DataFrame:
+    """Site's purchased-service euros per month: month, t (1, 2, ...), total, pilot, comparison."""
+    s = sd["services"].copy()
+    s["arm"] = s["team_id"].map(_arm(sd)).fillna("site")
+    wide = s.pivot_table(index="month", columns="arm", values="cost_eur", aggfunc="sum", fill_value=0.0)
+    wide["total"] = wide.sum(axis=1)
+    wide = wide.sort_index().reset_index()
+    wide["t"] = np.arange(1, len(wide) + 1)
+    return wide
+
+
+def analyse_costs(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
+    m = monthly_costs(sd)
+    start_month = sd.pilot_start.strftime("%Y-%m")
+    if start_month not in set(m["month"]):
+        raise EvalkitError(f"no purchased-service data for the pilot start month {start_month}")
+    start = int(m.loc[m["month"] == start_month, "t"].iloc[0])
+    res = {"its": trends.its(m, "total", "t", start=start, family="quasipoisson", harmonics=2,
+                             slope_change=True)}
+    if {"pilot", "comparison"} <= set(m.columns):
+        long = m.melt(id_vars=["month", "t"], value_vars=["pilot", "comparison"], var_name="arm",
+                      value_name="cost")
+        res["controlled_its"] = trends.controlled_its(long, "cost", "t", "arm", start=start, treated="pilot",
+                                                      family="quasipoisson", harmonics=2)
+    return res, {"monthly": m}
+
+
+def _person_years(spells: pd.DataFrame, lo: pd.Series, hi: pd.Series) -> pd.Series:
+    """FTE-years of each spell inside [lo, hi) (aligned Series of dates)."""
+    start = spells["start"].where(spells["start"] > lo, lo)
+    end = spells["end_excl"].where(spells["end_excl"] < hi, hi)
+    return ((end - start).dt.days.clip(lower=0) / 365.25) * spells["fte"]
+
+
+def sick_leave_data(sd: SiteData) -> pd.DataFrame:
+    """Per worker and period (before/after the team's start): sick-leave days and FTE-years.
+
+    Worker-level rows let the quasi-Poisson model see the between-worker
+    variation (its dispersion), which team totals would hide on small sites.
+    An absence counts in the period and spell where it starts.
+    """
+    st = sd["staff"].copy()
+    st["spell"] = np.arange(len(st))
+    st["end_excl"] = st["end"].fillna(sd.extracted_on) + pd.Timedelta(days=1)
+    st["split"] = st["team_id"].map(_team_start(sd))
+    lo = pd.Series(sd.follow_start, index=st.index)
+    hi = pd.Series(sd.extracted_on + pd.Timedelta(days=1), index=st.index)
+    st["before"] = _person_years(st, lo, st["split"])
+    st["after"] = _person_years(st, st["split"], hi)
+    ab = sd["absences"]
+    ab = ab[(ab["kind"] == "sick_leave") & (ab["start"] >= sd.follow_start)].merge(
+        st[["worker_id", "spell", "split", "start", "end_excl"]].rename(columns={"start": "s0"}), on="worker_id")
+    ab = ab[(ab["start"] >= ab["s0"]) & (ab["start"] < ab["end_excl"])]
+    ab["days"] = (ab["end"] - ab["start"]).dt.days + 1
+    ab["period"] = np.where(ab["start"] >= ab["split"], "after", "before")
+    days = ab.groupby(["spell", "period"])["days"].sum()
+    py = st.set_index("spell")[["before", "after"]].stack().rename("fte_years")
+    py.index = py.index.set_names(["spell", "period"])
+    out = pd.concat([py, days.rename("days")], axis=1).fillna({"days": 0}).reset_index()
+    out["team_id"] = out["spell"].map(st.set_index("spell")["team_id"])
+    out["arm"] = out["team_id"].map(_arm(sd))
+    out["post"] = (out["period"] == "after").astype(int)
+    out["pilot"] = (out["arm"] == "pilot").astype(int)
+    return out[out["fte_years"] > 0].drop(columns="spell")
+
+
+def analyse_sick_leave(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
+    d = sick_leave_data(sd)
+    res = {
+        "rates": rates.compare_rates(d, "days", "fte_years", "arm", by="period", reference="comparison",
+                                     alpha=cfg.alpha),
+        "rate_did": rates.rate_did(d, "days", "fte_years", "pilot", "post", family="quasipoisson"),
+    }
+    return res, {"by_worker": d}
+
+
+def analyse_survey(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
+    s = sd["surveys"]
+    s = s[(s["respondent"] == "worker") & (s["scale"] == "wellbeing")].copy()
+    s["arm"] = s["team_id"].map(_arm(sd))
+    first, last = s["wave"].min(), s["wave"].max()
+    two = s[s["wave"].isin([first, last])].copy()
+    two["pilot"] = (two["arm"] == "pilot").astype(int)
+    two["post"] = (two["wave"] == last).astype(int)
+    res = {
+        "anova": effects.mixed_anova(s, "score", "wave", "arm", "respondent_id"),
+        "did": effects.did(two, "score", "pilot", "post", se_type="hc1", alpha=cfg.alpha),
+    }
+    means = s.groupby(["arm", "wave"])["score"].agg(["mean", "count"]).reset_index()
+    return res, {"means": means}
+
+
+def caseload_by_month(sd: SiteData) -> pd.DataFrame:
+    """Open cases per social-worker FTE on the 15th of each month, by arm."""
+    months = pd.date_range(sd.follow_start, sd.extracted_on, freq="MS") + pd.Timedelta(days=14)
+    arm = _arm(sd)
+    c, st = sd["cases"], sd["staff"]
+    st = st[st["role"].isin(SOCIAL_WORKERS)]
+    rows = []
+    for name in ("pilot", "comparison"):
+        cc = c[c["team_id"].map(arm) == name]
+        ss = st[st["team_id"].map(arm) == name]
+        opened = np.sort(cc["opened"].to_numpy())
+        closed = np.sort(cc["closed"].dropna().to_numpy())
+        open_n = np.searchsorted(opened, months.to_numpy(), "right") - np.searchsorted(closed, months.to_numpy(), "left")
+        s_end = ss["end"].fillna(sd.extracted_on).to_numpy()
+        fte = np.array([ss["fte"].to_numpy()[(ss["start"].to_numpy() <= m) & (s_end >= m)].sum()
+                        for m in months.to_numpy()])
+        rows.append(pd.DataFrame({"month": months, "arm": name, "open_cases": open_n, "sw_fte": fte}))
+    out = pd.concat(rows, ignore_index=True)
+    out["caseload"] = out["open_cases"] / out["sw_fte"].where(out["sw_fte"] > 0)
+    return out
+
+
+def analyse_workforce(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
+    tu = sd["time_use"].merge(sd["staff"][["worker_id", "team_id"]].drop_duplicates("worker_id"), on="worker_id")
+    tu["arm"] = tu["team_id"].map(_arm(sd))
+    hours = tu.pivot_table(index=["arm", "wave"], columns="activity", values="hours", aggfunc="sum", fill_value=0)
+    share = (hours.get("face_to_face", 0) / hours.sum(axis=1)).rename("face_to_face_share").reset_index()
+    st = sd["staff"].copy()
+    st["left"] = st["end"].notna().astype(int)
+    st["end_excl"] = st["end"].fillna(sd.extracted_on) + pd.Timedelta(days=1)
+    st["fte_years"] = _person_years(st, pd.Series(sd.follow_start, index=st.index),
+                                    pd.Series(sd.extracted_on + pd.Timedelta(days=1), index=st.index))
+    st["left"] = (st["left"] & (st["end"] >= sd.follow_start)).astype(int)
+    st["arm"] = st["team_id"].map(_arm(sd))
+    st = st[st["fte_years"] > 0]
+    res = {"turnover": rates.compare_rates(st, "left", "fte_years", "arm", reference="comparison",
+                                           alpha=cfg.alpha)}
+    return res, {"caseload": caseload_by_month(sd), "face_to_face": share}
+
+
+ANALYSES: dict[str, Callable[[SiteData, SiteConfig], tuple[dict[str, Result], dict[str, pd.DataFrame]]]] = {
+    "duration": analyse_duration,
+    "costs": analyse_costs,
+    "sick_leave": analyse_sick_leave,
+    "survey": analyse_survey,
+    "workforce": analyse_workforce,
+}
+
+
+def analyse(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteConfig) -> SiteResults:
+    """Run every analysis of the plan on one site; a failing one is recorded, not raised.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Valid rows of every table (``evalkit.validation.validate(...).tables``).
+    meta : dict
+        The dataset manifest (``extracted_on`` at least).
+    config : SiteConfig
+
+    Returns
+    -------
+    SiteResults
+        ``results[analysis][name]`` are Results; ``tables[analysis][name]``
+        descriptive tables; ``skipped[analysis]`` the reason an analysis
+        could not run.
+    """
+    sd = site_data(tables, meta, config)
+    out = SiteResults(config.site)
+    for name, fn in ANALYSES.items():
+        try:
+            out.results[name], out.tables[name] = fn(sd, config)
+        except EvalkitError as exc:
+            out.skipped[name] = str(exc)
+    return out
