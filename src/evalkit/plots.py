@@ -5,54 +5,38 @@ colour-blind-safe palette (seaborn's "colorblind"), font
 sizes readable in an HTML report, a light grid. The style is applied through
 :func:`style`, a context manager, so that importing evalkit never changes a
 user's own matplotlib settings.
+
+Each figure function takes a Result or a tidy DataFrame and keyword options,
+draws on ``ax`` (a new figure if None) and returns the Axes. English texts are
+defaults: the report passes translations as ``labels`` (keys per figure, and
+data values such as ``"pilot"``) and a ``number_format`` callable (float ->
+str, e.g. a decimal comma for fi and sv). No figure writes identifiers from
+the data; survival curves follow the disclosure rule of
+:mod:`evalkit._plots_survival`. :func:`save_png` and :func:`to_base64_png`
+export a figure without metadata and close it.
+
+Figure families live in private modules (``_plots_survival``, ``_plots_effects``,
+``_plots_workforce``) and share ``_plots_base``, where the style and palette
+are defined so that the families need not import this module.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Mapping
+from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import MultipleLocator
 
+from ._plots_base import PALETTE, save_png, style, to_base64_png
+from ._plots_effects import forest, its_plot, rates_by_arm
+from ._plots_survival import cif_curves, km_curves
+from ._plots_workforce import LEGAL_CAPS, RECOMMENDED_CASELOAD, bar_share, caseload
 from .result import InputError, Result
 
-__all__ = ["PALETTE", "style", "event_study"]
-
-PALETTE: list[tuple[float, float, float]] = sns.color_palette("colorblind")
-"""Colour-blind-safe colours, in the order figures use them."""
-
-
-@contextmanager
-def style() -> Iterator[None]:
-    """Draw the figures created inside the ``with`` block in evalkit's style.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> with style():
-    ...     fig, ax = plt.subplots()
-    >>> ax.xaxis.label.get_fontsize() >= 12
-    True
-    """
-    rc = {
-        **sns.axes_style("whitegrid"),
-        **sns.plotting_context("notebook", font_scale=1.1),
-        "axes.prop_cycle": plt.cycler(color=PALETTE),
-        "grid.color": "#e6e6e6",
-        "grid.linewidth": 0.8,
-        "axes.edgecolor": "#999999",
-        "axes.titleweight": "bold",
-        "figure.dpi": 100,
-        "savefig.dpi": 150,
-        "savefig.bbox": "tight",
-        "legend.frameon": False,
-    }
-    with plt.rc_context(rc):
-        yield
+__all__ = ["PALETTE", "style", "event_study", "km_curves", "cif_curves", "forest", "its_plot",
+           "rates_by_arm", "caseload", "bar_share", "LEGAL_CAPS", "RECOMMENDED_CASELOAD",
+           "save_png", "to_base64_png"]
 
 
 _EVENT_LABELS = {

@@ -1,0 +1,245 @@
+"""What every evalkit figure shares: the style, the palette and small drawing helpers (private).
+
+Kept apart from :mod:`evalkit.plots` so that the figure families
+(``_plots_survival``, ``_plots_effects``, ``_plots_workforce``) can use them
+without importing the public module that re-exports the families.
+"""
+from __future__ import annotations
+
+import base64
+import io
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from .result import InputError, Result
+
+__all__ = ["PALETTE", "NumberFormat", "style", "save_png", "to_base64_png"]
+
+NumberFormat = Callable[[float], str]
+
+PALETTE: list[tuple[float, float, float]] = sns.color_palette("colorblind")
+"""Colour-blind-safe colours, in the order figures use them."""
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Draw the figures created inside the ``with`` block in evalkit's style.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> with style():
+    ...     fig, ax = plt.subplots()
+    >>> ax.xaxis.label.get_fontsize() >= 12
+    True
+    """
+    rc = {
+        **sns.axes_style("whitegrid"),
+        **sns.plotting_context("notebook", font_scale=1.1),
+        "axes.prop_cycle": plt.cycler(color=PALETTE),
+        "grid.color": "#e6e6e6",
+        "grid.linewidth": 0.8,
+        "axes.edgecolor": "#999999",
+        "axes.titleweight": "bold",
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "savefig.bbox": "tight",
+        "legend.frameon": False,
+    }
+    with plt.rc_context(rc):
+        yield
+
+
+# ---------------------------------------------------------------- export
+def _figure(fig_or_ax: Figure | Axes) -> Figure:
+    fig = fig_or_ax.get_figure() if isinstance(fig_or_ax, Axes) else fig_or_ax
+    if not isinstance(fig, Figure):
+        raise InputError("expected a matplotlib Figure or Axes")
+    return fig
+
+
+def _write_png(fig: Figure, target) -> None:
+    # No "Software" chunk: the PNG then carries nothing about the machine or
+    # the matplotlib build; figures are closed so batch rendering does not leak.
+    try:
+        with style():
+            fig.savefig(target, format="png", metadata={"Software": None})
+    finally:
+        plt.close(fig)
+
+
+def save_png(fig_or_ax: Figure | Axes, path: str | Path) -> Path:
+    """Write a figure as PNG (150 dpi, tight box, no metadata) and close it.
+
+    Parameters
+    ----------
+    fig_or_ax : Figure or Axes
+        The figure, or any axes on it (what the figure functions return).
+    path : str or Path
+        File to write.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> import matplotlib, tempfile, os
+    >>> matplotlib.use("Agg")
+    >>> fig, ax = plt.subplots()
+    >>> out = save_png(ax, os.path.join(tempfile.mkdtemp(), "f.png"))
+    >>> out.read_bytes()[:4] == b"\\x89PNG", plt.fignum_exists(fig.number)
+    (True, False)
+    """
+    path = Path(path)
+    _write_png(_figure(fig_or_ax), path)
+    return path
+
+
+def to_base64_png(fig_or_ax: Figure | Axes) -> str:
+    """The figure as a base64 PNG for ``<img src="data:image/png;base64,...">``; closes it.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig, ax = plt.subplots()
+    >>> to_base64_png(fig)[:8]
+    'iVBORw0K'
+    """
+    buffer = io.BytesIO()
+    _write_png(_figure(fig_or_ax), buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# ---------------------------------------------------------------- helpers for the families
+#: How the arms of the data contract (DATA.md ``teams.arm``) are shown by default.
+ARM_LABELS = {"pilot": "Pilot teams", "comparison": "Comparison teams"}
+
+
+def texts(defaults: Mapping[str, str], labels: Mapping[str, str] | None) -> dict[str, str]:
+    """English defaults (and arm names) overridden by the caller's translations."""
+    return {**ARM_LABELS, **defaults, **(labels or {})}
+
+
+def category(value: object, text: Mapping[str, str]) -> str:
+    """A data value (arm, period, wave) as shown: translated when ``text`` has it."""
+    return text.get(str(value), str(value))
+
+
+#: More groups than this in one figure is unreadable, and more likely an identifier
+#: column (case, child, worker) passed by mistake: refused rather than drawn.
+MAX_GROUPS = 8
+
+
+def few_groups(values, what: str) -> list:
+    """The distinct groups in order of appearance, refusing identifier-like columns."""
+    groups = list(pd.unique(pd.Series(values)))
+    if len(groups) > MAX_GROUPS:
+        raise InputError(f"{what}: {len(groups)} groups to draw; at most {MAX_GROUPS} fit in one figure "
+                         "(is this an identifier column? identifiers must never be drawn)")
+    return groups
+
+
+def as_table(obj: Result | pd.DataFrame, what: str) -> pd.DataFrame:
+    """The tidy table of a Result, or the DataFrame itself."""
+    if isinstance(obj, Result):
+        return obj.table
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    raise InputError(f"{what} needs a Result or a pandas DataFrame, not {type(obj).__name__}")
+
+
+def need(table: pd.DataFrame, what: str, *columns: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise InputError(f"{what}: missing column(s) {', '.join(map(repr, missing))}; "
+                         f"found {', '.join(map(str, table.columns))}")
+    if table.empty:
+        raise InputError(f"{what}: the table has no rows to plot")
+
+
+def new_axes(ax: Axes | None, size: tuple[float, float] = (7.5, 4.5)) -> Axes:
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def fixed_format(digits: int) -> NumberFormat:
+    """The English default for numbers written into a figure."""
+    return lambda x: f"{x:,.{digits}f}"
+
+
+def english_tick(x: float) -> str:
+    """Default tick text: thousands separated, no float noise (``125,000``, ``0.3``)."""
+    return f"{x:,.10g}"
+
+
+def format_ticks(axis, number_format: NumberFormat | None) -> None:
+    """Tick labels through the report's number format (decimal comma in fi/sv)."""
+    fmt = number_format or english_tick
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: fmt(v)))
+
+
+def legend_below(ax: Axes, **kw) -> None:
+    """Legend under the x axis, for figures whose data fill every corner."""
+    legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, **kw)
+
+
+def as_x(values: pd.Series, what: str) -> pd.Series:
+    """Times as plottable x values: numbers stay numbers; months and dates become Timestamps."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype(float)
+    if isinstance(values.dtype, pd.PeriodDtype):
+        return values.dt.to_timestamp()
+    try:
+        return pd.to_datetime(values.astype(str) if values.dtype == object else values)
+    except (ValueError, TypeError):
+        raise InputError(f"{what}: times must be numbers, months (YYYY-MM) or dates") from None
+
+
+def date_axis(ax: Axes, x: pd.Series) -> None:
+    """Language-neutral date ticks (years, or mm/yyyy for short spans): no month names."""
+    if not pd.api.types.is_datetime64_any_dtype(x):
+        return
+    months = (x.max().year - x.min().year) * 12 + x.max().month - x.min().month
+    if months >= 30:
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
+    else:
+        step = 1 if months <= 8 else 3
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=range(1, 13, step)))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m/%Y"))
+    ax.tick_params(axis="x", which="minor", length=3)
+
+
+def legend(ax: Axes, loc: str = "best", **kw) -> None:
+    handles, _ = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(loc=loc, fontsize="small", title_fontsize="small", **kw)
+
+
+def midpoint(a, b):
+    """The middle of two x values (numbers or Timestamps)."""
+    return a + (b - a) / 2
+
+
+def to_array(values, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.shape != (n,):
+        raise InputError(f"{what} must have one value per row of data ({n}), not shape {arr.shape}")
+    return arr
