@@ -1,0 +1,45 @@
+"""Terminal output of ``evalkit validate`` (private): counts and grouped failures.
+
+Shows table, column, rule, count and a few row numbers, never a cell value.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from .validation import ValidationReport
+
+__all__ = ["print_report", "print_error"]
+
+
+def print_error(message: str) -> None:
+    """The exit-2 message, on stderr."""
+    Console(stderr=True, highlight=False).print(f"[bold red]evalkit validate: cannot read the dataset[/]\n{message}")
+
+
+def print_report(report: "ValidationReport", quarantine: Optional[Path]) -> None:
+    """Per-table counts, then failures grouped by table and rule."""
+    console = Console(highlight=False)
+    counts = Table(title="Rows per table", title_justify="left")
+    for col in ("table", "rows in", "valid", "quarantined"):
+        counts.add_column(col, justify="left" if col == "table" else "right")
+    for name, c in report.counts.items():
+        style = "red" if c["quarantined"] else None
+        counts.add_row(name, str(c["rows_in"]), str(c["valid"]), str(c["quarantined"]), style=style)
+    console.print(counts)
+    if not report.failures:
+        console.print("[green]Every row is valid.[/]")
+        return
+    fails = Table(title="Failures (row = data row number, header not counted)", title_justify="left")
+    for col in ("table", "column", "rule", "count", "first rows"):
+        fails.add_column(col, justify="right" if col == "count" else "left")
+    for row in report.summary().itertuples(index=False):
+        fails.add_row(row.table, row.column, row.rule, str(row.count), row.rows)
+    console.print(fails)
+    where = f" to {quarantine}" if quarantine is not None else " (use --quarantine QDIR to write them)"
+    total = sum(c["quarantined"] for c in report.counts.values())
+    console.print(f"[yellow]{total} invalid row(s) quarantined{where}.[/]")

@@ -1,0 +1,346 @@
+"""Validate a dataset against the data contract, losing no row.
+
+Every row read ends up either valid (in :attr:`Dataset.tables`) or quarantined
+with its original row number and every rule it broke; per table
+``rows_in = valid + quarantined``. Steps per table, in the order of
+:data:`~evalkit.schemas.TABLES` (parents before children):
+
+1. identity-code guard on every text cell (the code is never shown anywhere);
+2. cell-by-cell coercion to the contract's types (``type`` failures);
+3. the table's pandera model, lazily (every failure collected);
+4. cross-table rules against the *valid* rows of the tables before it, so
+   removal cascades: a case whose team was quarantined is itself invalid.
+
+Row numbers are 1-based data row numbers (the header is not counted): row 1
+is the first line under the header in CSV, spreadsheet row 2 in Excel.
+"""
+from __future__ import annotations
+
+import html
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from . import idcode, schemas
+from ._rules import Fail, coerce, cross_table
+from .io import DatasetError, complete_tables, read_dataset
+
+__all__ = ["validate", "cli_validate", "Dataset", "ValidationReport", "Failure", "DatasetError", "MASK"]
+
+#: what a quarantine file shows in place of an identity code
+MASK = "<identity code removed>"
+_SHOW_ROWS = 5
+#: the column a row-wise (whole-frame) check is reported under
+_FRAME_RULE_COLUMN = {
+    "model_start_iff_pilot": "model_start", "closed_before_opened": "closed",
+    "end_reason_iff_closed": "end_reason", "end_before_start": "end",
+}
+
+
+@dataclass
+class Failure:
+    """One rule broken in one column of one table, by the rows ``rows`` (1-based)."""
+
+    table: str
+    column: str
+    rule: str
+    rows: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int(len(self.rows))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "column": self.column, "rule": self.rule,
+                "count": self.count, "rows": [int(r) for r in self.rows]}
+
+
+@dataclass
+class ValidationReport:
+    """Counts per table and every failure; ``exit_code`` 0 (valid) or 1 (invalid rows)."""
+
+    counts: dict[str, dict[str, int]]
+    failures: list[Failure] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.meta.get("name"),
+            "extracted_on": _iso(self.meta.get("extracted_on")),
+            "schema_version": schemas.SCHEMA_VERSION,
+            "exit_code": self.exit_code,
+            "tables": self.counts,
+            "failures": [f.to_dict() for f in self.failures],
+        }
+
+    def to_json(self, path: Optional[str | Path] = None) -> str:
+        """The report as JSON (written to ``path`` too when given)."""
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def summary(self) -> pd.DataFrame:
+        """Failures grouped by table, column and rule: count and first row numbers."""
+        return pd.DataFrame(
+            [(f.table, f.column, f.rule, f.count, _first_rows(f.rows)) for f in self.failures],
+            columns=["table", "column", "rule", "count", "rows"],
+        )
+
+    def __repr__(self) -> str:
+        status = "valid" if not self.failures else f"{len(self.failures)} failure group(s)"
+        return f"ValidationReport({status}; " + ", ".join(
+            f"{t}: {c['valid']}/{c['rows_in']}" for t, c in self.counts.items()) + ")"
+
+    def _repr_html_(self) -> str:
+        counts = pd.DataFrame(self.counts).T[["rows_in", "valid", "quarantined"]]
+        body = counts.to_html(classes="evalkit-counts")
+        if self.failures:
+            body += self.summary().to_html(index=False, classes="evalkit-failures")
+        head = "valid" if not self.failures else "invalid rows quarantined"
+        return f"<div><strong>Validation: {html.escape(head)}</strong>{body}</div>"
+
+
+@dataclass
+class Dataset:
+    """Valid rows per table (index = original row number), the manifest and the report."""
+
+    tables: dict[str, pd.DataFrame]
+    meta: dict[str, Any]
+    report: ValidationReport
+    quarantine: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        return self.tables[table]
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.meta.get('name')!r}, {self.report!r})"
+
+    def _repr_html_(self) -> str:
+        name = html.escape(str(self.meta.get("name", "")))
+        day = html.escape(str(_iso(self.meta.get("extracted_on"))))
+        return f"<div><h4>Dataset {name} (extracted {day})</h4>{self.report._repr_html_()}</div>"
+
+
+def validate(data: str | Path | Mapping[str, pd.DataFrame], meta: Optional[Mapping[str, Any]] = None) -> Dataset:
+    """Validate a dataset folder (or tables in memory) against the data contract.
+
+    Parameters
+    ----------
+    data : str, Path or dict of DataFrames
+        A dataset folder, or tables by name (row numbers = position + 1).
+    meta : dict, optional
+        The manifest for tables in memory; needs ``extracted_on``.
+
+    Returns
+    -------
+    Dataset
+        ``.tables``: valid rows, typed (index = original row number);
+        ``.quarantine``: invalid rows as read, with ``row_number`` and
+        ``broken_rules``, identity codes masked; ``.report``: a
+        :class:`ValidationReport` with per-table ``rows_in``, ``valid``,
+        ``quarantined`` and the failures (table, column, rule, rows, count).
+
+    Raises
+    ------
+    DatasetError
+        The dataset cannot be read at all (exit code 2).
+
+    References
+    ----------
+    pandera lazy validation (``DataFrameSchema.validate(lazy=True)``); the
+    rules are those of DATA.md, documented in ``data/README.md``.
+
+    Examples
+    --------
+    >>> teams = pd.DataFrame({"team_id": ["T1", "T2"], "site_id": ["S1", "S9"],
+    ...                       "arm": ["pilot", "comparison"], "model_start": ["2020-01-01", None]})
+    >>> sites = pd.DataFrame({"site_id": ["S1"], "municipality": ["Kuopio"],
+    ...                       "region": ["Pohjois-Savo"], "population": [120000]})
+    >>> cases = pd.DataFrame({c: [] for c in schemas.columns("cases")})
+    >>> ds = validate({"sites": sites, "teams": teams, "cases": cases}, {"extracted_on": "2024-12-31"})
+    >>> ds.report.counts["teams"], ds.report.failures[0].rule
+    ({'rows_in': 2, 'valid': 1, 'quarantined': 1}, 'unknown_site')
+    """
+    if isinstance(data, (str, Path)):
+        tables, meta = read_dataset(data)
+    else:
+        tables, meta = _in_memory(data, meta)
+    extracted_on = pd.Timestamp(meta["extracted_on"])
+    valid: dict[str, pd.DataFrame] = {}
+    quarantine: dict[str, pd.DataFrame] = {}
+    failures: list[Failure] = []
+    counts: dict[str, dict[str, int]] = {}
+    for name in [*schemas.TABLES, *(t for t in tables if t not in schemas.TABLES)]:
+        raw = tables[name]
+        fails, masks = _check_table(name, raw, valid, extracted_on)
+        failures += [Failure(name, col, rule, np.unique(rows)) for col, rule, rows in fails]
+        bad = np.unique(np.concatenate([r for _, _, r in fails])) if fails else np.array([], dtype=int)
+        typed = valid.pop(name)
+        valid[name] = typed.drop(index=bad)
+        quarantine[name] = _quarantine_rows(raw, bad, fails, masks)
+        counts[name] = {"rows_in": len(raw), "valid": len(valid[name]), "quarantined": len(bad)}
+    report = ValidationReport(counts, failures, dict(meta))
+    return Dataset(valid, dict(meta), report, quarantine)
+
+
+def _in_memory(data: Mapping[str, pd.DataFrame], meta: Optional[Mapping[str, Any]]):
+    if not meta or meta.get("extracted_on") is None:
+        raise DatasetError("meta needs extracted_on (the date open cases are censored at)")
+    try:
+        meta = {**meta, "extracted_on": pd.Timestamp(str(meta["extracted_on"]))}
+    except ValueError:
+        raise DatasetError("meta: extracted_on is not a date (use YYYY-MM-DD)") from None
+    tables = {}
+    for name, df in data.items():
+        # shallow copy: the caller's frame keeps its index, the data is shared
+        tables[name] = df.set_axis(pd.RangeIndex(1, len(df) + 1, name="row"), axis=0, copy=False)
+    return complete_tables(tables, {}, "the tables given"), meta
+
+
+def _check_table(name: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame],
+                 extracted_on: pd.Timestamp) -> tuple[list[Fail], dict[str, pd.Series]]:
+    """Failures of one table; leaves its typed frame in ``valid[name]`` (all rows)."""
+    if name not in schemas.TABLES:
+        masks = idcode.scan_frame(raw)
+        valid[name] = raw
+        return _code_fails(raw, masks), masks
+    typed, type_fails = coerce(raw, name)
+    # a code never parses as a number or a date: in those columns only cells
+    # that failed coercion need scanning (saves most of the scan on big tables)
+    parsed = {c for c in typed.columns if c not in schemas.string_columns(name) and c in schemas.columns(name)}
+    masks = idcode.scan_frame(raw[[c for c in raw.columns if c not in parsed]])
+    for col, _, rows in type_fails:
+        hit = idcode.contains_code(raw.loc[rows, col])
+        if hit.any():
+            masks[col] = hit.reindex(raw.index, fill_value=False)
+    fails: list[Fail] = _code_fails(raw, masks) + type_fails
+    try:
+        with warnings.catch_warnings():
+            # pandera's own pandas deprecation notices: nothing a user can act on
+            warnings.simplefilter("ignore", FutureWarning)
+            schemas.build(name, extracted_on, precoerced=True).validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fails += _pandera_failures(name, exc.failure_cases, type_fails)
+    fails += cross_table(name, typed, valid)
+    valid[name] = typed
+    return fails, masks
+
+
+def _code_fails(raw: pd.DataFrame, masks: Mapping[str, pd.Series]) -> list[Fail]:
+    return [(col, "identity_code", raw.index.to_numpy()[m.to_numpy()]) for col, m in masks.items()]
+
+
+def _rule_name(check: str) -> str:
+    if check == "not_nullable":
+        return "missing"
+    if check.startswith("isin"):
+        return "allowed_values"
+    if check.startswith(("greater_than", "less_than", "in_range")):
+        return "range"
+    if check.startswith("str_matches"):
+        return "format"
+    if "unique" in check:
+        return "duplicate"
+    return check
+
+
+def _pandera_failures(name: str, cases: pd.DataFrame, type_fails: list[Fail]) -> list[Fail]:
+    if cases["index"].isna().any():
+        where = cases.loc[cases["index"].isna(), ["column", "check"]].astype(str).agg(" ".join, axis=1)
+        raise DatasetError(f"table {name}: column-level failure ({'; '.join(sorted(set(where)))})")
+    cases = cases.assign(rule=cases["check"].astype(str).map(_rule_name))
+    frame = cases["schema_context"] == "DataFrameSchema"
+    # a row-wise check is reported once per column of the frame: keep one per row
+    whole = cases[frame]
+    # a multi-column key (surveys) is reported under all its columns, in order
+    joined = whole.groupby("rule")["column"].transform(lambda c: "+".join(dict.fromkeys(c.astype(str))))
+    whole = whole.assign(column=whole["rule"].map(_FRAME_RULE_COLUMN).fillna(joined))
+    whole = whole.drop_duplicates(["rule", "index"])
+    cases = pd.concat([cases[~frame], whole])
+    typed_bad = {col: set(rows.tolist()) for col, _, rows in type_fails}
+    out = []
+    for (col, rule), grp in cases.groupby(["column", "rule"], sort=True):
+        rows = pd.to_numeric(grp["index"]).to_numpy(dtype=int)
+        if rule == "missing" and col in typed_bad:
+            # an unparseable cell is already reported as "type"
+            rows = rows[~np.isin(rows, list(typed_bad[col]))]
+        if len(rows):
+            out.append((str(col), rule, rows))
+    return out
+
+
+def _quarantine_rows(raw: pd.DataFrame, bad: np.ndarray, fails: list[Fail],
+                     masks: Mapping[str, pd.Series]) -> pd.DataFrame:
+    out = raw.loc[bad].astype(object)
+    for col, mask in masks.items():
+        hit = mask.loc[bad].to_numpy()
+        out.loc[hit, col] = MASK
+    if fails:
+        labels = pd.concat([pd.Series(f"{col}:{rule}", index=rows) for col, rule, rows in fails])
+        rules = labels.groupby(level=0).agg("; ".join)
+    else:
+        rules = pd.Series(dtype=object)
+    out.insert(0, "broken_rules", rules.reindex(out.index).to_numpy())
+    out.insert(0, "row_number", out.index.to_numpy())
+    return out.reset_index(drop=True)
+
+
+def _first_rows(rows: np.ndarray) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:_SHOW_ROWS])
+    return shown + (", ..." if len(rows) > _SHOW_ROWS else "")
+
+
+def _iso(day: Any) -> Optional[str]:
+    return None if day is None or pd.isna(day) else f"{pd.Timestamp(day):%Y-%m-%d}"
+
+
+def cli_validate(path: Path, quarantine: Optional[Path] = None, report: Optional[Path] = None) -> int:
+    """What ``evalkit validate`` runs: print a summary, write quarantine and report.
+
+    Returns the exit code: 0 every row valid, 1 invalid rows (quarantined),
+    2 the dataset cannot be read (the message says which file and why).
+    Never raises; no identifier value or identity code is ever printed.
+
+    Examples
+    --------
+    >>> cli_validate(Path("/nonexistent/folder"))
+    2
+    """
+    from ._console import print_error, print_report
+
+    try:
+        ds = validate(path)
+        if quarantine is not None:
+            _write_quarantine(ds, Path(quarantine))
+        if report is not None:
+            ds.report.to_json(report)
+    except DatasetError as exc:
+        print_error(str(exc))
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the command line must never show a traceback
+        # only the type: an exception text can quote cell values
+        print_error(f"validation stopped by an unexpected {type(exc).__name__}; please report it")
+        return 2
+    print_report(ds.report, quarantine)
+    return ds.report.exit_code
+
+
+def _write_quarantine(ds: Dataset, folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, rows in ds.quarantine.items():
+            if len(rows):
+                rows.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+    except OSError as exc:
+        raise DatasetError(f"{folder}: cannot write the quarantine files ({exc.strerror})") from None
