@@ -139,6 +139,6 @@ def efron_score_residuals(time, event, x, beta) -> np.ndarray:
             den = s0 - f * e0
             xbar = (s1 - f * e1) / den
             resid[dead] += (x[dead] - xbar) / d
-            share = wr * np.where(dr, 1 - f, 1.0) / (den * d)
+            share = wr * np.where(dr, 1 - f, 1.0) / den
             resid[risk] -= share[:, None] * (xr - xbar)
     return resid

@@ -228,6 +228,19 @@ def sick_leave_data(sd: SiteData) -> pd.DataFrame:
     return out[out["fte_years"] > 0].drop(columns="spell")
 
 
+def _warn_unclustered(result: Result, n_teams: int, units: str) -> None:
+    """Flag SEs that treat people as independent although the arm is assigned by team.
+
+    With the handful of teams a site has, no cluster-robust SE is reliable
+    either (see effects.did), so the estimate stays individual-level and the
+    report says the interval may be too narrow.
+    """
+    result.warnings.append(
+        f"SEs treat {units} as independent and ignore clustering by team ({n_teams} teams): "
+        "the interval may be too narrow")
+    result.stats.setdefault("n_clusters", n_teams)
+
+
 def analyse_sick_leave(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
     d = sick_leave_data(sd)
     res = {
@@ -235,6 +248,7 @@ def analyse_sick_leave(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result]
                                      alpha=cfg.alpha),
         "rate_did": rates.rate_did(d, "days", "fte_years", "pilot", "post", family="quasipoisson"),
     }
+    _warn_unclustered(res["rate_did"], d["team_id"].nunique(), "workers")
     return res, {"by_worker": d}
 
 
@@ -250,6 +264,7 @@ def analyse_survey(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], di
         "anova": effects.mixed_anova(s, "score", "wave", "arm", "respondent_id"),
         "did": effects.did(two, "score", "pilot", "post", se_type="hc1", alpha=cfg.alpha),
     }
+    _warn_unclustered(res["did"], two["team_id"].nunique(), "respondents")
     means = s.groupby(["arm", "wave"])["score"].agg(["mean", "count"]).reset_index()
     return res, {"means": means}
 

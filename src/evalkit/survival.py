@@ -11,7 +11,9 @@ cluster, the residuals following the Efron ties method, no small-sample
 factor. lifelines' ``cluster_col`` gives the same sandwich when no event
 times are tied, but with tied times its residuals are not Efron's and its
 SEs differ (Rossi, ``fin + age + prio``, one cluster per row, SE of fin:
-lifelines 0.187, Efron residuals 0.183), so it is not used.
+lifelines 0.187, Efron residuals 0.191), so it is not used. The Efron residuals
+are checked against leave-one-out refits (the infinitesimal jackknife that the
+sandwich rests on) on Rossi's tied weeks.
 
 Competing risks (a case ends by closing or by a placement) follow R
 ``cmprsk``: ``cif`` is ``cuminc`` (Aalen-Johansen estimate, Aalen's variance
