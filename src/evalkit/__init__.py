@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "schemas", "io", "validation", "idcode", "synth", "effects", "survival",
     "rates", "trends", "meta", "design", "site", "disclosure", "plots", "i18n",
-    "render", "cli", "config",
+    "render", "cli", "config", "exercises", "report", "stamp", "index",
 }
 
 __all__ = ["Result", "EvalkitError", "EstimationError", "InputError", "__version__", *sorted(_SUBMODULES)]
