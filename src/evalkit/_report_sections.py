@@ -1,0 +1,275 @@
+"""The bodies of the site report's analysis sections (private to :mod:`evalkit.report`).
+
+Each ``*_body(page, res, tabs)`` writes one section onto a :class:`Page`
+from the Results (``res``) and descriptive tables (``tabs``) of one
+analysis of :func:`evalkit.site.analyse`. Counts of people, cases and
+events pass through :func:`evalkit.disclosure.suppress_counts`; a rate or
+mean resting on a suppressed count is hidden with it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import plots, trends
+from ._report_html import Page, blank_where_hidden, number_format, small
+from ._report_text import Estimate, caveats, estimate_from_row, signed_percent
+from .disclosure import SECONDARY_MARK
+from .i18n import fmt_ci, fmt_number, fmt_percent
+from .result import Result
+
+__all__ = ["duration_body", "costs_body", "sick_leave_body", "survey_body", "workforce_body",
+           "direction", "ARMS"]
+
+ARMS = ("pilot", "comparison")
+#: how far into a case the cumulative incidence of placement is quoted (days)
+_CIF_DAY = 365
+
+
+def pilot_first(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of pilot teams first, so that every figure gives each arm the same colour."""
+    return table.sort_values("arm", key=lambda arm: arm.ne("pilot"), kind="stable")
+
+
+def arm_names(page: Page) -> dict[str, str]:
+    """How the arms are named in tables and figures ("Pilot teams", never a team id)."""
+    return {"pilot": page.t("pilot_teams"), "comparison": page.t("comparison_teams")}
+
+
+def direction(page: Page, name: str, est: Estimate, measure: str) -> list[str]:
+    """Direction sentence of a key estimate with its numbers, what the CI says, and caveats."""
+    key = f"{name}_{'up' if est.up else 'down'}"
+    pct = signed_percent(est.value, page.cfg.lang) if est.ratio else ""
+    sentence = page.t(key, numbers=est.numbers(measure, page.cfg), pct=pct)
+    return [sentence, est.certainty(page.cfg), *caveats(est.result, page.cfg)]
+
+
+def _days(value: float, page: Page) -> str:
+    return page.t("not_reached") if pd.isna(value) else fmt_number(value, page.cfg.lang, 0)
+
+
+# --- case duration -----------------------------------------------------------------------
+
+def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
+    """Case ends by arm, medians, the two hazard ratios, placement within a year, KM and CIF figures."""
+    lang, names = page.cfg.lang, arm_names(page)
+    ends = tabs["end_counts"].reindex(index=list(ARMS), columns=["closed", "placement", "open"], fill_value=0)
+    ends = ends.rename(index=names, columns={c: page.t(f"end_{c}") for c in ends.columns})
+    ends.index.name = ends.columns.name = None
+    safe = page.suppress(ends)
+    shown = page.formatted(safe.display)
+    page.para(page.t("dur_scope", pilot=shown.loc[names["pilot"], page.total],
+                     comparison=shown.loc[names["comparison"], page.total]))
+    med = res["median"].table
+    page.para(page.t("dur_median", pilot=_days(med.loc["pilot", "median"], page),
+                     comparison=_days(med.loc["comparison", "median"], page)))
+    page.para(*direction(page, "hr_case_end", estimate_from_row(res["cox_end"], "pilot", "log"), "hazard_ratio"))
+    page.para(*direction(page, "hr_placement", estimate_from_row(res["cox_placement"], "pilot", "log"),
+                         "hazard_ratio"), _cif_sentence(page, res["cif_placement"].table))
+    page.para(page.t("dur_adjusted"))
+    page.show(safe, page.t("dur_table_ends"))
+    medians = pd.DataFrame({
+        page.t("median_days"): [_days(med.loc[a, "median"], page) for a in ARMS],
+        page.t("ci_level", level=page.level): [fmt_ci(med.loc[a, "ci_low"], med.loc[a, "ci_high"], lang, 0)
+                                               for a in ARMS]}, index=[names[a] for a in ARMS])
+    page.table(medians, page.t("dur_table_median"))
+    km = res["km"].table
+    step = 365 if km["time"].max() > 730 else 90
+    labels = {**_curve_labels(page), "title": page.t("km_title"), "ylabel": page.t("km_ylabel")}
+    page.figure(plots.km_curves(pilot_first(km), group="arm", threshold=page.cfg.disclosure_threshold,
+                                risk_times=list(np.arange(0, km["time"].max() + 1, step)), labels=labels,
+                                number_format=number_format(lang)), page.t("km_caption"), curves=True)
+    labels = {**_curve_labels(page), "title": page.t("cif_title"), "ylabel": page.t("cif_ylabel")}
+    page.figure(plots.cif_curves(pilot_first(res["cif_placement"].table), group="arm", threshold=page.cfg.disclosure_threshold,
+                                 labels=labels, number_format=number_format(lang)),
+                page.t("cif_caption"), curves=True)
+
+
+def _curve_labels(page: Page) -> dict[str, str]:
+    # {threshold} is left in for the figure functions to fill
+    return {"xlabel": page.t("days_since_opening"), "risk_table": page.t("at_risk"),
+            "note": page.t("curve_note"), "hidden": page.t("curve_hidden"), "all": page.total,
+            **{a: page.t(a + "_teams") for a in ARMS}}
+
+
+def _cif_sentence(page: Page, cif: pd.DataFrame) -> str:
+    """Share of cases ended in placement within a year, by arm (omitted if the risk set is small)."""
+    shares = {}
+    for arm in ARMS:
+        rows = cif[(cif["arm"] == arm) & (cif["time"] <= _CIF_DAY)]
+        if not rows.empty and rows["n_risk"].iloc[-1] < page.cfg.disclosure_threshold:
+            return ""
+        shares[arm] = fmt_percent(rows["cif"].iloc[-1] if not rows.empty else 0.0, page.cfg.lang, 1)
+    return page.t("dur_cif", **shares)
+
+
+# --- purchased services ------------------------------------------------------------------
+
+def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
+    """Level and slope change at the pilot start, the controlled comparison, the ITS figure, costs per year."""
+    lang = page.cfg.lang
+    m = tabs["monthly"]
+    its = res["its"]
+    start = int(its.stats["n_pre"]) + 1
+    months = m["month"].tolist()
+    page.para(page.t("costs_scope", first=_month(months[0], lang), last=_month(months[-1], lang),
+                     start=_month(months[start - 1], lang)))
+    page.para(*direction(page, "cost_level", estimate_from_row(its, "level_change", "log"), "cost_ratio"))
+    slope = estimate_from_row(its, "slope_change", "log")
+    page.para(page.t("costs_slope", pct=signed_percent(slope.value, lang),
+                     numbers=slope.numbers("monthly_ratio", page.cfg, 3)), slope.certainty(page.cfg))
+    if "controlled_its" in res:
+        ctrl = estimate_from_row(res["controlled_its"], "level_change_diff", "log")
+        page.para(*direction(page, "cost_controlled", ctrl, "cost_ratio"))
+    page.para(page.t("costs_note"))
+    fitted, counterfactual = _its_lines(its, m, start)
+    labels = {"title": page.t("its_title"), "xlabel": "", "ylabel": page.t("euros_per_month"),
+              "observed": page.t("its_observed"), "fitted": page.t("its_fitted"),
+              "counterfactual": page.t("its_counterfactual"), "start": page.t("its_start")}
+    page.figure(plots.its_plot(m, "month", "total", start=months[start - 1], fitted=fitted,
+                               counterfactual=counterfactual, labels=labels, number_format=number_format(lang)),
+                page.t("its_caption"))
+    year = m.assign(year=m["month"].str[:4]).groupby("year")
+    columns = [c for c in ("pilot", "comparison", "site", "total") if c in m.columns]
+    yearly = year[columns].sum().map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€")
+    yearly = yearly.rename(columns={"pilot": page.t("pilot_teams"), "comparison": page.t("comparison_teams"),
+                                    "site": page.t("site_level"), "total": page.total})
+    yearly.index.name = yearly.columns.name = None
+    page.table(yearly, page.t("costs_table"))
+
+
+def _month(month: str, lang: str) -> str:
+    """``2018-01`` as ``1/2018`` in fi and sv."""
+    year, mon = month.split("-")
+    return month if lang == "en" else f"{int(mon)}/{year}"
+
+
+def _its_lines(its: Result, monthly: pd.DataFrame, start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fitted costs and the counterfactual (level and slope changes set to zero) of the ITS model.
+
+    The design is rebuilt with :mod:`evalkit.trends`' own helpers so that it
+    is the model that was fitted (time 1, 2, ... as in :func:`evalkit.site.monthly_costs`).
+    """
+    t = monthly["t"].to_numpy(dtype=float)
+    beta = its.table["estimate"]
+    k = sum(name.startswith("sin") for name in beta.index)
+    X = trends._segments(t, float(start), "slope_change" in beta.index)
+    X = X.join(trends._harmonics(monthly, None, t, k, 12))
+    coef = beta.reindex(X.columns).to_numpy()
+    fitted = np.exp(X.to_numpy() @ coef)
+    no_change = X.assign(level_change=0.0, **({"slope_change": 0.0} if "slope_change" in X else {}))
+    return fitted, np.exp(no_change.to_numpy() @ coef)
+
+
+# --- sick leave --------------------------------------------------------------------------
+
+def sick_leave_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
+    """Rates by arm and period, the ratio of rate ratios, days (suppressed) and rates tables, figure."""
+    lang, names = page.cfg.lang, arm_names(page)
+    rates = res["rates"].table.reset_index()
+    periods = {"before": page.t("before_start"), "after": page.t("after_start")}
+    wide = lambda col: rates.pivot(index="arm", columns="period", values=col).reindex(  # noqa: E731
+        index=list(ARMS), columns=list(periods))
+    days = wide("events").rename(index=names, columns=periods)
+    days.index.name = days.columns.name = None
+    safe = page.suppress(days)
+    shown = pd.DataFrame({p: [f"{fmt_number(wide('estimate').loc[a, p], lang, 1)} "
+                              f"({fmt_ci(wide('ci_low').loc[a, p], wide('ci_high').loc[a, p], lang, 1)})"
+                              for a in ARMS] for p in periods}, index=list(ARMS))
+    shown = blank_where_hidden(shown.rename(index=names, columns=periods), safe)
+    cell = lambda a, p: shown.loc[names[a], periods[p]].split(" ")[0]  # noqa: E731
+    page.para(page.t("sick_rates", pb=cell("pilot", "before"), cb=cell("comparison", "before"),
+                     pa=cell("pilot", "after"), ca=cell("comparison", "after")))
+    if safe.n_primary:
+        page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
+    else:
+        page.para(*direction(page, "sick_leave_rr", estimate_from_row(res["rate_did"], "did", "log"),
+                             "ratio_of_rate_ratios"))
+        page.para(page.t("sick_note"))
+    page.show(safe, page.t("sick_table_days"))
+    page.table(shown, page.t("sick_table_rates", level=page.level))
+    keep = ~small(rates["events"], page.cfg.disclosure_threshold)
+    if keep.all():
+        labels = {"title": page.t("sick_title"), "ylabel": page.t("sick_ylabel"), "ci": page.t("ci_level",
+                  level=page.level), **periods, **names}
+        page.figure(plots.rates_by_arm(pilot_first(rates), periods=list(periods), labels=labels,
+                                       number_format=number_format(lang, 1)), page.t("sick_caption"))
+
+
+# --- worker wellbeing survey ---------------------------------------------------------------
+
+def survey_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
+    """The DiD of mean wellbeing, respondents by round (suppressed) and the means resting on them."""
+    lang, names = page.cfg.lang, arm_names(page)
+    means = tabs["means"]
+    waves = sorted(means["wave"].unique())
+    wave_names = {w: page.t("round", n=w) for w in waves}
+    grid = lambda col: means.pivot(index="arm", columns="wave", values=col).reindex(  # noqa: E731
+        index=list(ARMS), columns=waves).rename(index=names, columns=wave_names)
+    counts = grid("count").fillna(0)
+    counts.index.name = counts.columns.name = None
+    safe = page.suppress(counts)
+    shown = blank_where_hidden(grid("mean").map(lambda v: fmt_number(v, lang, 2)), safe)
+    page.para(page.t("survey_scope", k=len(waves)))
+    if safe.n_primary:
+        page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
+    else:
+        page.para(*direction(page, "survey_change", estimate_from_row(res["did"], "did", "difference"),
+                             "difference_points"))
+        page.para(page.t("survey_note"))
+    page.show(safe, page.t("survey_table_n"))
+    shown.index.name = shown.columns.name = None
+    page.table(shown, page.t("survey_table_means"))
+
+
+# --- workforce -----------------------------------------------------------------------------
+
+def workforce_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
+    """Caseload against the recommended and legal levels, face-to-face share, turnover."""
+    lang, names, cfg = page.cfg.lang, arm_names(page), page.cfg
+    load = tabs["caseload"].copy()
+    load.loc[small(load["open_cases"], cfg.disclosure_threshold), "caseload"] = np.nan
+    recent = load[load["month"] > load["month"].max() - pd.DateOffset(months=12)]
+    avg = recent.groupby("arm")["caseload"].mean()
+    page.para(page.t("caseload_recent", pilot=fmt_number(avg.get("pilot"), lang, 1),
+                     comparison=fmt_number(avg.get("comparison"), lang, 1),
+                     target=fmt_number(cfg.caseload_target, lang, 0)))
+    labels = {"title": page.t("caseload_title"), "ylabel": page.t("caseload_ylabel"),
+              "target": page.t("caseload_target"), "cap": page.t("caseload_cap"), **names}
+    page.figure(plots.caseload(pilot_first(load), "month", "caseload", "arm", target=cfg.caseload_target, labels=labels,
+                               number_format=number_format(lang)), page.t("caseload_caption", threshold=cfg.disclosure_threshold))
+    share = tabs["face_to_face"]
+    first, last = share["wave"].min(), share["wave"].max()
+    pick = lambda a, w: share.loc[(share["arm"] == a) & (share["wave"] == w), "face_to_face_share"]  # noqa: E731
+    pct = lambda a, w: fmt_percent(pick(a, w).iloc[0], lang, 0) if len(pick(a, w)) else "–"  # noqa: E731
+    page.para(page.t("f2f_sentence", p1=pct("pilot", first), p2=pct("pilot", last),
+                     c1=pct("comparison", first), c2=pct("comparison", last)))
+    labels = {"title": page.t("f2f_title"), "ylabel": page.t("f2f_ylabel"), "wave": page.t("round_word"), **names}
+    page.figure(plots.bar_share(pilot_first(share), share="face_to_face_share", labels=labels,
+                                number_format=number_format(lang, 0)), page.t("f2f_caption"))
+    _turnover(page, res["turnover"])
+
+
+def _turnover(page: Page, turnover: Result) -> None:
+    """Leavers (suppressed), person-years and rates by arm; the rate ratio only when no count is small."""
+    lang, names = page.cfg.lang, arm_names(page)
+    t = turnover.table.reindex(list(ARMS))
+    leavers = t[["events"]].rename(index=names, columns={"events": page.t("leavers")})
+    leavers.index.name = None
+    safe = page.suppress(leavers)
+    rate = pd.DataFrame({
+        page.t("person_years"): [fmt_number(v, lang, 1) for v in t["exposure"]],
+        page.t("leavers_rate"): [f"{fmt_number(r['estimate'], lang, 2)} "
+                                 f"({fmt_ci(r['ci_low'], r['ci_high'], lang, 2)})" for _, r in t.iterrows()],
+    }, index=[names[a] for a in ARMS])
+    hidden = (safe.primary | safe.secondary).iloc[:len(ARMS), 0].to_numpy()
+    rate.loc[hidden, page.t("leavers_rate")] = SECONDARY_MARK
+    if safe.n_primary:
+        page.para(f"{page.t('turnover').capitalize()}: "
+                  + page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
+    else:
+        page.para(page.t("turnover_rates", pilot=fmt_number(t.loc["pilot", "estimate"], lang, 2),
+                         comparison=fmt_number(t.loc["comparison", "estimate"], lang, 2)),
+                  *direction(page, "turnover", estimate_from_row(turnover, "pilot", "ratio"), "rate_ratio"))
+    page.show(safe, page.t("turnover_table"))
+    page.table(rate, page.t("turnover_rate_table", level=page.level))

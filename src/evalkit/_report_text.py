@@ -1,0 +1,116 @@
+"""Plain-language sentences about estimates, in fi, sv and en (private to :mod:`evalkit.report`).
+
+Every number goes through :mod:`evalkit.i18n` (decimal comma in fi and sv);
+every sentence is a template in ``locale/labels.yaml``. An estimate is
+described by its direction, its value with the confidence interval, and
+what the interval says: whether it includes "no effect", and whether few
+teams make it unreliable.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from .config import SiteConfig
+from .i18n import fmt_ci, fmt_number, fmt_percent, label
+from .result import Result
+
+__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "caveats"]
+
+#: text in quotes in an error message is a value from the data (a team, a site): never shown
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_URL = re.compile(r"https?://\S+")
+#: a warning of crude rate comparisons that says nothing about the estimate shown
+_BENIGN = "undefined for the reference group"
+
+
+def level(cfg: SiteConfig) -> str:
+    """The confidence level as shown, e.g. ``95``."""
+    return fmt_number(100 * (1 - cfg.alpha), cfg.lang, 0 if (100 * cfg.alpha).is_integer() else 1)
+
+
+def signed_percent(ratio: float, lang: str) -> str:
+    """A ratio as a percentage change with its sign: 0.9 -> ``−10 %``, 1.05 -> ``+5 %``."""
+    change = ratio - 1
+    digits = 0 if abs(change) >= 0.095 else 1
+    text = fmt_percent(change, lang, digits)
+    return text if text.startswith(("-", "\u2212")) else "+" + text
+
+
+def scrub(reason: str) -> str:
+    """The first sentence of an error message, without links or the quoted values it may carry (team names)."""
+    text = _URL.sub("", _QUOTED.sub("…", reason)).strip()
+    return text.split(". ")[0].strip().rstrip(".:")
+
+
+def not_estimable(reason: str, cfg: SiteConfig, short: bool = False) -> str:
+    """The plain sentence (or, ``short``, phrase) shown in place of an analysis that could not run."""
+    return label("not_estimable_short" if short else "not_estimable", cfg.lang, reason=scrub(reason))
+
+
+class Estimate:
+    """One estimate with its CI, on the scale it is shown on (ratios exponentiated)."""
+
+    def __init__(self, value: float, low: float, high: float, *, ratio: bool, result: Result | None = None):
+        self.value, self.low, self.high, self.ratio, self.result = value, low, high, ratio, result
+
+    @property
+    def null(self) -> float:
+        return 1.0 if self.ratio else 0.0
+
+    @property
+    def up(self) -> bool:
+        return self.value >= self.null
+
+    @property
+    def clear(self) -> bool:
+        """The CI excludes "no effect"."""
+        return not (self.low <= self.null <= self.high)
+
+    def numbers(self, measure_key: str, cfg: SiteConfig, digits: int = 2) -> str:
+        """``hazard ratio 1,31 (95 %:n luottamusväli 1,10…1,56)``."""
+        return label("estimate_ci", cfg.lang, measure=label(measure_key, cfg.lang),
+                     value=fmt_number(self.value, cfg.lang, digits), level=level(cfg),
+                     ci=fmt_ci(self.low, self.high, cfg.lang, digits))
+
+    def certainty(self, cfg: SiteConfig, short: bool = False) -> str:
+        """Whether the interval includes no effect, in a sentence (or a short phrase)."""
+        key = ("sure_yes" if short else "ci_excludes_null") if self.clear else \
+            ("sure_no" if short else "ci_includes_null")
+        return label(key, cfg.lang, null=fmt_number(self.null, cfg.lang, 0))
+
+
+def estimate_from_row(result: Result, row: str, scale: str) -> Estimate:
+    """The Estimate of one row of a Result.
+
+    ``scale`` is ``"log"`` (a log ratio in ``estimate``: shown exponentiated),
+    ``"ratio"`` (the ``ratio`` columns, as crude rate comparisons give) or
+    ``"difference"`` (shown as it is).
+    """
+    r = result.table.loc[row]
+    if scale == "log":
+        values = [math.exp(r[c]) for c in ("estimate", "ci_low", "ci_high")]
+    elif scale == "ratio":
+        values = [r[c] for c in ("ratio", "ratio_ci_low", "ratio_ci_high")]
+    else:
+        values = [r[c] for c in ("estimate", "ci_low", "ci_high")]
+    return Estimate(*map(float, values), ratio=scale != "difference", result=result)
+
+
+def caveats(result: Result, cfg: SiteConfig, short: bool = False) -> list[str]:
+    """Readable forms of a Result's warnings: few clusters by name, the rest counted."""
+    shown = [w for w in result.warnings if _BENIGN not in w]
+    clusters = [w for w in shown if "cluster" in w.lower()]
+    others = [w for w in shown if "cluster" not in w.lower()]
+    out = []
+    if clusters:
+        n = result.stats.get("n_clusters")
+        if short:
+            out.append(label("few_clusters_short", cfg.lang))
+        else:
+            out.append(label("few_clusters", cfg.lang, n=n if n is not None and not pd.isna(n) else "?"))
+    if others and not short:
+        out.append(label("other_caveats", cfg.lang, n=len(others)))
+    return out

@@ -1,0 +1,191 @@
+"""The site report's sections: languages, number formats, disclosure control, identifiers, failures."""
+from __future__ import annotations
+
+import json
+from html import escape as html_escape
+import re
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from evalkit import report, site
+from evalkit._report_text import Estimate, caveats, signed_percent
+from evalkit.config import SiteConfig, write_params
+from evalkit.i18n import LANGUAGES, fmt_ci, fmt_number, label
+from evalkit.io import write_dataset
+from evalkit.result import Result
+from evalkit.stamp import dataset_hash
+from evalkit.synth import synthesise
+from evalkit.validation import validate
+
+matplotlib.use("Agg")
+
+SECTIONS = ("summary", "effects", "duration", "costs", "sick_leave", "workforce")
+HEADINGS = {"summary": "summary_heading", "effects": "survey_heading", "duration": "dur_heading",
+            "costs": "costs_heading", "sick_leave": "sick_heading", "workforce": "workforce_heading"}
+ID_COLUMNS = {"cases": ("case_id", "child_id", "team_id"), "staff": ("worker_id", "team_id"),
+              "surveys": ("respondent_id", "team_id"), "teams": ("team_id",)}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """One synthetic site (Kuopio), validated, analysed once; its folder on disk for the stamp."""
+    synth = synthesise(sites=1, seed=11)
+    folder = write_dataset(synth.tables, synth.meta, tmp_path_factory.mktemp("synthetic"), fmt="parquet")
+    dataset = validate(folder)
+    cfg = SiteConfig(site="kuopio")
+    return {"dataset": dataset, "folder": folder, "results": site.analyse(dataset.tables, dataset.meta, cfg),
+            "site_data": site.site_data(dataset.tables, dataset.meta, cfg)}
+
+
+@pytest.fixture(scope="module")
+def pages(data):
+    """Every section rendered once per language (figures are the slow part)."""
+    out = {}
+    for lang in LANGUAGES:
+        cfg = SiteConfig(site="kuopio", lang=lang)
+        out[lang] = {name: render(data, cfg, name) for name in SECTIONS}
+        out[lang]["data_quality"] = report.data_quality(data["dataset"], data["site_data"], cfg).html
+        out[lang]["title"] = report.title(data["dataset"], cfg).html
+        out[lang]["about"] = report.save_results(data["results"], data["dataset"], data["folder"], cfg).html
+    return out
+
+
+def render(data, cfg: SiteConfig, name: str) -> str:
+    if name == "summary":
+        return report.summary(data["results"], cfg).html
+    return getattr(report, name)(data["results"], cfg).html
+
+
+def text_of(html: str) -> str:
+    """The HTML without style sheets and embedded images (whose base64 is not text)."""
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_section_renders_in_every_language(pages, lang):
+    for name in SECTIONS:
+        html = pages[lang][name]
+        assert label(HEADINGS[name], lang) in html, name
+        assert "Traceback" not in html and "Error" not in html, name
+        assert html.count("<p") >= 2, name
+    assert pages[lang]["duration"].count("<img") == 2
+    assert pages[lang]["summary"].count("<img") == 1
+    quality = pages[lang]["data_quality"]
+    assert label("dq_heading", lang) in quality and label("tbl_placements", lang) in quality
+    assert label("title_heading", lang, municipality="Kuopio") in pages[lang]["title"]
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv"])
+def test_numbers_use_a_decimal_comma_in_fi_and_sv(data, pages, lang):
+    row = data["results"].results["duration"]["cox_end"].table.loc["pilot"]
+    html = text_of(pages[lang]["duration"])
+    # the hazard ratio and its CI as written in the sentence, e.g. "1,04 (95 %:n luottamusväli 0,26…4,19)"
+    assert fmt_number(row["hr"], lang, 2) in html
+    assert fmt_ci(row["hr_ci_low"], row["hr_ci_high"], lang, 2) in html
+    for name in SECTIONS:
+        assert not re.search(r"\d\.\d", text_of(pages[lang][name])), name
+
+
+def test_english_numbers_use_a_decimal_point(data, pages):
+    row = data["results"].results["duration"]["cox_end"].table.loc["pilot"]
+    html = pages["en"]["duration"]
+    assert f"hazard ratio {row['hr']:.2f} (95% confidence interval {row['hr_ci_low']:.2f}\u2013" in html
+
+
+def test_small_counts_are_suppressed_and_the_section_says_so(data):
+    # a threshold of 50 turns the survey's respondent counts and the turnover counts into small cells
+    cfg = SiteConfig(site="kuopio", lang="en", disclosure_threshold=50)
+    means = data["results"].tables["survey"]["means"]
+    assert (means["count"] < 50).any()
+    html = render(data, cfg, "effects")
+    assert "&lt;50" in html
+    assert label("hidden_small", "en", threshold=50) in html
+    assert html_escape(label("suppressed_note", "en", threshold=50)) in html
+    # a mean resting on a suppressed count is hidden with it
+    small_mean = means.loc[means["count"] < 50, "mean"].iloc[0]
+    assert f">{small_mean:.2f}<" not in html
+    turnover = data["results"].results["workforce"]["turnover"].table
+    work = render(data, cfg, "workforce")
+    assert (turnover["events"] < 50).all() and "&lt;50" in work
+    assert label("rate_ratio", "en") not in work  # no ratio resting on suppressed counts
+    # survival curves are cut where fewer than the threshold remain at risk, and the section says so
+    assert label("curves_cut", "en", threshold=50) in render(data, cfg, "duration")
+
+
+def test_the_default_threshold_hides_nothing_here_and_says_so(pages):
+    html = pages["en"]["workforce"]
+    assert "&lt;5" not in html and label("suppressed_none", "en", threshold=5) in html
+
+
+def test_no_identifier_of_the_data_appears_in_any_section(data, pages):
+    tables = data["dataset"].tables
+    ids = set()
+    for table, columns in ID_COLUMNS.items():
+        for column in columns:
+            ids |= set(tables[table][column].astype(str))
+    assert len(ids) > 1000
+    for lang in LANGUAGES:
+        text = text_of("".join(pages[lang].values()))
+        found = [i for i in ids if i in text]
+        assert not found, found[:5]
+
+
+def test_a_skipped_analysis_is_one_plain_sentence_without_quoted_values(data):
+    results = site.SiteResults("kuopio", results=dict(data["results"].results), tables=dict(data["results"].tables))
+    del results.results["costs"]
+    results.skipped["costs"] = "team 'kuopio_p1' has no purchased-service rows"
+    for lang in LANGUAGES:
+        cfg = SiteConfig(site="kuopio", lang=lang)
+        html = report.costs(results, cfg).html
+        reason = "team … has no purchased-service rows"
+        assert label("not_estimable", lang, reason=reason) in html
+        assert "kuopio_p1" not in html and "<img" not in html
+        summary = report.summary(results, cfg).html
+        assert label("not_estimable_short", lang, reason=reason) in summary
+        assert "kuopio_p1" not in summary
+
+
+def test_sections_left_out_of_the_config_render_nothing(data):
+    cfg = SiteConfig(site="kuopio", lang="en", sections=("duration",))
+    assert report.costs(data["results"], cfg).html == ""
+    assert report.data_quality(data["dataset"], data["site_data"], cfg).html == ""
+    assert label("dur_heading", "en") in report.duration(data["results"], cfg).html
+    summary = report.summary(data["results"], cfg).html
+    assert label("hr_case_end_title", "en") in summary and label("cost_level_title", "en") not in summary
+
+
+def test_certainty_and_caveats_in_words():
+    cfg = SiteConfig(site="x", lang="en")
+    wide = Estimate(1.2, 0.9, 1.6, ratio=True)
+    assert not wide.clear and wide.certainty(cfg) == label("ci_includes_null", "en", null="1")
+    narrow = Estimate(-0.4, -0.7, -0.1, ratio=False)
+    assert narrow.clear and not narrow.up and narrow.certainty(cfg, short=True) == "clear difference"
+    res = Result(pd.DataFrame(), stats={"n_clusters": 4},
+                 warnings=["only 4 clusters: the sandwich SE is unreliable with few clusters", "fallback model"])
+    assert caveats(res, cfg) == [label("few_clusters", "en", n=4), label("other_caveats", "en", n=1)]
+    assert signed_percent(0.9, "fi") == "\u221210\u00a0%" and signed_percent(1.05, "en") == "+5.0%"
+    assert signed_percent(1.25, "sv") == "+25\u00a0%"
+
+
+def test_load_config_from_json_params_file_or_defaults(tmp_path):
+    cfg = SiteConfig(site="joensuu", lang="sv", disclosure_threshold=10)
+    assert report.load_config(config_json=cfg.model_dump_json()) == cfg
+    path = write_params(cfg, tmp_path / "joensuu.yaml")
+    assert report.load_config(params_file=str(path), lang="en").lang == "en"
+    assert report.load_config(params_file=str(path)).disclosure_threshold == 10
+    assert report.load_config("kuopio") == SiteConfig(site="kuopio", lang="fi")
+
+
+def test_save_results_writes_results_json_and_shows_the_stamp(data, tmp_path, monkeypatch):
+    cfg = SiteConfig(site="kuopio", lang="fi")
+    section = report.save_results(data["results"], data["dataset"], data["folder"], cfg, tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert doc["site"] == "kuopio" and doc["stamp"]["params"]["lang"] == "fi"
+    assert set(doc["key_estimates"]) == set(site.KEY_ESTIMATES)
+    assert dataset_hash(data["folder"]) in section.html
+    monkeypatch.chdir(tmp_path)
+    report.save_results(data["results"], data["dataset"], data["folder"], cfg, "")
+    assert not (tmp_path / "results.json").exists()
