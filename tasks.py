@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -53,10 +54,27 @@ def demo() -> None:
     _run(evalkit, "validate", "data/synthetic",
          "--quarantine", "data/processed/quarantine",
          "--report", "data/processed/validation.json")
+    # params/ holds one YAML per synthetic site (written by `evalkit params`); reports/ is rebuilt
+    _run(evalkit, "render", "--data", "data/synthetic", "--params", "params", "--out", "reports",
+         "--jobs", "2")
+    print(f"open {ROOT / 'reports' / 'index.html'}", flush=True)
+
+
+def _chromium() -> None:
+    """The screenshot tests need Debian's chromium: install it when missing and we are root."""
+    if shutil.which("chromium") or os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        print("+", " ".join(cmd), flush=True)
+        if subprocess.run(cmd, env=env).returncode != 0:
+            print("chromium could not be installed: the screenshot tests will be skipped", flush=True)
+            return
 
 
 def test() -> None:
     setup()
+    _chromium()
     args = sys.argv[2:]
     _run(PY, "-m", "pytest", *args)
 

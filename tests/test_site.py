@@ -87,3 +87,12 @@ def test_pooled_site_estimates_cover_the_true_effect(data, all_results, name):
     truth = data.meta["true_effects"][truth_key]["value"]
     target = truth if name == "survey_change" else np.log(truth)
     assert pooled["ci_low"] <= target <= pooled["ci_high"]
+
+
+def test_reprs_show_counts_and_estimates_but_no_identifiers(data, all_results):
+    sd = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
+    res = all_results["kuopio"]
+    texts = [repr(sd), sd._repr_html_(), repr(res), res._repr_html_()]
+    ids = set(sd["cases"]["case_id"][:50]) | set(sd["staff"]["worker_id"][:50]) | set(sd["teams"]["team_id"])
+    assert not any(i in t for i in ids for t in texts)
+    assert "hr_case_end" in res._repr_html_() and "cases" in sd._repr_html_()

@@ -58,7 +58,13 @@ def style() -> Iterator[None]:
         "legend.frameon": False,
     }
     with plt.rc_context(rc):
-        yield
+        try:
+            yield
+        finally:
+            # The inline backend turns interactive mode on when the first figure is
+            # made; restoring it with the other rcParams would hide every later figure.
+            interactive = plt.isinteractive()
+    plt.interactive(interactive)
 
 
 # ---------------------------------------------------------------- export

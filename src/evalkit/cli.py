@@ -1,4 +1,4 @@
-"""The ``evalkit`` command line: ``synth``, ``validate`` (and ``render`` when it lands).
+"""The ``evalkit`` command line: ``synth``, ``validate``, ``params`` and ``render``.
 
 Commands stay thin: each parses its options and hands over to the module that
 owns the work, so the same code serves Python callers and the shell.
@@ -42,6 +42,45 @@ def validate(
     from . import validation as _validation
 
     raise typer.Exit(_validation.cli_validate(path=path, quarantine=quarantine, report=report))
+
+
+@app.command()
+def params(
+    data: Path = typer.Option(..., "--data", help="Dataset folder whose sites need params files."),
+    out: Path = typer.Option(Path("params"), "--out", help="Folder for <site>.yaml and _template.yaml."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Report language written into each file (fi, sv, en)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing site files (default: keep them)."),
+) -> None:
+    """Write params/<site>.yaml (defaults) for every site of a dataset, and a commented template."""
+    from ._render_cli import cli_params
+
+    raise typer.Exit(cli_params(data=data, out=out, lang=lang, force=force))
+
+
+@app.command()
+def render(
+    data: Path = typer.Option(..., "--data", help="Dataset folder (validated once for the whole batch)."),
+    params: Path = typer.Option(Path("params"), "--params", help="Folder of <site>.yaml files."),
+    out: Path = typer.Option(Path("reports"), "--out", help="Output folder (index.html, manifest.json, <site>/)."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Sites rendered at the same time."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Report language for every site: fi, sv or en."),
+    executor: str = typer.Option("local", "--executor", help="local, or dask://HOST:PORT (a running cluster)."),
+    resume: bool = typer.Option(False, "--resume", help="Render only the sites not done in OUT/manifest.json."),
+    timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds any one notebook cell may run."),
+    notebook: Optional[Path] = typer.Option(None, "--notebook", help="Report notebook (default: 90_site_report)."),
+) -> None:
+    """Render one HTML report per site, OUT/manifest.json and OUT/index.html.
+
+    Exit 0: every site rendered; 1: a site failed (see manifest.json); 2: the batch could not start.
+    """
+    from . import render as _render
+    from ._render_cli import cli_render
+
+    if lang is not None and lang not in ("fi", "sv", "en"):
+        raise typer.BadParameter("use fi, sv or en", param_hint="--lang")
+    options = _render.RenderOptions(jobs=jobs, lang=lang, resume=resume, executor=executor, timeout=timeout,
+                                    notebook=notebook or _render.REPORT_NOTEBOOK)
+    raise typer.Exit(cli_render(data=data, params=params, out=out, options=options))
 
 
 if __name__ == "__main__":  # pragma: no cover

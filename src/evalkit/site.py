@@ -26,7 +26,7 @@ Contrasts (all pilot versus comparison teams of the same site):
 """
 from __future__ import annotations
 
-import datetime as dt
+import html
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -65,6 +65,16 @@ class SiteData:
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
+    def __repr__(self) -> str:
+        # counts only: the tables hold pseudonymous ids that a notebook should not echo
+        rows = ", ".join(f"{k} {len(v)}" for k, v in self.tables.items())
+        return (f"SiteData({self.site!r}, pilot start {self.pilot_start.date()}, "
+                f"extracted {self.extracted_on.date()}; rows: {rows})")
+
+    def _repr_html_(self) -> str:
+        counts = pd.DataFrame({"rows": {k: len(v) for k, v in self.tables.items()}})
+        return f"<p><b>{html.escape(repr(self).split(';')[0])})</b></p>{counts.to_html(border=0)}"
+
 
 @dataclass
 class SiteResults:
@@ -74,6 +84,17 @@ class SiteResults:
     results: dict[str, dict[str, Result]] = field(default_factory=dict)
     tables: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        done = {a: sorted(r) for a, r in self.results.items()}
+        return f"SiteResults({self.site!r}, results={done}, skipped={sorted(self.skipped)})"
+
+    def _repr_html_(self) -> str:
+        key = self.key_estimates()
+        body = key.to_html(float_format=lambda v: f"{v:.4g}", border=0) if not key.empty else ""
+        skipped = "".join(f"<li>{html.escape(a)}: {html.escape(r)}</li>" for a, r in self.skipped.items())
+        return (f"<p><b>Site {html.escape(self.site)}</b>: analyses {', '.join(self.results)}</p>{body}"
+                + (f"<p>Not estimated:</p><ul>{skipped}</ul>" if skipped else ""))
 
     def key_estimates(self) -> pd.DataFrame:
         """Headline estimates (log scale for ratios): name, estimate, se, ratio, CI."""

@@ -1,0 +1,96 @@
+"""What ``evalkit render`` and ``evalkit params`` run: progress, summary, exit codes (private).
+
+Kept apart from :mod:`evalkit.render` so that the renderer itself stays free
+of console output: Python callers get a :class:`~evalkit.render.Manifest`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ._render_files import Manifest, RenderError
+from ._render_params import write_site_params
+from .render import RenderOptions, render_batch
+
+__all__ = ["cli_render", "cli_params"]
+
+
+def cli_render(data: Path, params: Path, out: Path, options: RenderOptions) -> int:
+    """What ``evalkit render`` runs: one progress bar, a summary; returns the exit code.
+
+    0: every site rendered; 1: at least one site failed (see manifest.json);
+    2: the batch could not start (the message says why).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ._console import print_error
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        transient=False)
+    task: list[Any] = []
+
+    def plan(sites: list[str]) -> None:
+        task.append(progress.add_task(f"rendering {len(sites)} site(s)", total=len(sites)))
+
+    def site_done(site: str, entry: dict[str, Any]) -> None:
+        progress.update(task[0], advance=1, description=f"{site}: {entry['status']}")
+
+    try:
+        with progress:
+            manifest = render_batch(data, out, params, options, on_plan=plan, on_site=site_done)
+    except RenderError as exc:
+        print_error(str(exc))
+        return 2
+    except OSError as exc:  # e.g. the output disk is full or read-only: a message, not a traceback
+        where = Path(exc.filename).name if exc.filename else Path(out).name
+        print_error(f"cannot write the reports ({exc.strerror or type(exc).__name__}: {where}); "
+                    "the sites finished so far are in manifest.json, and --resume completes the batch")
+        return 2
+    except KeyboardInterrupt:
+        print_error("interrupted: the sites finished so far are recorded in manifest.json; "
+                    "run the same command with --resume to complete the batch")
+        return 130
+    return _summary(manifest, out)
+
+
+def cli_params(data: Path, out: Path, lang: str | None = None, force: bool = False) -> int:
+    """What ``evalkit params`` runs: a params file per site of ``data``; returns the exit code (0 or 2)."""
+    from pydantic import ValidationError
+
+    from ._console import print_error
+    from .io import DatasetError
+    from .validation import validate
+
+    try:
+        sites = [str(s) for s in validate(data).tables["sites"]["site_id"]]
+        written, kept = write_site_params(sites, Path(out), lang=lang, force=force)
+    except DatasetError as exc:
+        print_error(f"the dataset cannot be read: {exc}")
+        return 2
+    except ValidationError as exc:
+        print_error(f"a site_id cannot name a params file ({exc.errors()[0]['msg']}); "
+                    "site ids must be lower-case letters, digits, '_' or '-'")
+        return 2
+    print(f"{len(written)} params file(s) written, {len(kept)} kept (use --force to overwrite) in {Path(out)}/; "
+          "template: _template.yaml")
+    return 0
+
+
+def _summary(manifest: Manifest, out: Path) -> int:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False)
+    aside = manifest.batch.get("rows_set_aside") or {}
+    if aside:
+        console.print(f"validation set aside {sum(aside.values())} row(s) ("
+                      + ", ".join(f"{t}: {n}" for t, n in aside.items()) + "); run `evalkit validate` for details")
+    if manifest.batch.get("sites_without_params"):
+        console.print("no params file, not rendered: " + ", ".join(manifest.batch["sites_without_params"]))
+    failed = sorted(manifest.failed())
+    for site in failed:
+        err = manifest.sites[site].get("error", {})
+        where = f" (cell {err['cell']})" if err.get("cell") else ""
+        console.print(f"[red]failed[/red] {site}{where}: {err.get('type', '')}: {err.get('message', '')}")
+    console.print(f"{len(manifest.done())} of {len(manifest.sites)} site(s) rendered into {out}/ "
+                  "(index.html, manifest.json)")
+    return 1 if failed else 0

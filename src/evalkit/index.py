@@ -1,0 +1,192 @@
+"""``OUT/index.html``: every site's status and the pooled cross-site summary.
+
+For each headline estimate of :data:`evalkit.site.KEY_ESTIMATES`, the sites'
+estimates (from their ``results.json``: log scale for ratios, with standard
+errors) are pooled by random-effects meta-analysis (REML, as
+``metafor::rma``) and drawn as a forest plot (:func:`evalkit.plots.forest`).
+The page is self-contained (figures inline, no scripts, no external links)
+and shows no counts of people: only sites, estimates and intervals.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import i18n
+from ._render_files import DONE, atomic_write, now
+from .result import EvalkitError, Result
+
+__all__ = ["site_estimates", "pooled_estimates", "write_index"]
+
+_MIN_SITES_PI = 3
+_CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
+.failed{color:#a40000}.pending{color:#8a6d00}img{max-width:100%;height:auto}.meta{color:#666;font-size:.9rem}"""
+
+
+def site_estimates(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Long table of each site's key estimates: ``site``, ``name``, ``estimate``, ``se``, ``ratio``.
+
+    ``results`` maps a site to its ``results.json`` content. Estimates
+    without a finite, positive standard error are left out (they cannot be
+    weighted). ``ratio`` is True where the site reported a ratio (the
+    estimate is then its log).
+
+    Examples
+    --------
+    >>> doc = {"key_estimates": {"sick_leave_rr": {"estimate": -0.2, "se": 0.1, "ratio": 0.82}}}
+    >>> print(site_estimates({"kuopio": doc})["se"].iloc[0])
+    0.1
+    """
+    rows = []
+    for site, doc in results.items():
+        for name, est in (doc.get("key_estimates") or {}).items():
+            y, se, ratio = est.get("estimate"), est.get("se"), est.get("ratio")
+            if _finite(y) and _finite(se) and se > 0:
+                rows.append({"site": site, "name": name, "estimate": float(y), "se": float(se),
+                             "ratio": _finite(ratio)})
+    return pd.DataFrame(rows, columns=["site", "name", "estimate", "se", "ratio"])
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def pooled_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05) -> dict[str, Result | str]:
+    """Random-effects (REML) forest data per key estimate with at least two sites (t prediction interval).
+
+    Parameters
+    ----------
+    estimates : DataFrame
+        From :func:`site_estimates`.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    dict
+        Estimate name -> :func:`evalkit.meta.forest_data` Result (rows per
+        site, ``pooled``, ``prediction``), or the reason it was not pooled.
+
+    References
+    ----------
+    R ``metafor::rma(yi, sei = se, method = "REML")``, ``predict(res, pi.type = "t")``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"site": ["a", "b", "c"], "name": "x", "estimate": [0.1, 0.3, 0.2],
+    ...                   "se": [0.2, 0.15, 0.1], "ratio": True})
+    >>> fit = pooled_estimates(d)["x"]
+    >>> print(round(fit.stats["tau2"], 4), round(fit["pooled"]["estimate"], 4))  # tau2 0: the 1/se^2-weighted mean
+    0.0 0.2115
+    """
+    from .meta import forest_data
+
+    out: dict[str, Result | str] = {}
+    for name, part in estimates.groupby("name", sort=False):
+        if len(part) < 2:
+            out[name] = "fewer_than_two"
+            continue
+        part = part.assign(vi=part["se"] ** 2)
+        try:
+            out[name] = forest_data(part, yi="estimate", vi="vi", label="site", method="REML", alpha=alpha,
+                                    pi_type="t")
+        except EvalkitError as exc:
+            out[name] = str(exc)
+    return out
+
+
+def _label(key: str, lang: str, default: str, **values: object) -> str:
+    try:
+        return i18n.label(key, lang, **values)
+    except KeyError:
+        return default
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _forest_png(table: pd.DataFrame, ratio: bool, lang: str) -> str:
+    from . import plots
+
+    sep = "\u2013" if lang == "en" else "\u2026"
+    # no title in the figure: the section heading above it names the estimate
+    labels = {"title": "", "pooled": i18n.label("index_pooled", lang),
+              "prediction": i18n.label("index_prediction_interval", lang), "ci_sep": sep,
+              "xlabel_ratio": i18n.label("index_ratio_axis", lang), "xlabel": _capital(i18n.label("estimate", lang)),
+              "estimate": f"{_capital(i18n.label('estimate', lang))} (95{'' if lang == 'en' else chr(160)}% CI)"}
+    ax = plots.forest(table, ratio=ratio, labels=labels, number_format=lambda x: i18n.fmt_number(x, lang, 2))
+    return plots.to_base64_png(ax)
+
+
+def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str) -> str:
+    title = html.escape(_label(f"index_est_{name}", lang, name))
+    if isinstance(fit, str):
+        reason = i18n.label("index_not_pooled", lang) if fit == "fewer_than_two" else fit
+        return f"<h3>{title}</h3><p>{html.escape(reason)}</p>"
+    row, k = fit["pooled"], int(fit.stats["k"])
+    f = math.exp if ratio else float
+    pred = fit.table.loc["prediction"]
+    values = {"estimate": i18n.fmt_number(f(row["estimate"]), lang, 2), "k": k,
+              "ci": i18n.fmt_ci(f(row["ci_low"]), f(row["ci_high"]), lang),
+              "pi": i18n.fmt_ci(f(pred["ci_low"]), f(pred["ci_high"]), lang),
+              "i2": i18n.fmt_percent(fit.stats["i2"] / 100, lang)}
+    # with two sites, t on 1 df makes the prediction interval span orders of magnitude: say so instead
+    text = i18n.label("index_pooled_sentence" if k >= _MIN_SITES_PI else "index_pooled_sentence_no_pi", lang,
+                      **values)
+    table = fit.table if k >= _MIN_SITES_PI else fit.table[fit.table["kind"] != "prediction"]
+    img = _forest_png(table, ratio, lang)
+    return (f'<h3>{title}</h3><p>{html.escape(text)}</p>'
+            f'<img alt="{title}" src="data:image/png;base64,{img}">')
+
+
+def _sites_table(sites: Mapping[str, Mapping[str, Any]], lang: str) -> str:
+    rows = []
+    for site, entry in sorted(sites.items()):
+        status = entry.get("status", "pending")
+        shown = html.escape(_label(f"index_status_{status}", lang, status))
+        report = entry.get("report")
+        link = f'<a href="{html.escape(report)}">{html.escape(i18n.label("index_open_report", lang))}</a>' \
+            if report else ""
+        rows.append(f'<tr><td>{html.escape(site)}</td><td class="{html.escape(status)}">{shown}</td>'
+                    f"<td>{link}</td></tr>")
+    head = f"<tr><th>{html.escape(i18n.label('site', lang))}</th><th>{html.escape(i18n.label('index_status', lang))}" \
+           "</th><th></th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def write_index(out: Path, manifest: Any, lang: str) -> Path:
+    """Write ``out/index.html`` from the manifest and the done sites' ``results.json``."""
+    from . import __version__
+
+    results = {}
+    for site, entry in manifest.sites.items():
+        path = out / site / "results.json"
+        if entry.get("status") == DONE and path.is_file():
+            results[site] = json.loads(path.read_text(encoding="utf-8"))
+    est = site_estimates(results)
+    ratio = est.groupby("name")["ratio"].all().to_dict() if len(est) else {}
+    pooled = "".join(_pooled_section(n, fit, ratio[n], lang) for n, fit in pooled_estimates(est).items())
+    batch = manifest.batch
+    failed = any(e.get("status") != DONE for e in manifest.sites.values())
+    meta = i18n.label("index_stamp", lang, dataset=batch.get("dataset", ""),
+                      sha=str(batch.get("dataset_sha256", ""))[:12], time=now(), version=__version__)
+    body = (f"<h1>{html.escape(i18n.label('index_title', lang))}</h1>"
+            f'<p class="meta">{html.escape(meta)}</p>'
+            f"<h2>{html.escape(i18n.label('index_sites', lang))}</h2>{_sites_table(manifest.sites, lang)}"
+            + (f"<p>{html.escape(i18n.label('index_failed_note', lang))}</p>" if failed else "")
+            + f"<h2>{html.escape(i18n.label('index_pooled_heading', lang))}</h2>"
+            f"<p>{html.escape(i18n.label('index_pooled_intro', lang))}</p>"
+            + (pooled or f"<p>{html.escape(i18n.label('index_no_estimates', lang))}</p>"))
+    page = (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+            f"<title>{html.escape(i18n.label('index_title', lang))}</title><style>{_CSS}</style></head>"
+            f"<body>{body}</body></html>\n")
+    path = out / "index.html"
+    atomic_write(path, page)
+    return path

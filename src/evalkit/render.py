@@ -1,0 +1,353 @@
+"""Batch rendering (``evalkit render``): one report per site, a manifest and an index.
+
+:func:`render_batch` checks every ``params/<site>.yaml`` before any kernel
+starts, reads and validates the dataset once and writes its valid rows as
+Parquet to ``OUT/_data/`` (the read-only input of every site's notebook),
+then executes the site report notebook with papermill for each site, in
+parallel (threads, each driving its own kernel, or tasks on a
+dask.distributed cluster). Each site gets ``OUT/<site>/report.html``
+(report mode: no code, no parameters, no tracebacks) and the notebook's
+``results.json``; ``OUT/manifest.json`` is rewritten after every site, so a
+batch stopped at any point can be completed with ``resume``. A site that
+fails does not stop the others. ``OUT/index.html`` closes the batch.
+
+Kernels run with the site's folder as working directory and get relative
+paths only, so no absolute path of the machine reaches a notebook. An
+executed notebook is kept in ``OUT/<site>/_work/`` only when the site failed
+(for debugging; paths replaced by placeholders; not for publication).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import __version__
+from ._render_files import DONE, FAILED, PENDING, BatchLock, Manifest, RenderError, atomic_write, now
+from ._render_html import failing_cell, failure_page, path_placeholders, report_html, scrub
+from ._render_params import write_site_params
+from .config import ParamsError, SiteConfig, load_params
+from .result import EvalkitError
+
+__all__ = ["render_batch", "render_site", "prepare_batch_data", "load_site_params", "write_site_params",
+           "BatchData", "RenderOptions", "Manifest", "RenderError", "REPORT_NOTEBOOK", "atomic_write"]
+
+REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "90_site_report.ipynb"
+SiteCallback = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a batch runs: ``executor`` is "local" or "dask://HOST:PORT"; ``timeout`` is per cell (s)."""
+
+    jobs: int = 1
+    lang: str | None = None
+    resume: bool = False
+    executor: str = "local"
+    timeout: float | None = 600
+    notebook: Path = REPORT_NOTEBOOK
+
+
+@dataclass(frozen=True)
+class BatchData:
+    """The batch's shared input: ``path`` (``OUT/_data``), its sites, and the input's fingerprint."""
+
+    path: Path
+    site_ids: tuple[str, ...]
+    name: str
+    sha256: str
+    set_aside: dict[str, int]
+
+
+def prepare_batch_data(data: Path, target: Path) -> BatchData:
+    """Validate ``data`` once and write its valid rows as Parquet + ``dataset.yaml`` to ``target``.
+
+    ``dataset.yaml`` keeps the input's manifest and adds ``source_sha256``
+    (:func:`evalkit.stamp.dataset_hash` of the input folder), so a report's
+    stamp can name the data the batch was given. Rows set aside by
+    validation are counted per table in ``set_aside``.
+
+    Raises
+    ------
+    RenderError
+        The dataset cannot be read at all (the message says which file and why).
+    """
+    from .io import DatasetError, write_dataset
+    from .stamp import dataset_hash
+    from .validation import validate
+
+    try:
+        ds = validate(data)
+        digest = dataset_hash(data)
+    except (DatasetError, OSError) as exc:
+        raise RenderError(f"the dataset cannot be read: {exc}") from None
+    meta = {k: (v.date() if hasattr(v, "date") and callable(v.date) else v) for k, v in ds.meta.items()}
+    meta["source_sha256"] = digest
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_dataset(ds.tables, meta, tmp, fmt="parquet")
+    for path in tmp.iterdir():  # read-only: a notebook cannot alter the input the other sites share
+        path.chmod(0o444)
+    old = target.with_name(f".{target.name}.{os.getpid()}.old")
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    set_aside = {t: c["quarantined"] for t, c in ds.report.counts.items() if c["quarantined"]}
+    sites = tuple(str(s) for s in ds.tables["sites"]["site_id"])
+    return BatchData(target, sites, str(ds.meta.get("name", data.name)), digest, set_aside)
+
+
+def load_site_params(params_dir: Path, lang: str | None, site_ids: Iterable[str]) -> tuple[
+        dict[str, SiteConfig], dict[str, str]]:
+    """Check every ``params_dir/<site>.yaml`` (not ``_*.yaml``): configs, and error messages by site.
+
+    Messages name the file (relative to the params folder's parent) and the
+    key: an unknown key, a wrong type, a file whose ``site`` differs from
+    its name, or a site the dataset does not have.
+    """
+    known = set(site_ids)
+    configs: dict[str, SiteConfig] = {}
+    errors: dict[str, str] = {}
+    for path in sorted(params_dir.glob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        shown = f"{params_dir.name}/{path.name}"
+        try:
+            cfg = load_params(path, lang=lang)
+        except ParamsError as exc:
+            errors[path.stem] = str(exc).replace(str(path), shown)
+            continue
+        if cfg.site != path.stem:
+            errors[path.stem] = f"{shown}: key 'site' is {cfg.site!r} but the file is named {path.stem!r}"
+        elif cfg.site not in known:
+            errors[path.stem] = f"{shown}: key 'site': the dataset has no site {cfg.site!r}"
+        else:
+            configs[cfg.site] = cfg
+    return configs, errors
+
+
+def _safe_error_names() -> set[str]:
+    """Errors whose messages are evalkit's own words (never cell values): shown in the manifest."""
+    from . import config, io  # noqa: F401 - importing them registers their error classes
+
+    names, todo = set(), [EvalkitError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return names | {"CellTimeoutError", "DeadKernelError", "MissingResults"}
+
+
+def _error(kind: str, message: str, stage: str = "notebook") -> dict[str, Any]:
+    lines = (message or "").strip().splitlines()
+    shown = lines[0][:500] if lines and kind in _safe_error_names() else \
+        "message withheld (it may quote data); see _work/report.ipynb"
+    return {"stage": stage, "cell": None, "section": "", "code": "", "type": kind, "message": shown}
+
+
+def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeout: float | None = 600) -> dict:
+    """Execute the report notebook for one site; write ``report.html``; return its manifest entry.
+
+    All arguments are plain strings (absolute paths) so that the call can
+    run on a dask worker sharing the file system. Never raises for a
+    failure of the notebook: the entry says what failed.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    from ._render_kernel import site_kernel_manager
+
+    cfg = SiteConfig.model_validate_json(config_json)
+    site_dir, nb_path = Path(out) / cfg.site, Path(notebook)
+    work = site_dir / "_work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (site_dir / "results.json").unlink(missing_ok=True)  # a stale result must not pass for this run's
+    executed = work / "report.ipynb"
+    started, t0, error = now(), time.perf_counter(), None
+    params = {"site": cfg.site, "data_dir": os.path.relpath(data_dir, site_dir), "params_file": "",
+              "lang": cfg.lang, "out_dir": ".", "config_json": config_json}
+    try:
+        with open(work / "kernel.log", "w", encoding="utf-8") as log:
+            pm.execute_notebook(str(nb_path), str(executed), parameters=params, progress_bar=False,
+                                log_output=False, kernel_name="python3", execution_timeout=timeout,
+                                kernel_manager_class=site_kernel_manager(str(site_dir), log))
+        if not (site_dir / "results.json").exists():
+            error = _error("MissingResults", "the notebook finished without writing results.json", "results")
+    except PapermillExecutionError as exc:
+        error = _error(exc.ename, exc.evalue)
+    except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout fails this site only
+        error = _error(type(exc).__name__, str(exc))
+    pairs = path_placeholders(Path(out), nb_path.parent.parent, Path(data_dir))
+    title = f"{cfg.site} | evalkit"
+    try:
+        if error and executed.exists():
+            error.update(failing_cell(executed))
+        page = report_html(executed, cfg.lang, title, error is not None, pairs) if executed.exists() \
+            else failure_page(cfg.lang, title)
+    except Exception as exc:  # noqa: BLE001 - an unreadable executed notebook still gets a page
+        error = error or _error(type(exc).__name__, str(exc), "html")
+        page = failure_page(cfg.lang, title)
+    atomic_write(site_dir / "report.html", page)
+    if error is None:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        for kept in (executed, work / "kernel.log"):
+            if kept.exists():
+                atomic_write(kept, scrub(kept.read_text(encoding="utf-8"), pairs))
+    entry = {"status": FAILED if error else DONE, "started": started, "finished": now(),
+             "duration_s": round(time.perf_counter() - t0, 2), "report": f"{cfg.site}/report.html",
+             "config_sha256": _config_hash(config_json)}
+    if error:
+        entry["error"] = error
+    else:
+        entry["results"] = f"{cfg.site}/results.json"
+    return entry
+
+
+def _input_hash(data: Path) -> str | None:
+    from .stamp import dataset_hash
+
+    try:
+        return dataset_hash(data)
+    except OSError:
+        return None  # unreadable: prepare_batch_data says why
+
+
+def _config_hash(config_json: str) -> str:
+    return hashlib.sha256(config_json.encode()).hexdigest()
+
+
+def _run_local(tasks: dict[str, dict], jobs: int, on_done: SiteCallback) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(render_site, **kw): site for site, kw in tasks.items()}
+        try:
+            for fut in as_completed(futures):
+                on_done(futures[fut], _entry_of(fut))
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _run_dask(address: str, tasks: dict[str, dict], on_done: SiteCallback) -> None:
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise RenderError("--executor dask://... needs dask.distributed: pip install 'dask[distributed]'") from None
+    try:
+        client = Client("tcp://" + address.removeprefix("dask://"), timeout=10)
+    except OSError as exc:
+        raise RenderError(f"cannot reach the dask scheduler at {address} ({type(exc).__name__})") from None
+    with client:
+        futures = {client.submit(render_site, **kw, pure=False, key=f"evalkit-render-{site}-{os.getpid()}"): site
+                   for site, kw in tasks.items()}
+        for fut in dask_completed(futures):
+            on_done(futures[fut], _entry_of(fut))
+
+
+def _entry_of(fut: Any) -> dict[str, Any]:
+    try:
+        return fut.result()
+    except Exception as exc:  # noqa: BLE001 - render_site catches notebook errors; this is ours or the worker's
+        return {"status": FAILED, "finished": now(), "error": _error(type(exc).__name__, str(exc), "worker")}
+
+
+def _batch_lang(options: RenderOptions, configs: dict[str, SiteConfig]) -> str:
+    if options.lang:
+        return options.lang
+    common = Counter(c.lang for c in configs.values()).most_common(1)
+    return common[0][0] if common else "fi"
+
+
+def render_batch(data: Path, out: Path, params: Path, options: RenderOptions = RenderOptions(), *,
+                 on_plan: Callable[[list[str]], None] | None = None,
+                 on_site: SiteCallback | None = None) -> Manifest:
+    """Render every site with a params file into ``out``; returns the manifest.
+
+    Parameters
+    ----------
+    data : Path
+        Dataset folder (``dataset.yaml`` + tables), read and validated once.
+    out : Path
+        Output folder: ``<site>/report.html``, ``<site>/results.json``,
+        ``manifest.json``, ``index.html``, ``_data/``.
+    params : Path
+        Folder of ``<site>.yaml`` files (``_template.yaml`` is ignored).
+    options : RenderOptions
+        ``jobs``, ``lang`` (overrides every site's), ``resume``, ``executor``,
+        ``timeout`` (seconds per notebook cell), ``notebook``.
+    on_plan, on_site : callable, optional
+        Called with the sites about to render, and with each site's entry
+        when it finishes (progress display).
+
+    Returns
+    -------
+    Manifest
+        ``.sites[site]``: ``status`` ("done" / "failed"), ``started``,
+        ``finished``, ``duration_s``, ``report``, ``results`` or ``error``
+        (``stage``: params / notebook / results / html / worker; ``cell``, ``section``, ``code``: where
+        the notebook stopped; ``type`` and ``message``: the error, its message withheld unless it
+        is one of evalkit's own, which never quote data).
+
+    Raises
+    ------
+    RenderError
+        The batch cannot start (see :class:`RenderError`).
+    """
+    out, params, notebook = Path(out).resolve(), Path(params).resolve(), Path(options.notebook).resolve()
+    if not notebook.is_file():
+        raise RenderError(f"the report notebook {notebook.name} is missing (run from a clone of the evalkit "
+                          "repository, or name one with --notebook)")
+    if not params.is_dir():
+        raise RenderError(f"no params folder {params.name}/: create it with `evalkit params --data DIR --out "
+                          f"{params.name}`")
+    if options.executor != "local" and not options.executor.startswith("dask://"):
+        raise RenderError(f"unknown executor {options.executor!r}: use local or dask://HOST:PORT")
+    with BatchLock(out):
+        manifest = Manifest(out)
+        if options.resume and manifest.batch.get("dataset_sha256") not in (None, _input_hash(Path(data))):
+            raise RenderError("the dataset changed since the last render into this folder; "
+                              "render again without --resume")
+        shared = prepare_batch_data(Path(data).resolve(), out / "_data")
+        configs, errors = load_site_params(params, options.lang, shared.site_ids)
+        lang = _batch_lang(options, configs)
+        keep = {s for s in manifest.done() if (out / s / "report.html").is_file()
+                and (out / s / "results.json").is_file()} if options.resume else set()
+        manifest.sites = {s: e for s, e in manifest.sites.items() if s in keep and s in configs}
+        manifest.set_batch(dataset=shared.name, dataset_sha256=shared.sha256, rows_set_aside=shared.set_aside,
+                           lang=lang, notebook=notebook.name, evalkit=__version__, started=now(),
+                           sites_without_params=sorted(set(shared.site_ids) - configs.keys() - errors.keys()))
+        for site, message in errors.items():
+            manifest.record(site, {"status": FAILED, "finished": now(), "error": {
+                "stage": "params", "cell": None, "section": "", "code": "", "type": "ParamsError", "message": message}})
+        tasks = {}
+        for site, cfg in configs.items():
+            cfg_json = cfg.model_dump_json()
+            if site in keep and manifest.sites[site].get("config_sha256") == _config_hash(cfg_json):
+                continue
+            manifest.record(site, {"status": PENDING})
+            tasks[site] = {"config_json": cfg_json, "data_dir": str(shared.path), "out": str(out),
+                           "notebook": str(notebook), "timeout": options.timeout}
+        if on_plan:
+            on_plan(sorted(tasks))
+
+        def finished(site: str, entry: dict[str, Any]) -> None:
+            manifest.record(site, entry)
+            if on_site:
+                on_site(site, entry)
+
+        if options.executor == "local":
+            _run_local(tasks, options.jobs, finished)
+        else:
+            _run_dask(options.executor, tasks, finished)
+        from .index import write_index
+
+        write_index(out, manifest, lang)
+    return manifest

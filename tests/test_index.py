@@ -1,0 +1,129 @@
+"""evalkit.index: the batch's index page and its pooled cross-site summary (no kernels needed).
+
+The BCG vaccine trials (metafor ``dat.bcg``) stand in for 13 sites: their
+pooled result is published (``/work/shared/reference/README.md`` section 6),
+so the index's numbers can be checked against metafor's.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from evalkit._render_files import Manifest
+from evalkit.index import pooled_estimates, site_estimates, write_index
+from evalkit.meta import pool
+
+DATA = Path(__file__).parent / "data"
+
+
+def _bcg_results() -> dict[str, dict]:
+    d = pd.read_csv(DATA / "dat_bcg.csv")
+    yi = np.log((d.tpos / (d.tpos + d.tneg)) / (d.cpos / (d.cpos + d.cneg)))
+    vi = 1 / d.tpos - 1 / (d.tpos + d.tneg) + 1 / d.cpos - 1 / (d.cpos + d.cneg)
+    return {f"trial_{t}": {"site": f"trial_{t}", "key_estimates": {
+        "hr_placement": {"estimate": float(y), "se": float(np.sqrt(v)), "ratio": float(np.exp(y))}}}
+        for t, y, v in zip(d.trial, yi, vi)}
+
+
+def test_site_estimates_keeps_only_weighable_estimates_and_flags_ratios():
+    docs = {"a": {"key_estimates": {"x": {"estimate": 0.1, "se": 0.2, "ratio": 1.1},
+                                    "y": {"estimate": 0.3, "se": 0.0, "ratio": None},
+                                    "z": {"estimate": None, "se": 0.1, "ratio": None}}},
+            "b": {"key_estimates": {"x": {"estimate": 0.2, "se": None, "ratio": 1.2},
+                                    "w": {"estimate": 1.5, "se": 0.5, "ratio": None}}},
+            "c": {}}
+    est = site_estimates(docs)
+    assert est[["site", "name", "ratio"]].values.tolist() == [["a", "x", True], ["b", "w", False]]
+
+
+def test_pooled_estimate_matches_metafor_on_the_bcg_trials():
+    fit = pooled_estimates(site_estimates(_bcg_results()))["hr_placement"]
+    row = fit["pooled"]
+    # R: metafor::rma(yi, vi, data = escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg))
+    assert round(row["estimate"], 4) == -0.7145 and round(row["se"], 4) == 0.1798
+    assert round(fit.stats["tau2"], 4) == 0.3132 and fit.stats["k"] == 13
+    pred = fit.table.loc["prediction"]
+    # R: predict(res, transf = exp, pi.type = "t"): pi.lb 0.14, pi.ub 1.76 (t on k - 1 df, as the index)
+    assert (round(np.exp(pred["ci_low"]), 2), round(np.exp(pred["ci_high"]), 2)) == (0.14, 1.76)
+
+
+def test_pooled_estimates_equal_meta_pool_and_say_why_one_is_not_pooled():
+    est = pd.DataFrame({"site": ["a", "b", "c", "a"], "name": ["x", "x", "x", "y"],
+                        "estimate": [0.1, 0.4, -0.2, 0.3], "se": [0.2, 0.1, 0.3, 0.1], "ratio": True})
+    out = pooled_estimates(est)
+    direct = pool(yi=[0.1, 0.4, -0.2], vi=[0.04, 0.01, 0.09], method="REML")
+    assert out["x"]["pooled"]["estimate"] == pytest.approx(direct["pooled"]["estimate"], rel=1e-12)
+    assert out["y"] == "fewer_than_two"
+
+
+@pytest.fixture
+def index_page(tmp_path) -> tuple[Path, str]:
+    results = _bcg_results()
+    manifest = Manifest(tmp_path)
+    for site, doc in results.items():
+        (tmp_path / site).mkdir()
+        # counts of people a results.json may carry: the index must not show them
+        doc["results"] = {"duration": {"cox_placement": {"stats": {"n": 987651, "events": 3}}}}
+        (tmp_path / site / "results.json").write_text(json.dumps(doc))
+        manifest.record(site, {"status": "done", "report": f"{site}/report.html"})
+    manifest.record("lost_site", {"status": "failed", "report": "lost_site/report.html",
+                                  "error": {"type": "KeyError", "message": "withheld"}})
+    manifest.record("typo", {"status": "failed", "error": {"type": "ParamsError", "message": "params/typo.yaml"}})
+    manifest.set_batch(dataset="bcg", dataset_sha256="ab" * 32)
+    write_index(tmp_path, manifest, "fi")
+    return tmp_path, (tmp_path / "index.html").read_text()
+
+
+def test_index_lists_every_site_with_status_and_links_in_the_language(index_page):
+    _, page = index_page
+    assert '<html lang="fi">' in page
+    assert page.count('href="trial_') == 13 and 'href="lost_site/report.html"' in page
+    assert re.search(r"typo</td><td class=\"failed\">epäonnistui</td><td></td>", page)
+    assert "manifest.json" in page  # failed sites are pointed to the details
+    assert "KeyError" not in page and "params/typo.yaml" not in page  # details stay in the manifest
+
+
+def test_index_states_the_pooled_result_with_decimal_commas(index_page):
+    _, page = index_page
+    # metafor, as above: estimate -0.7145, CI -1.0669 to -0.3622 -> RR 0.49 (exp: 0.3441 to 0.6961),
+    # prediction interval 0.14-1.76, I2 92.22%
+    assert "Yhdistetty estimaatti 0,49 (95 %:n luottamusväli 0,34…0,70); ennusteväli uudelle kohteelle " \
+           "0,14…1,76; 13 kohdetta; heterogeenisuus I² 92\u00a0%." in page
+
+
+def test_index_forest_plot_is_an_inline_png_with_pixels(index_page):
+    _, page = index_page
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
+    assert [alt for alt, _ in images] == ["Sijoitus (syykohtainen hasardisuhde)"]
+    picture = Image.open(io.BytesIO(base64.b64decode(images[0][1])))
+    assert picture.width > 300 and picture.height > 300
+    pixels = np.asarray(picture.convert("RGB")).astype(int)
+    assert ((pixels.max(axis=2) - pixels.min(axis=2)) > 80).sum() > 1000  # coloured marks drawn
+
+
+def test_index_shows_no_counts_of_people_and_no_scripts(index_page):
+    _, page = index_page
+    assert "987651" not in page and "events" not in page
+    assert "<script" not in page and "http" not in page
+
+
+@pytest.mark.parametrize("lang, heading, sentence", [
+    ("en", "Pooled result across sites", "Pooled estimate 0.49 (95% CI 0.34\u20130.70)"),
+    ("sv", "Sammanvägt resultat för orterna", "Sammanvägd skattning 0,49 (95 % konfidensintervall 0,34\u20260,70)"),
+])
+def test_index_in_english_and_swedish(tmp_path, lang, heading, sentence):
+    manifest = Manifest(tmp_path)
+    for site, doc in _bcg_results().items():
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "results.json").write_text(json.dumps(doc))
+        manifest.record(site, {"status": "done", "report": f"{site}/report.html"})
+    page = write_index(tmp_path, manifest, lang).read_text()
+    assert f'<html lang="{lang}">' in page and heading in page and sentence in page
