@@ -127,12 +127,18 @@ def test_work_notebooks_are_kept_only_for_failed_sites_and_hold_no_machine_paths
     assert str(batch["base"].resolve()) not in (out / "manifest.json").read_text()
 
 
-def test_the_dataset_is_validated_once_and_shared_as_parquet(batch):
-    shared = batch["out"] / "_data"
-    meta = yaml.safe_load((shared / "dataset.yaml").read_text())
+def test_the_dataset_is_validated_once_and_shared_as_parquet(batch, dataset, tmp_path):
+    shared = render.prepare_batch_data(dataset, tmp_path / "_data")
+    meta = yaml.safe_load((shared.path / "dataset.yaml").read_text())
     assert meta["source_sha256"] == batch["manifest"]["batch"]["dataset_sha256"]
-    assert (shared / "cases.parquet").is_file() and not list(shared.glob("*.csv"))
-    assert all(p.stat().st_mode & 0o222 == 0 for p in shared.iterdir())  # read-only for every kernel
+    assert (shared.path / "cases.parquet").is_file() and not list(shared.path.glob("*.csv"))
+    assert all(p.stat().st_mode & 0o222 == 0 for p in shared.path.iterdir())  # read-only for every kernel
+
+
+def test_no_row_level_data_is_left_in_the_output_folder(batch):
+    # OUT is what evaluators publish; the shared Parquet copy is removed when the batch ends
+    assert not (batch["out"] / "_data").exists()
+    assert not list(batch["out"].rglob("*.parquet"))
 
 
 # ------------------------------------------------------------------ resume

@@ -316,38 +316,48 @@ def render_batch(data: Path, out: Path, params: Path, options: RenderOptions = R
             raise RenderError("the dataset changed since the last render into this folder; "
                               "render again without --resume")
         shared = prepare_batch_data(Path(data).resolve(), out / "_data")
-        configs, errors = load_site_params(params, options.lang, shared.site_ids)
-        lang = _batch_lang(options, configs)
-        keep = {s for s in manifest.done() if (out / s / "report.html").is_file()
-                and (out / s / "results.json").is_file()} if options.resume else set()
-        manifest.sites = {s: e for s, e in manifest.sites.items() if s in keep and s in configs}
-        manifest.set_batch(dataset=shared.name, dataset_sha256=shared.sha256, rows_set_aside=shared.set_aside,
-                           lang=lang, notebook=notebook.name, evalkit=__version__, started=now(),
-                           sites_without_params=sorted(set(shared.site_ids) - configs.keys() - errors.keys()))
-        for site, message in errors.items():
-            manifest.record(site, {"status": FAILED, "finished": now(), "error": {
-                "stage": "params", "cell": None, "section": "", "code": "", "type": "ParamsError", "message": message}})
-        tasks = {}
-        for site, cfg in configs.items():
-            cfg_json = cfg.model_dump_json()
-            if site in keep and manifest.sites[site].get("config_sha256") == _config_hash(cfg_json):
-                continue
-            manifest.record(site, {"status": PENDING})
-            tasks[site] = {"config_json": cfg_json, "data_dir": str(shared.path), "out": str(out),
-                           "notebook": str(notebook), "timeout": options.timeout}
-        if on_plan:
-            on_plan(sorted(tasks))
+        try:
+            return _render_prepared(shared, out, params, notebook, options, manifest, on_plan, on_site)
+        finally:
+            # OUT is what gets published: the row-level copy of the data must not stay there
+            shutil.rmtree(shared.path, ignore_errors=True)
 
-        def finished(site: str, entry: dict[str, Any]) -> None:
-            manifest.record(site, entry)
-            if on_site:
-                on_site(site, entry)
 
-        if options.executor == "local":
-            _run_local(tasks, options.jobs, finished)
-        else:
-            _run_dask(options.executor, tasks, finished)
-        from .index import write_index
+def _render_prepared(shared: BatchData, out: Path, params: Path, notebook: Path, options: RenderOptions,
+                     manifest: Manifest, on_plan, on_site) -> Manifest:
+    """The batch after its data are prepared: plan, run every site, write the index."""
+    configs, errors = load_site_params(params, options.lang, shared.site_ids)
+    lang = _batch_lang(options, configs)
+    keep = {s for s in manifest.done() if (out / s / "report.html").is_file()
+            and (out / s / "results.json").is_file()} if options.resume else set()
+    manifest.sites = {s: e for s, e in manifest.sites.items() if s in keep and s in configs}
+    manifest.set_batch(dataset=shared.name, dataset_sha256=shared.sha256, rows_set_aside=shared.set_aside,
+                       lang=lang, notebook=notebook.name, evalkit=__version__, started=now(),
+                       sites_without_params=sorted(set(shared.site_ids) - configs.keys() - errors.keys()))
+    for site, message in errors.items():
+        manifest.record(site, {"status": FAILED, "finished": now(), "error": {
+            "stage": "params", "cell": None, "section": "", "code": "", "type": "ParamsError", "message": message}})
+    tasks = {}
+    for site, cfg in configs.items():
+        cfg_json = cfg.model_dump_json()
+        if site in keep and manifest.sites[site].get("config_sha256") == _config_hash(cfg_json):
+            continue
+        manifest.record(site, {"status": PENDING})
+        tasks[site] = {"config_json": cfg_json, "data_dir": str(shared.path), "out": str(out),
+                       "notebook": str(notebook), "timeout": options.timeout}
+    if on_plan:
+        on_plan(sorted(tasks))
 
-        write_index(out, manifest, lang)
+    def finished(site: str, entry: dict[str, Any]) -> None:
+        manifest.record(site, entry)
+        if on_site:
+            on_site(site, entry)
+
+    if options.executor == "local":
+        _run_local(tasks, options.jobs, finished)
+    else:
+        _run_dask(options.executor, tasks, finished)
+    from .index import write_index
+
+    write_index(out, manifest, lang)
     return manifest

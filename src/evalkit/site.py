@@ -35,6 +35,7 @@ import pandas as pd
 
 from . import effects, rates, survival, trends
 from .config import SiteConfig
+from .design import FEW_CLUSTERS
 from .result import EvalkitError, Result
 
 __all__ = ["SiteData", "SiteResults", "site_data", "analyse", "KEY_ESTIMATES", "ANALYSES"]
@@ -168,14 +169,35 @@ def duration_data(sd: SiteData) -> pd.DataFrame:
     })
 
 
+def _cox(d: pd.DataFrame, event: str, cfg: SiteConfig) -> Result:
+    """Cox for pilot vs comparison, SEs clustered by team, never below the model-based SE.
+
+    A site has a handful of teams, and a sandwich from so few clusters can be
+    far too small (it sums a few near-zero squares). Taking the larger of the
+    clustered and the model-based SE (the usual guard, Cameron & Miller 2015)
+    keeps one site from dominating the pooled estimate on a spurious SE.
+    """
+    robust = survival.cox(d, "days", event, ["pilot", "lsl"], cluster="team", alpha=cfg.alpha)
+    n_teams = d["team"].nunique()
+    if n_teams >= FEW_CLUSTERS:
+        return robust
+    naive = survival.cox(d, "days", event, ["pilot", "lsl"], alpha=cfg.alpha)
+    if naive.table.loc["pilot", "se"] <= robust.table.loc["pilot", "se"]:
+        return robust
+    naive.warnings.append(f"only {n_teams} clusters (teams): the team-clustered SE was smaller than the "
+                          "model-based SE, so the larger, model-based SE is used")
+    naive.stats["n_clusters"] = n_teams
+    return naive
+
+
 def analyse_duration(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
     d = duration_data(sd)
     d["arm"] = np.where(d["pilot"] == 1, "pilot", "comparison")
     res = {
         "km": survival.km(d, "days", "any_end", group="arm", alpha=cfg.alpha),
         "median": survival.median_survival(d, "days", "any_end", group="arm", alpha=cfg.alpha),
-        "cox_end": survival.cox(d, "days", "any_end", ["pilot", "lsl"], cluster="team", alpha=cfg.alpha),
-        "cox_placement": survival.cox(d, "days", "placement", ["pilot", "lsl"], cluster="team", alpha=cfg.alpha),
+        "cox_end": _cox(d, "any_end", cfg),
+        "cox_placement": _cox(d, "placement", cfg),
         "cif_placement": survival.cif(d, "days", "event", cause=2, group="arm", alpha=cfg.alpha),
         "gray_placement": survival.gray_test(d, "days", "event", "arm", cause=2),
     }
