@@ -105,6 +105,9 @@ def _cif_sentence(page: Page, cif: pd.DataFrame) -> str:
 
 # --- purchased services ------------------------------------------------------------------
 
+SERVICE_KEYS = ("family_work", "institutional_care", "foster_care", "substance_abuse", "therapy", "other")
+
+
 def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
     """Level and slope change at the pilot start, the controlled comparison, the ITS figure, costs per year."""
     lang = page.cfg.lang
@@ -136,6 +139,20 @@ def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]
                                     "site": page.t("site_level"), "total": page.total})
     yearly.index.name = yearly.columns.name = None
     page.table(yearly, page.t("costs_table"))
+    if "by_service" in tabs and not tabs["by_service"].empty:
+        svc = tabs["by_service"]
+        shown = pd.DataFrame({
+            page.t("costs_before_start"): svc["before"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€"),
+            page.t("costs_after_start"): svc["after"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€"),
+            page.t("costs_change_ratio"): svc["ratio"].map(lambda v: fmt_number(v, lang, 2)),
+        })
+        shown.index = [page.t(str(k)) if str(k) in SERVICE_KEYS else str(k) for k in svc.index]
+        page.table(shown, page.t("costs_by_service_table"))
+    if "per_child" in tabs and not tabs["per_child"].empty:
+        pc = tabs["per_child"]["per_child"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€").to_frame(
+            page.t("costs_per_child_column"))
+        pc.index.name = None
+        page.table(pc, page.t("costs_per_child_table"))
 
 
 def _month(month: str, lang: str) -> str:

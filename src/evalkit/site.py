@@ -34,11 +34,12 @@ import numpy as np
 import pandas as pd
 
 from . import effects, rates, survival, trends
+from ._rules import lookup
 from .config import SiteConfig
 from .design import FEW_CLUSTERS
 from .result import EvalkitError, Result
 
-__all__ = ["SiteData", "SiteResults", "site_data", "analyse", "KEY_ESTIMATES", "ANALYSES"]
+__all__ = ["SiteData", "SiteResults", "site_data", "split_sites", "analyse", "KEY_ESTIMATES", "ANALYSES"]
 
 #: roles counted as social workers for caseloads (DOMAIN.md: children per social worker)
 SOCIAL_WORKERS = ("social_worker", "consultant_social_worker")
@@ -139,6 +140,71 @@ def site_data(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: Sit
     return SiteData(config.site, picked, extracted, pilot_start, follow_start)
 
 
+def _rows_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Positions of ``df``'s rows per site, joined through ``key`` to ``owners`` (key, site) pairs.
+
+    A key may belong to several sites (a worker who moved): its rows then go
+    to each of them. Positions stay in ``df``'s order.
+    """
+    pairs = owners[[key, "_site"]].drop_duplicates()
+    if pairs[key].is_unique:
+        # the usual case (a case, a team): one hash lookup, no join of millions of rows
+        found = lookup(df[key], pairs[key])
+        pos = np.flatnonzero(found >= 0)
+        site = pairs["_site"].to_numpy()[found[pos]]
+    else:
+        rows = pd.DataFrame({key: df[key].to_numpy(), "_pos": np.arange(len(df))})
+        hit = rows.merge(pairs, on=key, how="inner", sort=False)
+        pos, site = hit["_pos"].to_numpy(), hit["_site"].to_numpy()
+    codes, sites = pd.factorize(site, sort=False)
+    order = np.lexsort((pos, codes))
+    bounds = np.searchsorted(codes[order], np.arange(len(sites) + 1))
+    pos = pos[order]
+    return {str(s): pos[bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
+
+
+def split_sites(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    """Every site's rows of every table, found in one pass per table.
+
+    For a batch over many sites: :func:`site_data` filters the whole of every
+    table for one site (millions of contact rows at national scale), and
+    this does that work once. ``analyse(split_sites(tables)[s], meta, cfg)``
+    gives the same results as ``analyse(tables, meta, cfg)``: each site gets
+    at least the rows its :func:`site_data` picks, in their original order
+    and with their index, and :func:`site_data` still picks from them.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Valid rows of every table, as for :func:`analyse`.
+
+    Returns
+    -------
+    dict
+        Site id -> tables by name (sites without teams are left out).
+
+    Examples
+    --------
+    >>> from evalkit.synth import synthesise
+    >>> data = synthesise(sites=2, seed=1)
+    >>> parts = split_sites(data.tables)
+    >>> sd = site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
+    >>> print(len(parts["kuopio"]["contacts"]) == len(sd["contacts"]))
+    True
+    """
+    teams = tables["teams"].assign(_site=tables["teams"]["site_id"])
+    cases = tables["cases"].merge(teams[["team_id", "_site"]], on="team_id")
+    staff = tables["staff"].merge(teams[["team_id", "_site"]], on="team_id")
+    by = {"teams": ("team_id", teams), "cases": ("team_id", teams), "staff": ("team_id", teams),
+          "surveys": ("team_id", teams), "placements": ("case_id", cases), "contacts": ("case_id", cases),
+          "absences": ("worker_id", staff), "time_use": ("worker_id", staff),
+          "sites": ("site_id", teams), "services": ("site_id", teams)}
+    positions = {name: _rows_by_site(tables[name], key, owners) for name, (key, owners) in by.items()}
+    empty = np.array([], dtype=int)
+    return {str(s): {name: tables[name].iloc[positions[name].get(str(s), empty)] for name in by}
+            for s in pd.unique(teams["site_id"])}
+
+
 def _team_start(sd: SiteData) -> pd.Series:
     """Each team's start: its own model_start (pilot), the site's pilot start (comparison)."""
     teams = sd["teams"].set_index("team_id")
@@ -229,7 +295,29 @@ def analyse_costs(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dic
                       value_name="cost")
         res["controlled_its"] = trends.controlled_its(long, "cost", "t", "arm", start=start, treated="pilot",
                                                       family="quasipoisson", harmonics=2)
-    return res, {"monthly": m}
+    return res, {"monthly": m, "by_service": _costs_by_service(sd), "per_child": _costs_per_child(sd, m)}
+
+
+def _costs_by_service(sd: SiteData) -> pd.DataFrame:
+    """Mean euros per month by service type, before and after the site's pilot start."""
+    s = sd["services"]
+    start = sd.pilot_start.strftime("%Y-%m")
+    monthly = s.groupby(["service", "month"])["cost_eur"].sum().reset_index()
+    monthly["period"] = np.where(monthly["month"] >= start, "after", "before")
+    out = monthly.pivot_table(index="service", columns="period", values="cost_eur", aggfunc="mean")
+    out = out.reindex(columns=["before", "after"])
+    out["ratio"] = out["after"] / out["before"]
+    return out
+
+
+def _costs_per_child(sd: SiteData, monthly: pd.DataFrame) -> pd.DataFrame:
+    """Euros per open case (child) per month, averaged by year; months with no open case left out."""
+    open_cases = caseload_by_month(sd).groupby("month")["open_cases"].sum()
+    open_cases.index = open_cases.index.strftime("%Y-%m")
+    m = monthly.set_index("month")["total"].to_frame().join(open_cases.rename("open_cases"), how="inner")
+    m = m[m["open_cases"] > 0]
+    m["per_child"] = m["total"] / m["open_cases"]
+    return m.groupby(m.index.str[:4])["per_child"].mean().rename_axis("year").to_frame()
 
 
 def _person_years(spells: pd.DataFrame, lo: pd.Series, hi: pd.Series) -> pd.Series:
