@@ -2,7 +2,7 @@
 
 A report shows what a manager reads: markdown, tables and figures. It never
 shows code, the parameters cell (papermill's injected one included),
-tracebacks, stderr (warnings) or papermill's error banners; a report of a
+tracebacks, printed text (stdout, and stderr: warnings) or papermill's error banners; a report of a
 failed run opens with a plain-language notice naming the section that
 stopped. Paths of the machine are replaced by placeholders in every file a
 render keeps (issue 8: no absolute paths in outputs).
@@ -20,7 +20,7 @@ import nbformat
 
 from . import i18n
 
-__all__ = ["report_html", "failure_page", "failing_cell", "scrub", "path_placeholders"]
+__all__ = ["report_html", "failure_page", "failing_cell", "scrub", "path_placeholders", "debug_copy"]
 
 _HIDDEN_TAGS = {"parameters", "injected-parameters", "remove", "papermill-error-cell-tag"}
 
@@ -48,6 +48,32 @@ def scrub(text: str, pairs: Iterable[tuple[str, str]]) -> str:
     return text
 
 
+def debug_copy(path: Path, pairs: Iterable[tuple[str, str]], safe_errors: set[str]) -> str:
+    """The executed notebook ``path`` as kept in ``_work/`` for debugging a failed site, as text.
+
+    Its displayed outputs are the report's own (disclosure-controlled), but
+    an exception message or anything a cell printed may quote cell values
+    (``KeyError: 'C000123'``): printed text is dropped, and the message of
+    an error that is not one of evalkit's own is withheld (in ``evalue`` and
+    the traceback's last line). Machine paths are replaced by placeholders.
+    """
+    nb = nbformat.read(path, as_version=4)
+    withheld = "message withheld (it may quote data)"
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                continue
+            if out.get("output_type") == "error" and out.get("ename") not in safe_errors:
+                out["evalue"] = withheld
+                out["traceback"] = out.get("traceback", [])[:-1] + [f"{out.get('ename')}: {withheld}"]
+            kept.append(out)
+        cell.outputs = kept
+    return scrub(nbformat.writes(nb), pairs)
+
+
 def _section_of(nb: Any, index: int) -> str:
     """The last markdown heading before cell ``index`` (the report's own words)."""
     for cell in reversed(nb.cells[:index]):
@@ -65,9 +91,10 @@ def failing_cell(path: Path) -> dict[str, Any]:
     injected = [i for i, c in enumerate(nb.cells) if "injected-parameters" in c.metadata.get("tags", [])]
     banners = [i for i, c in enumerate(nb.cells) if "papermill-error-cell-tag" in c.metadata.get("tags", [])]
     # A raising cell is flagged; a cell stopped by the timeout or a dying kernel is not, and is
-    # then the last one papermill started (the cells after it stay "pending").
+    # then the last one papermill started. (After a dead kernel papermill marks the cells it never
+    # ran "completed" too, but without a start time.)
     started = [i for i, c in enumerate(nb.cells)
-               if c.cell_type == "code" and c.metadata.get("papermill", {}).get("status", "pending") != "pending"]
+               if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
     flagged = [i for i in started if nb.cells[i].metadata["papermill"].get("exception")]
     if not started:
         return {"cell": None, "section": "", "code": ""}
@@ -92,8 +119,8 @@ def report_html(path: Path, lang: str, title: str, failed: bool, pairs: Iterable
     nb.cells = [c for c in nb.cells if not _HIDDEN_TAGS & set(c.metadata.get("tags", []))]
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"
-                            and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            # printed text (stdout as well as stderr) is not a disclosure-controlled report section
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") not in ("error", "stream")]
     if failed:
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(_notice(lang, section)))
     nb.metadata["title"] = title

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from .schemas import DATE_COLUMNS, number_columns, string_columns
 
-__all__ = ["coerce", "cross_table", "Fail"]
+__all__ = ["coerce", "cross_table", "lookup", "Fail"]
 
 Fail = tuple[str, str, np.ndarray]
 
@@ -78,7 +78,7 @@ def _text(s: pd.Series) -> pa.Array:
     return pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
 
 
-def _lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
+def lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
     """Position of each value among ``keys`` (unique), -1 if absent or null."""
     try:
         # Arrow hashes text in C++: several times faster than pandas on object columns
@@ -90,13 +90,13 @@ def _lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
 
 def _unknown(df: pd.DataFrame, col: str, parent: pd.DataFrame, key: str, rule: str) -> list[Fail]:
     s = df[col]
-    bad = (_lookup(s, parent[key].drop_duplicates()) < 0) & s.notna().to_numpy()
+    bad = (lookup(s, parent[key].drop_duplicates()) < 0) & s.notna().to_numpy()
     return [(col, rule, _rows(df, bad))] if bad.any() else []
 
 
 def _case_rules(df: pd.DataFrame, cases: pd.DataFrame) -> list[Fail]:
     """unknown_case, and the date outside its (valid) case; one hash lookup for both."""
-    pos = _lookup(df["case_id"], cases["case_id"])
+    pos = lookup(df["case_id"], cases["case_id"])
     out = []
     unknown = (pos < 0) & df["case_id"].notna().to_numpy()
     if unknown.any():

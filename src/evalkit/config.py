@@ -15,13 +15,55 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .result import EvalkitError
 
-__all__ = ["SiteConfig", "ParamsError", "load_params", "write_params", "SECTIONS"]
+__all__ = ["SiteConfig", "ParamsError", "DuplicateKeyError", "load_params", "write_params", "safe_load_unique",
+           "SECTIONS"]
 
 SECTIONS = ("quality", "effects", "duration", "costs", "sick_leave", "workforce")
 
 
 class ParamsError(EvalkitError):
     """A params file is missing, unreadable or breaks the SiteConfig rules."""
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping names the same key twice (PyYAML would silently keep the last value)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key {key!r} appears twice")
+        self.key = key
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (no object construction) that refuses a key given twice."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[str] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            if key.value in seen:
+                raise DuplicateKeyError(key.value)
+            seen.add(key.value)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def safe_load_unique(text: str) -> object:
+    """``yaml.safe_load`` that also refuses duplicated keys (:class:`DuplicateKeyError`).
+
+    A params or manifest file with ``extracted_on`` written twice must not
+    silently mean whichever came last.
+
+    Examples
+    --------
+    >>> safe_load_unique("site: kuopio\\nsite: joensuu\\n")
+    Traceback (most recent call last):
+    ...
+    evalkit.config.DuplicateKeyError: key 'site' appears twice
+    """
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 class SiteConfig(BaseModel):
@@ -50,9 +92,11 @@ def load_params(path: str | Path, **overrides: object) -> SiteConfig:
     """Load and check ``path``; ``overrides`` (e.g. ``lang``) replace keys of the file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load_unique(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamsError(f"{path}: params file not found") from None
+    except DuplicateKeyError as exc:
+        raise ParamsError(f"{path}: {exc}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ParamsError(f"{path}: cannot read params ({type(exc).__name__})") from None
     if not isinstance(raw, dict):

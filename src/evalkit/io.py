@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import yaml
 
+from .config import DuplicateKeyError, safe_load_unique
 from .result import EvalkitError
 from .schemas import REQUIRED_TABLES, TABLES, columns
 
@@ -88,7 +89,9 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DatasetError(f"{path}: manifest missing (every dataset folder needs dataset.yaml)")
     try:
-        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+        meta = safe_load_unique(path.read_text(encoding="utf-8"))
+    except DuplicateKeyError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise DatasetError(f"{path}: cannot be read as YAML ({type(exc).__name__})") from None
     if not isinstance(meta, dict):
@@ -126,7 +129,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         elif path.suffix == ".parquet":
             df = pd.read_parquet(path)
         elif path.suffix == ".xlsx":
-            df = pd.read_excel(path, sheet_name=0, dtype=str)
+            df = _read_excel(path)
         else:
             raise DatasetError(f"{path}: unknown format (use {', '.join(FORMATS)})")
     except DatasetError:
@@ -233,6 +236,27 @@ def _read_csv(path: Path) -> pd.DataFrame:
         ),
     )
     return table.to_pandas()
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    df = pd.read_excel(path, sheet_name=0, dtype=str)
+    if not df.isna().to_numpy().any():
+        return df
+    # A formula without a saved result (a file written by a program rather than saved by
+    # Excel, or a planted "=cmd|..." cell) reads as an empty cell: an optional column
+    # would silently lose the value. Its text is kept instead, so the row fails validation.
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=False)
+    try:
+        rows = book.worksheets[0].iter_rows(min_row=2, max_row=len(df) + 1, max_col=df.shape[1], values_only=True)
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                if isinstance(value, str) and value.startswith("=") and pd.isna(df.iat[i, j]):
+                    df.iat[i, j] = value
+    finally:
+        book.close()
+    return df
 
 
 def _short(exc: Exception) -> str:

@@ -14,23 +14,28 @@ fails does not stop the others. ``OUT/index.html`` closes the batch.
 Kernels run with the site's folder as working directory and get relative
 paths only, so no absolute path of the machine reaches a notebook. An
 executed notebook is kept in ``OUT/<site>/_work/`` only when the site failed
-(for debugging; paths replaced by placeholders; not for publication).
+(for debugging; paths replaced by placeholders, printed text and error messages
+that may quote data withheld; not for publication). Ctrl-C kills the running
+kernels at once; their sites stay "pending" for ``--resume``.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from . import __version__
 from ._render_files import DONE, FAILED, PENDING, BatchLock, Manifest, RenderError, atomic_write, now
-from ._render_html import failing_cell, failure_page, path_placeholders, report_html, scrub
+from ._render_html import debug_copy, failing_cell, failure_page, path_placeholders, report_html, scrub
 from ._render_params import write_site_params
 from .config import ParamsError, SiteConfig, load_params
 from .result import EvalkitError
@@ -44,7 +49,9 @@ SiteCallback = Callable[[str, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How a batch runs: ``executor`` is "local" or "dask://HOST:PORT"; ``timeout`` is per cell (s)."""
+    """How a batch runs: ``executor`` is "local" or "dask://HOST:PORT"; ``timeout`` is per cell (s);
+    ``engine`` (local executor) "warm" (a kernel per worker, reused, cleaned between sites) or
+    "papermill" (a new kernel per site); both give the same reports."""
 
     jobs: int = 1
     lang: str | None = None
@@ -52,6 +59,7 @@ class RenderOptions:
     executor: str = "local"
     timeout: float | None = 600
     notebook: Path = REPORT_NOTEBOOK
+    engine: str = "warm"
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,8 @@ def _error(kind: str, message: str, stage: str = "notebook") -> dict[str, Any]:
     return {"stage": stage, "cell": None, "section": "", "code": "", "type": kind, "message": shown}
 
 
-def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeout: float | None = 600) -> dict:
+def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeout: float | None = 600,
+                engine: str = "papermill") -> dict:
     """Execute the report notebook for one site; write ``report.html``; return its manifest entry.
 
     All arguments are plain strings (absolute paths) so that the call can
@@ -162,7 +171,7 @@ def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeou
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from ._render_kernel import site_kernel_manager
+    from ._render_warm import engine_options
 
     cfg = SiteConfig.model_validate_json(config_json)
     site_dir, nb_path = Path(out) / cfg.site, Path(notebook)
@@ -178,7 +187,7 @@ def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeou
         with open(work / "kernel.log", "w", encoding="utf-8") as log:
             pm.execute_notebook(str(nb_path), str(executed), parameters=params, progress_bar=False,
                                 log_output=False, kernel_name="python3", execution_timeout=timeout,
-                                kernel_manager_class=site_kernel_manager(str(site_dir), log))
+                                **engine_options(engine, str(site_dir), log))
         if not (site_dir / "results.json").exists():
             error = _error("MissingResults", "the notebook finished without writing results.json", "results")
     except PapermillExecutionError as exc:
@@ -199,9 +208,10 @@ def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeou
     if error is None:
         shutil.rmtree(work, ignore_errors=True)
     else:
-        for kept in (executed, work / "kernel.log"):
-            if kept.exists():
-                atomic_write(kept, scrub(kept.read_text(encoding="utf-8"), pairs))
+        if executed.exists():
+            atomic_write(executed, debug_copy(executed, pairs, _safe_error_names()))
+        if (work / "kernel.log").exists():
+            atomic_write(work / "kernel.log", scrub((work / "kernel.log").read_text(encoding="utf-8"), pairs))
     entry = {"status": FAILED if error else DONE, "started": started, "finished": now(),
              "duration_s": round(time.perf_counter() - t0, 2), "report": f"{cfg.site}/report.html",
              "config_sha256": _config_hash(config_json)}
@@ -225,9 +235,13 @@ def _config_hash(config_json: str) -> str:
     return hashlib.sha256(config_json.encode()).hexdigest()
 
 
-def _run_local(tasks: dict[str, dict], jobs: int, on_done: SiteCallback) -> None:
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(render_site, **kw): site for site, kw in tasks.items()}
+def _run_local(tasks: dict[str, dict], jobs: int, on_done: SiteCallback, engine: str = "warm") -> None:
+    from ._render_warm import ENGINES, warm_kernels
+
+    if engine not in ENGINES:
+        raise RenderError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")
+    with warm_kernels(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(render_site, **kw, engine=engine): site for site, kw in tasks.items()}
         try:
             for fut in as_completed(futures):
                 on_done(futures[fut], _entry_of(fut))
@@ -255,8 +269,36 @@ def _run_dask(address: str, tasks: dict[str, dict], on_done: SiteCallback) -> No
 def _entry_of(fut: Any) -> dict[str, Any]:
     try:
         return fut.result()
+    except OSError as exc:  # the site's folder cannot be written: say where and why, no machine path
+        where = Path(exc.filename).name if exc.filename else "its output folder"
+        message = f"cannot write {where} ({exc.strerror or type(exc).__name__}); fix it and run with --resume"
+        return {"status": FAILED, "finished": now(), "error": {**_error("OSError", "", "worker"), "message": message}}
     except Exception as exc:  # noqa: BLE001 - render_site catches notebook errors; this is ours or the worker's
         return {"status": FAILED, "finished": now(), "error": _error(type(exc).__name__, str(exc), "worker")}
+
+
+@contextlib.contextmanager
+def _kernels_stop_on_ctrl_c() -> Iterator[None]:
+    """Ctrl-C kills the running kernels at once (they do not get the terminal's signal), then
+    interrupts as usual: the sites they ran stay "pending" in the manifest, for ``--resume``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from ._render_kernel import kill_kernels
+
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupted(signum: int, frame: Any) -> None:
+        kill_kernels()
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _batch_lang(options: RenderOptions, configs: dict[str, SiteConfig]) -> str:
@@ -317,7 +359,8 @@ def render_batch(data: Path, out: Path, params: Path, options: RenderOptions = R
                               "render again without --resume")
         shared = prepare_batch_data(Path(data).resolve(), out / "_data")
         try:
-            return _render_prepared(shared, out, params, notebook, options, manifest, on_plan, on_site)
+            with _kernels_stop_on_ctrl_c():
+                return _render_prepared(shared, out, params, notebook, options, manifest, on_plan, on_site)
         finally:
             # OUT is what gets published: the row-level copy of the data must not stay there
             shutil.rmtree(shared.path, ignore_errors=True)
@@ -354,7 +397,7 @@ def _render_prepared(shared: BatchData, out: Path, params: Path, notebook: Path,
             on_site(site, entry)
 
     if options.executor == "local":
-        _run_local(tasks, options.jobs, finished)
+        _run_local(tasks, options.jobs, finished, options.engine)
     else:
         _run_dask(options.executor, tasks, finished)
     from .index import write_index

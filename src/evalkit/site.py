@@ -140,27 +140,28 @@ def site_data(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: Sit
     return SiteData(config.site, picked, extracted, pilot_start, follow_start)
 
 
-def _rows_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Positions of ``df``'s rows per site, joined through ``key`` to ``owners`` (key, site) pairs.
+def _grouped_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """``df``'s rows per site, joined through ``key`` to ``owners`` (key, site) pairs.
 
     A key may belong to several sites (a worker who moved): its rows then go
-    to each of them. Positions stay in ``df``'s order.
+    to each of them. Rows keep their order and index. One gather of the
+    whole table, then a slice per site (a view, not a copy).
     """
     pairs = owners[[key, "_site"]].drop_duplicates()
+    site_codes, sites = pd.factorize(pairs["_site"], sort=False)
     if pairs[key].is_unique:
         # the usual case (a case, a team): one hash lookup, no join of millions of rows
         found = lookup(df[key], pairs[key])
         pos = np.flatnonzero(found >= 0)
-        site = pairs["_site"].to_numpy()[found[pos]]
+        codes = site_codes[found[pos]]
     else:
         rows = pd.DataFrame({key: df[key].to_numpy(), "_pos": np.arange(len(df))})
-        hit = rows.merge(pairs, on=key, how="inner", sort=False)
-        pos, site = hit["_pos"].to_numpy(), hit["_site"].to_numpy()
-    codes, sites = pd.factorize(site, sort=False)
+        hit = rows.merge(pairs.assign(_code=site_codes), on=key, how="inner", sort=False)
+        pos, codes = hit["_pos"].to_numpy(), hit["_code"].to_numpy()
     order = np.lexsort((pos, codes))
     bounds = np.searchsorted(codes[order], np.arange(len(sites) + 1))
-    pos = pos[order]
-    return {str(s): pos[bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
+    gathered = df.take(pos[order])
+    return {str(s): gathered.iloc[bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
 
 
 def split_sites(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
@@ -199,9 +200,8 @@ def split_sites(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataF
           "surveys": ("team_id", teams), "placements": ("case_id", cases), "contacts": ("case_id", cases),
           "absences": ("worker_id", staff), "time_use": ("worker_id", staff),
           "sites": ("site_id", teams), "services": ("site_id", teams)}
-    positions = {name: _rows_by_site(tables[name], key, owners) for name, (key, owners) in by.items()}
-    empty = np.array([], dtype=int)
-    return {str(s): {name: tables[name].iloc[positions[name].get(str(s), empty)] for name in by}
+    grouped = {name: _grouped_by_site(tables[name], key, owners) for name, (key, owners) in by.items()}
+    return {str(s): {name: grouped[name].get(str(s), tables[name].iloc[:0]) for name in by}
             for s in pd.unique(teams["site_id"])}
 
 
@@ -474,4 +474,7 @@ def analyse(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteC
             out.results[name], out.tables[name] = fn(sd, config)
         except EvalkitError as exc:
             out.skipped[name] = str(exc)
+        except np.linalg.LinAlgError:
+            # e.g. a mixed model on a site whose design is singular: say so, keep the others
+            out.skipped[name] = "the model could not be estimated on these data (singular matrix)"
     return out

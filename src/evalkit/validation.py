@@ -187,7 +187,7 @@ def validate(data: str | Path | Mapping[str, pd.DataFrame], meta: Optional[Mappi
         failures += [Failure(name, col, rule, np.unique(rows)) for col, rule, rows in fails]
         bad = np.unique(np.concatenate([r for _, _, r in fails])) if fails else np.array([], dtype=int)
         typed = valid.pop(name)
-        valid[name] = typed.drop(index=bad)
+        valid[name] = typed.drop(index=bad) if len(bad) else typed  # drop() copies even when nothing goes
         quarantine[name] = _quarantine_rows(raw, bad, fails, masks)
         counts[name] = {"rows_in": len(raw), "valid": len(valid[name]), "quarantined": len(bad)}
     report = ValidationReport(counts, failures, dict(meta))
@@ -336,11 +336,30 @@ def cli_validate(path: Path, quarantine: Optional[Path] = None, report: Optional
     return ds.report.exit_code
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defuse_formulas(rows: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with ``'`` (CSV injection, OWASP).
+
+    Quarantine files are opened in Excel by the people fixing the extract; a
+    hostile cell such as ``=cmd|' /C calc'!A0`` must arrive as text.
+    """
+    out = rows.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            text = out[col].astype("string")
+            risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+            if risky.any():
+                out[col] = out[col].astype(object).where(~risky, "'" + text.astype(object))
+    return out
+
+
 def _write_quarantine(ds: Dataset, folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, rows in ds.quarantine.items():
             if len(rows):
-                rows.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+                _defuse_formulas(rows).to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
     except OSError as exc:
         raise DatasetError(f"{folder}: cannot write the quarantine files ({exc.strerror})") from None
