@@ -281,7 +281,7 @@ def test_dask_executor_renders_the_same_results_as_local(batch, resumed, dataset
     params.mkdir()
     for site in ("kuopio", "joensuu"):
         (params / f"{site}.yaml").write_text((batch["params"] / f"{site}.yaml").read_text())
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://",
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp://",
                                   dashboard_address=None) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         result = _render(dataset, params, tmp_path / "out", "--executor", address)
