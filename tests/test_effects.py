@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import patsy
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
@@ -323,6 +324,41 @@ def test_mixed_anova_unbalanced_falls_back_to_mixed_model():
     assert {"chi2", "df1", "p", "F"} <= set(res.table.columns)
     assert res.table["df1"].tolist() == [1, 2, 2]
     assert res.stats["n"] == 178
+
+
+def test_random_intercept_reml_matches_statsmodels_mixedlm():
+    import statsmodels.formula.api as smf
+
+    from evalkit import _lmm
+
+    rng = np.random.default_rng(4)
+    n = 120
+    df = pd.DataFrame({"s": np.repeat(np.arange(n), 3), "w": np.tile(["1", "2", "3"], n),
+                       "b": np.repeat(rng.choice(["c", "p"], n), 3)})
+    df["y"] = (rng.normal(0, 0.8, n)[df["s"]] + rng.normal(3, 1, len(df))
+               + 0.4 * ((df["b"] == "p") & (df["w"] == "3")))
+    df = df.drop(index=rng.choice(len(df), 60, replace=False))  # unbalanced: missed waves
+    sm = smf.mixedlm("y ~ C(b, Sum) * C(w, Sum)", df, groups=df["s"]).fit(reml=True)
+    x = np.asarray(patsy.dmatrix("C(b, Sum) * C(w, Sum)", df))
+    ours = _lmm.fit_random_intercept(x, df["y"].to_numpy(), df["s"].to_numpy())
+    # ours maximises the same REML likelihood at least as well as MixedLM's optimiser
+    assert ours.llf >= sm.llf - 1e-9 and ours.llf == pytest.approx(sm.llf, abs=1e-6)
+    np.testing.assert_allclose(ours.beta, sm.fe_params, rtol=1e-5)
+    # The covariance of the coefficients is lme4's vcov(): GLS at the REML variances,
+    # (X' V^-1 X)^-1 with V = sigma2 I + tau2 Z Z', here built densely. (MixedLM inverts
+    # the joint Hessian of coefficients and variances instead: 3rd-digit differences.)
+    z = (df["s"].to_numpy()[:, None] == np.unique(df["s"])[None, :]).astype(float)
+    v = ours.sigma2 * np.eye(len(df)) + ours.tau2 * z @ z.T
+    np.testing.assert_allclose(ours.cov, np.linalg.inv(x.T @ np.linalg.solve(v, x)), rtol=1e-9)
+    assert ours.tau2 == pytest.approx(sm.cov_re.iloc[0, 0], rel=1e-3)
+    assert ours.sigma2 == pytest.approx(sm.scale, rel=1e-4) and not ours.boundary
+    # subject means flatter than chance allows (noise centred within subject): the
+    # subject variance is estimated at zero and the fit is ordinary least squares
+    e = pd.Series(rng.normal(0, 1, len(df)), index=df.index)
+    flat = e - e.groupby(df["s"]).transform("mean") + 5 * (df["w"] == "2")
+    zero = _lmm.fit_random_intercept(x, flat.to_numpy(), df["s"].to_numpy())
+    assert zero.boundary and zero.tau2 < 1e-10
+    np.testing.assert_allclose(zero.beta, np.linalg.lstsq(x, flat.to_numpy(), rcond=None)[0], rtol=1e-6)
 
 
 def test_mixed_model_wald_f_equals_anova_f_when_balanced():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from evalkit import _cmprsk, _km
+from evalkit import _cmprsk, _coxph, _km
 from evalkit.result import EstimationError, InputError
 from evalkit.survival import cif, cox, cox_zph, gray_test, km, logrank, median_survival, survival_at
 
@@ -224,11 +224,82 @@ def test_cluster_se_without_ties_matches_lifelines_and_statsmodels(rossi):
 
 def test_efron_score_residuals_sum_to_the_efron_score(rossi):
     # With tied weeks the residuals must still sum to zero at the Efron MLE.
-    res = cox(rossi, "week", "arrest", ["fin", "age", "prio"])
-    x = rossi[["fin", "age", "prio"]].to_numpy(float)
-    resid = _km.efron_score_residuals(rossi["week"].to_numpy(float), rossi["arrest"].to_numpy(), x,
-                                      res.table["coef"].to_numpy())
-    np.testing.assert_allclose(resid.sum(axis=0), 0, atol=1e-4)
+    fit = _coxph.fit(rossi["week"], rossi["arrest"], rossi[["fin", "age", "prio"]].to_numpy(float))
+    np.testing.assert_allclose(fit.score_residuals().sum(axis=0), 0, atol=1e-4)
+
+
+def _efron_score_residuals_by_loop(time, event, x, beta):
+    # Efron score residuals written event time by event time (R coxscore2's loop),
+    # to check the cumulative-sum version in _coxph against.
+    w = np.exp(x @ beta)
+    resid = np.zeros_like(x)
+    for t in np.unique(time[event == 1]):
+        risk = time >= t
+        dead = risk & (time == t) & (event == 1)
+        d = dead.sum()
+        s0, s1, e0, e1 = w[risk].sum(), w[risk] @ x[risk], w[dead].sum(), w[dead] @ x[dead]
+        for k in range(d):
+            den = s0 - k / d * e0
+            xbar = (s1 - k / d * e1) / den
+            resid[dead] += (x[dead] - xbar) / d
+            share = w[risk] * np.where(dead[risk], 1 - k / d, 1.0) / den
+            resid[risk] -= share[:, None] * (x[risk] - xbar)
+    return resid
+
+
+def test_vectorised_efron_residuals_equal_the_event_time_loop(rossi):
+    cols = ["fin", "age", "prio"]
+    x = rossi[cols].to_numpy(float)
+    fit = _coxph.fit(rossi["week"], rossi["arrest"], x)
+    loop = _efron_score_residuals_by_loop(rossi["week"].to_numpy(float), rossi["arrest"].to_numpy(), x, fit.beta)
+    np.testing.assert_allclose(fit.score_residuals(), loop, atol=1e-12)
+    # strata: each stratum's residuals are its own fit's
+    strat = _coxph.fit(rossi["week"], rossi["arrest"], x[:, 1:], strata=rossi["fin"])
+    for f in (0, 1):
+        m = rossi["fin"].to_numpy() == f
+        loop = _efron_score_residuals_by_loop(rossi["week"].to_numpy(float)[m], rossi["arrest"].to_numpy()[m],
+                                              x[m, 1:], strat.beta)
+        np.testing.assert_allclose(strat.score_residuals()[m], loop, atol=1e-12)
+
+
+def test_cox_matches_lifelines_with_ties_strata_and_a_formula(rossi):
+    from lifelines import CoxPHFitter
+
+    d = rossi[["week", "arrest", "fin", "age", "prio", "race"]]
+    ll = CoxPHFitter().fit(d, "week", "arrest", strata=["race"])
+    ours = cox(d, "week", "arrest", ["fin", "age", "prio"], strata="race").table
+    np.testing.assert_allclose(ours["coef"], ll.params_[ours.index], rtol=1e-7)
+    np.testing.assert_allclose(ours["se"], ll.standard_errors_[ours.index], rtol=1e-6)
+    cat = d.assign(band=pd.cut(d["age"], [0, 20, 25, 99], labels=["young", "mid", "old"]).astype(str))
+    ll = CoxPHFitter().fit(cat[["week", "arrest", "fin", "band"]], "week", "arrest", formula="fin + C(band)")
+    fit = cox(cat, "week", "arrest", "fin + C(band)")
+    ours = fit.table
+    assert list(ours.index) == list(ll.params_.index)
+    # lifelines stops its Newton steps a little earlier here (its log-likelihood is ~1e-11
+    # below ours), which leaves its coefficients ~1e-6 from the maximum: compare to 1e-5
+    assert fit.stats["loglik"] >= ll.log_likelihood_
+    np.testing.assert_allclose(ours["coef"], ll.params_, atol=1e-5)
+
+
+def test_concordance_counts_pairs_as_lifelines():
+    from lifelines.utils import concordance_index
+
+    rng = np.random.default_rng(3)
+    for levels in (2, 4, 200):  # few scores: the sorted count; many: lifelines' own
+        t = rng.integers(1, 30, 300).astype(float)  # tied times, censored at event times
+        e, r = rng.integers(0, 2, 300), rng.integers(0, levels, 300) * 0.3
+        assert _coxph.concordance(t, e, r) == pytest.approx(concordance_index(t, -r, e), abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp")
+def test_cox_flags_an_infinite_coefficient_and_refuses_a_constant_covariate():
+    # every event in group 1 happens before any in group 0: the MLE is +infinity, and R
+    # coxph says "Loglik converged before variable 1; coefficient may be infinite"
+    d = pd.DataFrame({"t": np.arange(1, 21), "e": 1, "x": [1] * 10 + [0] * 10})
+    res = cox(d, "t", "e", ["x"])
+    assert any("may be infinite" in w for w in res.warnings)
+    with pytest.raises(EstimationError, match="constant or collinear"):
+        cox(d.assign(x=1), "t", "e", ["x"])
 
 
 def test_cluster_edge_cases(rossi):
@@ -392,14 +463,11 @@ def test_efron_dfbeta_approximates_leave_one_out_with_tied_times(rossi):
     # residual-sum check cannot (any hazard scaling keeps the sum at zero).
     from lifelines import CoxPHFitter
 
-    from evalkit._km import efron_score_residuals
-
     cols = ["fin", "age", "prio"]
     d = rossi[cols + ["week", "arrest"]]
-    fit = CoxPHFitter().fit(d, "week", "arrest")
-    beta = fit.params_[cols].to_numpy()
-    resid = efron_score_residuals(d["week"].to_numpy(), d["arrest"].to_numpy(), d[cols].to_numpy(), beta)
-    dfbeta = resid @ fit.variance_matrix_.to_numpy()
+    fit = _coxph.fit(d["week"], d["arrest"], d[cols].to_numpy(float))
+    beta = fit.beta
+    dfbeta = fit.score_residuals() @ fit.vcov
     # Censored rows at week 52 sit in every tied risk set, so their residual is all
     # hazard part: scaling the tied hazard steps by 1/d shrinks them about 2.4-fold.
     # 15% allows for the first-order (jackknife) approximation itself (~10% here).
@@ -407,3 +475,71 @@ def test_efron_dfbeta_approximates_leave_one_out_with_tied_times(rossi):
     for i in censored[np.argsort(-np.abs(dfbeta[censored, 0]))[:3]]:
         loo = CoxPHFitter().fit(d.drop(index=d.index[i]), "week", "arrest").params_[cols].to_numpy()
         assert dfbeta[i, 0] == pytest.approx(beta[0] - loo[0], rel=0.15)
+
+
+def _gray_score_by_time(time, status, codes, k, cause, rho=0.0):
+    # cmprsk crstm's walk over distinct times, to check the vectorised _cmprsk.gray_score
+    ut, inv = np.unique(time, return_inverse=True)
+    m = ut.size
+    d1 = np.zeros((m, k))
+    d2 = np.zeros((m, k))
+    at = np.zeros((m, k))
+    np.add.at(d1, (inv, codes), status == cause)
+    np.add.at(d2, (inv, codes), (status != 0) & (status != cause))
+    np.add.at(at, (inv, codes), 1.0)
+    rs = at.sum(axis=0)
+    skmm, f1m, fm = np.ones(k), np.zeros(k), 0.0
+    c, v2 = np.zeros((k, k)), np.zeros((k, k))
+    v3, score, v = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    for j in range(m):
+        n1, n2 = d1[j].sum(), d2[j].sum()
+        if n1 + n2 > 0:
+            act = rs > 0
+            safe = np.where(act, rs, 1.0)
+            skm = np.where(act, skmm * (rs - d1[j] - d2[j]) / safe, skmm)
+            f1 = np.where(act, f1m + skmm * d1[j] / safe, f1m)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                h = np.where(act, rs / skmm, 0.0)  # R_r / S_r(t-) in Gray's notation
+            tr = h.sum()
+            tq = (h * (1 - f1m)).sum()
+            f = fm + n1 / tr
+            fb = (1 - fm) ** rho
+            a = fb * (np.diag(h) - np.outer(h, h) / tr)
+            if fm < 1:
+                c += a * n1 / (tr * (1 - fm))
+            score += np.where(act, fb * (d1[j] - n1 * h * (1 - f1m) / tq), 0.0)
+            if n1 > 0:
+                kk = np.flatnonzero(act)
+                t4 = np.where(skm[kk] > 0, 1 - (1 - f) / np.where(skm[kk] > 0, skm[kk], 1.0), 1.0)
+                t5 = 1.0 if n1 <= 1 else 1 - (n1 - 1) / (tr * skmm[kk] - 1)
+                t3 = t5 * skmm[kk] * n1 / (tr * rs[kk])
+                t1 = a[:, kk] - t4 * c[:, kk]
+                v3[kk] += t4**2 * t3
+                v2[:, kk] += t1 * t4 * t3
+                v += (t1 * t3) @ t1.T
+            if n2 > 0:
+                kk = np.flatnonzero((skm > 0) & (d2[j] > 0))
+                t4 = (1 - f) / skm[kk]
+                t3 = _cmprsk._tie_factor(d2[j][kk], rs[kk]) * skmm[kk] ** 2 * d2[j][kk] / rs[kk] ** 2
+                t1 = t4 * c[:, kk]
+                v3[kk] += t4**2 * t3
+                v2[:, kk] -= t1 * t4 * t3
+                v += (t1 * t3) @ t1.T
+            fm, f1m, skmm = f, f1, skm
+        rs = rs - at[j]
+    v += (c * v3) @ c.T + c @ v2.T + v2 @ c.T
+    return score[:-1], v[:-1, :-1]
+
+
+def test_vectorised_gray_score_equals_the_walk_over_times():
+    rng = np.random.default_rng(5)
+    for k in (2, 3):
+        for rep in range(12):
+            n = int(rng.integers(15, 300))
+            t = rng.exponential(10, n) if rep % 3 == 0 else rng.integers(1, 40, n).astype(float)
+            status, g = rng.integers(0, 3, n), rng.integers(0, k, n)
+            for cause, rho in ((1, 0.0), (2, 0.0), (1, 1.0)):
+                want = _gray_score_by_time(t, status, g, k, cause, rho)
+                got = _cmprsk.gray_score(t, status, g, k, cause, rho)
+                np.testing.assert_allclose(got[0], want[0], atol=1e-10)
+                np.testing.assert_allclose(got[1], want[1], atol=1e-10)

@@ -222,3 +222,33 @@ def test_survey_triple_is_a_key(tiny):
     found = {(f.table, f.column, f.rule): f.rows.tolist() for f in ds.report.failures}
     assert found[("surveys", "respondent_id+wave+scale", "duplicate")] == [1, 5]
     assert found[("cases", "end_reason", "end_reason_iff_closed")] == [1]
+
+
+def test_checks_on_distinct_values_report_the_rows_pandera_reports_on_the_whole_frame():
+    # Column checks run once per distinct value and are taken back to the rows; every
+    # row must be reported exactly as pandera reports it on the whole frame.
+    from evalkit import schemas
+    from evalkit._rules import coerce, distinct
+    from evalkit.validation import _pandera_cases, _pandera_failures
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    raw = pd.DataFrame({
+        "case_id": rng.choice(["C1", "C2", "C3", None], n, p=[0.4, 0.3, 0.29, 0.01]),
+        "date": rng.choice(["2020-01-05", "2020-02-30", "2031-01-01", "2020-03-01", None], n),
+        "kind": rng.choice(["phone", "face_to_face", "e-mail", None], n),
+        "minutes": rng.choice(["5", "-3", "x", "12.5", None], n),
+    }, index=pd.RangeIndex(1, n + 1, name="row")).astype(object)
+    day = pd.Timestamp("2024-12-31")
+    typed, type_fails = coerce(raw, "contacts", distinct(raw))
+    typed_plain, type_fails_plain = coerce(raw, "contacts")
+    pd.testing.assert_frame_equal(typed, typed_plain)
+    assert [(c, r, list(x)) for c, r, x in type_fails] == [(c, r, list(x)) for c, r, x in type_fails_plain]
+    fast = _pandera_failures("contacts", _pandera_cases("contacts", typed, distinct(raw), day), type_fails)
+    try:
+        schemas.build("contacts", day, precoerced=True).validate(typed, lazy=True)
+    except Exception as exc:  # noqa: BLE001 - pandera's SchemaErrors, with every failure case
+        whole = _pandera_failures("contacts", exc.failure_cases, type_fails)
+    as_sets = lambda fails: {(c, r): sorted(map(int, rows)) for c, r, rows in fails}  # noqa: E731
+    assert as_sets(fast) == as_sets(whole)
+    assert {r for _, r in as_sets(fast)} >= {"missing", "allowed_values", "range", "after_extracted_on"}

@@ -82,59 +82,66 @@ def log_log_band(f: np.ndarray, var: np.ndarray, alpha: float) -> tuple[np.ndarr
     return np.where(inner, fs ** np.exp(-k), f), np.where(inner, fs ** np.exp(k), f)
 
 
+def _shift(a: np.ndarray, first) -> np.ndarray:
+    """Values at the previous event time (``first`` before the first one)."""
+    return np.concatenate([np.full((1, *a.shape[1:]), first, dtype=float), a[:-1]])
+
+
 def gray_score(time: np.ndarray, status: np.ndarray, codes: np.ndarray, k: int,
                cause: int, rho: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Score (groups 0..k-2) and its variance for Gray's test of ``cause``.
 
-    Loops over distinct times: the variance needs, at each time, the
-    covariance weights accumulated so far (Gray 1988, section 2).
+    cmprsk's ``crstm`` walks the distinct times once, carrying each group's
+    survival and cumulative incidence and the covariance weights ``c``
+    accumulated so far. Every carried quantity is a cumulative product or
+    sum over event times, so here they are taken as arrays over all event
+    times at once (rows j, groups g) and the variance terms summed with
+    einsum; ``tests/test_survival.py`` checks this against the
+    time-by-time walk.
     """
     ut, inv = np.unique(time, return_inverse=True)
     m = ut.size
-    d1 = np.zeros((m, k))
-    d2 = np.zeros((m, k))
-    at = np.zeros((m, k))
+    d1, d2, at = (np.zeros((m, k)) for _ in range(3))
     np.add.at(d1, (inv, codes), status == cause)
     np.add.at(d2, (inv, codes), (status != 0) & (status != cause))
     np.add.at(at, (inv, codes), 1.0)
-    rs = at.sum(axis=0)
-    skmm, f1m, fm = np.ones(k), np.zeros(k), 0.0
-    c, v2 = np.zeros((k, k)), np.zeros((k, k))
-    v3, score, v = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    for j in range(m):
-        n1, n2 = d1[j].sum(), d2[j].sum()
-        if n1 + n2 > 0:
-            act = rs > 0
-            safe = np.where(act, rs, 1.0)
-            skm = np.where(act, skmm * (rs - d1[j] - d2[j]) / safe, skmm)
-            f1 = np.where(act, f1m + skmm * d1[j] / safe, f1m)
-            h = np.where(act, rs / skmm, 0.0)  # R_r / S_r(t-) in Gray's notation
-            tr = h.sum()
-            tq = (h * (1 - f1m)).sum()
-            f = fm + n1 / tr
-            fb = (1 - fm) ** rho
-            a = fb * (np.diag(h) - np.outer(h, h) / tr)
-            if fm < 1:
-                c += a * n1 / (tr * (1 - fm))
-            score += np.where(act, fb * (d1[j] - n1 * h * (1 - f1m) / tq), 0.0)
-            if n1 > 0:
-                kk = np.flatnonzero(act)
-                t4 = np.where(skm[kk] > 0, 1 - (1 - f) / np.where(skm[kk] > 0, skm[kk], 1.0), 1.0)
-                t5 = 1.0 if n1 <= 1 else 1 - (n1 - 1) / (tr * skmm[kk] - 1)
-                t3 = t5 * skmm[kk] * n1 / (tr * rs[kk])
-                t1 = a[:, kk] - t4 * c[:, kk]
-                v3[kk] += t4**2 * t3
-                v2[:, kk] += t1 * t4 * t3
-                v += (t1 * t3) @ t1.T
-            if n2 > 0:
-                kk = np.flatnonzero((skm > 0) & (d2[j] > 0))
-                t4 = (1 - f) / skm[kk]
-                t3 = _tie_factor(d2[j][kk], rs[kk]) * skmm[kk] ** 2 * d2[j][kk] / rs[kk] ** 2
-                t1 = t4 * c[:, kk]
-                v3[kk] += t4**2 * t3
-                v2[:, kk] -= t1 * t4 * t3
-                v += (t1 * t3) @ t1.T
-            fm, f1m, skmm = f, f1, skm
-        rs = rs - at[j]
-    v += (c * v3) @ c.T + c @ v2.T + v2 @ c.T
+    rs = at.sum(axis=0) - _shift(np.cumsum(at, axis=0), 0.0)  # at risk per group at each time
+    ev = (d1 + d2).sum(axis=1) > 0
+    d1, d2, rs = d1[ev], d2[ev], rs[ev]
+    n1 = d1.sum(axis=1)
+    act = rs > 0
+    safe_rs = np.where(act, rs, 1.0)
+    skm = np.cumprod(np.where(act, (rs - d1 - d2) / safe_rs, 1.0), axis=0)
+    skmm = _shift(skm, 1.0)
+    f1m = _shift(np.cumsum(np.where(act, skmm * d1 / safe_rs, 0.0), axis=0), 0.0)
+    h = np.where(act, rs / np.where(act, skmm, 1.0), 0.0)  # R_r / S_r(t-) in Gray's notation
+    tr, tq = h.sum(axis=1), (h * (1 - f1m)).sum(axis=1)
+    f = np.cumsum(n1 / tr)
+    fm = _shift(f, 0.0)
+    fb = (1 - fm) ** rho
+    a = fb[:, None, None] * (h[:, :, None] * np.eye(k) - h[:, :, None] * h[:, None, :] / tr[:, None, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grow = np.where(fm < 1, n1 / (tr * (1 - fm)), 0.0)
+    c = np.cumsum(a * grow[:, None, None], axis=0)  # c after its update at each time
+    score = np.where(act, fb[:, None] * (d1 - (n1 / tq)[:, None] * h * (1 - f1m)), 0.0).sum(axis=0)
+    pos = skm > 0
+    safe_skm = np.where(pos, skm, 1.0)
+    # events of the cause: groups at risk
+    t4 = np.where(pos, 1 - (1 - f)[:, None] / safe_skm, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t5 = np.where(n1[:, None] > 1, 1 - (n1[:, None] - 1) / (tr[:, None] * skmm - 1), 1.0)
+    t3 = np.where(act & (n1[:, None] > 0), t5 * skmm * n1[:, None] / (tr[:, None] * safe_rs), 0.0)
+    t1 = a - c * t4[:, None, :]
+    v = np.einsum("jag,jg,jbg->ab", t1, t3, t1)
+    v3 = (t4**2 * t3).sum(axis=0)
+    v2 = np.einsum("jag,jg->ag", t1, t4 * t3)
+    # competing events: groups with such an event and someone left
+    u4 = np.where(pos, (1 - f)[:, None] / safe_skm, 0.0)
+    u3 = np.where(pos & (d2 > 0), _tie_factor(d2, rs) * skmm**2 * d2 / safe_rs**2, 0.0)
+    u1 = c * u4[:, None, :]
+    v += np.einsum("jag,jg,jbg->ab", u1, u3, u1)
+    v3 += (u4**2 * u3).sum(axis=0)
+    v2 -= np.einsum("jag,jg->ag", u1, u4 * u3)
+    c_end = c[-1]
+    v += (c_end * v3) @ c_end.T + c_end @ v2.T + v2 @ c_end.T
     return score[:-1], v[:-1, :-1]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-__all__ = ["CONF_TYPES", "km_curve", "band", "r_quantile", "logrank_arrays", "efron_score_residuals"]
+__all__ = ["CONF_TYPES", "km_curve", "band", "r_quantile", "logrank_arrays"]
 
 CONF_TYPES = ("log", "log-log", "plain")
 
@@ -113,32 +113,3 @@ def logrank_arrays(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: in
         w = np.where(nt > 1, dt * (nt - dt) / (nt**2 * (nt - 1)), 0.0)
     var = np.einsum("t,ti,tj->ij", -w, n, n) + np.diag((w * nt) @ n)
     return d.sum(axis=0), expected, var
-
-
-def efron_score_residuals(time, event, x, beta) -> np.ndarray:
-    """Score residuals of a Cox fit with Efron ties, as R ``residuals(coxph, "score")``.
-
-    With d tied events at t, the risk-set sums are taken d times with the
-    tied events' weight reduced by k/d (k = 0..d-1); each tied event gets the
-    mean of the d centred covariates, and each tied event's share of the
-    hazard is scaled by (1 - k/d), as Efron's approximation does. The rows
-    sum to the Efron score (zero at the fitted ``beta``). One stratum.
-    """
-    x = np.asarray(x, dtype=float)
-    w = np.exp(x @ beta)
-    resid = np.zeros_like(x)
-    for t in np.unique(time[event == 1]):
-        risk = time >= t
-        dead = risk & (time == t) & (event == 1)
-        d = dead.sum()
-        s0, s1 = w[risk].sum(), w[risk] @ x[risk]
-        e0, e1 = w[dead].sum(), w[dead] @ x[dead]
-        xr, wr, dr = x[risk], w[risk], dead[risk]
-        for k in range(d):
-            f = k / d
-            den = s0 - f * e0
-            xbar = (s1 - f * e1) / den
-            resid[dead] += (x[dead] - xbar) / d
-            share = wr * np.where(dr, 1 - f, 1.0) / den
-            resid[risk] -= share[:, None] * (xr - xbar)
-    return resid

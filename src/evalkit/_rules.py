@@ -6,7 +6,8 @@ national benchmark has millions of contact rows.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,46 @@ import pyarrow.compute as pc
 
 from .schemas import DATE_COLUMNS, number_columns, string_columns
 
-__all__ = ["coerce", "cross_table", "lookup", "Fail"]
+__all__ = ["coerce", "cross_table", "lookup", "Fail", "Distinct", "distinct"]
 
 Fail = tuple[str, str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A text column as codes into its distinct values (``pd.factorize``; -1 = null).
+
+    Register extracts repeat themselves: millions of contact rows hold a few
+    thousand dates, four kinds and a few hundred thousand case ids. Parsing,
+    the identity-code scan, pandera's value checks and the key lookups all
+    work on the distinct values and are mapped back to rows through the codes.
+    """
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    def rows(self, per_value: np.ndarray) -> np.ndarray:
+        """Per row, the value of ``per_value`` (one per distinct value); False for nulls."""
+        per_value = np.asarray(per_value, dtype=bool)
+        return np.concatenate([per_value, [False]])[self.codes]
+
+    def first_rows(self) -> np.ndarray:
+        """Position of the first row holding each distinct value."""
+        first = np.empty(len(self.uniques), dtype=np.intp)
+        known = np.flatnonzero(self.codes >= 0)
+        first[self.codes[known[::-1]]] = known[::-1]
+        return first
+
+
+def distinct(raw: pd.DataFrame) -> dict[str, Distinct]:
+    """Codes and distinct values of every text column of ``raw``."""
+    out = {}
+    for col in raw.columns:
+        s = raw[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            out[str(col)] = Distinct(codes, np.asarray(uniques, dtype=object))
+    return out
 
 
 def _rows(df: pd.DataFrame, mask) -> np.ndarray:
@@ -36,42 +74,69 @@ def _to_float(s: pd.Series) -> pd.Series:
         return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
-def coerce(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[Fail]]:
+def coerce(raw: pd.DataFrame, table: str,
+           dist: Optional[Mapping[str, Distinct]] = None) -> tuple[pd.DataFrame, list[Fail]]:
     """Give the contract's columns their types cell by cell; unparseable cells become
     nulls and ``type`` failures (pandera's whole-column coercion would stop at the
-    first bad cell and leave the column untyped for every other check)."""
+    first bad cell and leave the column untyped for every other check).
+
+    With ``dist`` (:func:`distinct` of ``raw``) each text column's distinct
+    values are parsed once and the results taken to the rows."""
+    dist = dist or {}
     df = raw.copy(deep=False)
     fails: list[Fail] = []
     for col in string_columns(table):
-        s = raw[col]
-        if not (s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")):
-            s = s.astype(object).where(s.isna(), s.astype(str))
-        # one null marker (None) whatever the file format gave (NaN from Excel)
-        df[col] = s.where(s.notna(), None) if s.hasnans else s
+        df[col] = _as_text(raw[col], dist.get(col))
     for col, kind in number_columns(table).items():
-        s = raw[col]
-        num = _to_float(s)
-        bad = ~np.isfinite(num) & num.notna() | (s.notna() & num.isna())
-        num = num.mask(bad)
+        num, bad = _parse(raw[col], dist.get(col), _numbers)
         if kind == "int":
             # beyond 2**53 a float no longer holds an exact integer
             odd = num.notna() & ((num % 1 != 0) | (num.abs() > 2**53))
-            bad |= odd
+            bad |= odd.to_numpy()
             num = num.mask(odd)
         df[col] = num.astype("Int64") if kind == "int" else num
         if bad.any():
             fails.append((col, "type", _rows(raw, bad)))
     for col in DATE_COLUMNS[table]:
-        s = raw[col]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            day = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
-        else:
-            day = pd.to_datetime(s, errors="coerce", format="ISO8601")
-        df[col] = day.astype("datetime64[ns]")
-        bad = s.notna() & df[col].isna()
+        day, bad = _parse(raw[col], dist.get(col), _dates)
+        df[col] = day
         if bad.any():
             fails.append((col, "type", _rows(raw, bad)))
     return df, fails
+
+
+def _as_text(s: pd.Series, d: Optional[Distinct]) -> pd.Series:
+    """Text cells as Python str, one null marker (None) whatever the file format gave."""
+    values = d.uniques if d is not None else s.dropna()
+    if not (s.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")):
+        s = s.astype(object).where(s.isna(), s.astype(str))
+    has_null = bool((d.codes < 0).any()) if d is not None else s.hasnans
+    return s.where(s.notna(), None) if has_null else s
+
+
+def _numbers(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    num = _to_float(s)
+    bad = (~np.isfinite(num) & num.notna() | (s.notna() & num.isna())).to_numpy()
+    return num.mask(bad), bad
+
+
+def _dates(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        day = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+    else:
+        day = pd.to_datetime(s, errors="coerce", format="ISO8601")
+    day = day.astype("datetime64[ns]")
+    return day, (s.notna() & day.isna()).to_numpy()
+
+
+def _parse(s: pd.Series, d: Optional[Distinct], parser) -> tuple[pd.Series, np.ndarray]:
+    """``parser`` on the column, or on its distinct values taken back to the rows."""
+    if d is None:
+        return parser(s)
+    values, bad = parser(pd.Series(d.uniques, dtype=object))
+    # a null row takes the extra last slot: a null of the parsed type
+    filled = pd.concat([values, values.iloc[:0].reindex([len(values)])], ignore_index=True).to_numpy()
+    return pd.Series(filled[d.codes], index=s.index), d.rows(bad)  # code -1 takes the last slot
 
 
 def _text(s: pd.Series) -> pa.Array:
@@ -88,17 +153,30 @@ def lookup(values: pd.Series, keys: pd.Series) -> np.ndarray:
         return pd.Index(keys).get_indexer(values)
 
 
-def _unknown(df: pd.DataFrame, col: str, parent: pd.DataFrame, key: str, rule: str) -> list[Fail]:
-    s = df[col]
-    bad = (lookup(s, parent[key].drop_duplicates()) < 0) & s.notna().to_numpy()
+def _positions(df: pd.DataFrame, col: str, keys: pd.Series, dist: Mapping[str, Distinct]) -> np.ndarray:
+    """lookup() of ``df[col]``, through its distinct values when known."""
+    d = dist.get(col)
+    if d is None or len(d.codes) != len(df):
+        return lookup(df[col], keys)
+    found = lookup(pd.Series(d.uniques, dtype=object), keys)
+    return np.concatenate([found, [-1]])[d.codes]  # code -1 (null) takes the last slot
+
+
+def _unknown(df: pd.DataFrame, col: str, parent: pd.DataFrame, key: str, rule: str,
+             dist: Mapping[str, Distinct]) -> list[Fail]:
+    d = dist.get(col)
+    present = d.codes >= 0 if d is not None and len(d.codes) == len(df) else df[col].notna().to_numpy()
+    bad = (_positions(df, col, parent[key].drop_duplicates(), dist) < 0) & present
     return [(col, rule, _rows(df, bad))] if bad.any() else []
 
 
-def _case_rules(df: pd.DataFrame, cases: pd.DataFrame) -> list[Fail]:
+def _case_rules(df: pd.DataFrame, cases: pd.DataFrame, dist: Mapping[str, Distinct]) -> list[Fail]:
     """unknown_case, and the date outside its (valid) case; one hash lookup for both."""
-    pos = lookup(df["case_id"], cases["case_id"])
+    pos = _positions(df, "case_id", cases["case_id"], dist)
     out = []
-    unknown = (pos < 0) & df["case_id"].notna().to_numpy()
+    d = dist.get("case_id")
+    present = d.codes >= 0 if d is not None and len(d.codes) == len(df) else df["case_id"].notna().to_numpy()
+    unknown = (pos < 0) & present
     if unknown.any():
         out.append(("case_id", "unknown_case", _rows(df, unknown)))
     known = (pos >= 0) & df["date"].notna().to_numpy()
@@ -128,10 +206,10 @@ def _in_employment(df: pd.DataFrame, staff: pd.DataFrame) -> list[Fail]:
     return [("start", "outside_employment", np.sort(bad))] if len(bad) else []
 
 
-def _services(df: pd.DataFrame, valid: Mapping[str, pd.DataFrame]) -> list[Fail]:
+def _services(df: pd.DataFrame, valid: Mapping[str, pd.DataFrame], dist: Mapping[str, Distinct]) -> list[Fail]:
     teams = valid["teams"]
-    out = _unknown(df, "site_id", valid["sites"], "site_id", "unknown_site")
-    out += _unknown(df, "team_id", teams, "team_id", "unknown_team")
+    out = _unknown(df, "site_id", valid["sites"], "site_id", "unknown_site", dist)
+    out += _unknown(df, "team_id", teams, "team_id", "unknown_team", dist)
     team_site = df["team_id"].map(teams.set_index("team_id")["site_id"])
     wrong = team_site.notna() & df["site_id"].notna() & (team_site != df["site_id"])
     if wrong.any():
@@ -139,24 +217,26 @@ def _services(df: pd.DataFrame, valid: Mapping[str, pd.DataFrame]) -> list[Fail]
     return out
 
 
-_RULES: dict[str, Callable[[pd.DataFrame, Mapping[str, pd.DataFrame]], list[Fail]]] = {
-    "teams": lambda df, v: _unknown(df, "site_id", v["sites"], "site_id", "unknown_site"),
-    "cases": lambda df, v: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team"),
-    "placements": lambda df, v: _case_rules(df, v["cases"]),
-    "contacts": lambda df, v: _case_rules(df, v["cases"]),
+_Rule = Callable[[pd.DataFrame, Mapping[str, pd.DataFrame], Mapping[str, Distinct]], list[Fail]]
+_RULES: dict[str, _Rule] = {
+    "teams": lambda df, v, d: _unknown(df, "site_id", v["sites"], "site_id", "unknown_site", d),
+    "cases": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
+    "placements": lambda df, v, d: _case_rules(df, v["cases"], d),
+    "contacts": lambda df, v, d: _case_rules(df, v["cases"], d),
     "services": _services,
-    "staff": lambda df, v: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team"),
-    "absences": lambda df, v: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker")
+    "staff": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
+    "absences": lambda df, v, d: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker", d)
     + _in_employment(df, v["staff"]),
-    "surveys": lambda df, v: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team"),
-    "time_use": lambda df, v: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker"),
+    "surveys": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
+    "time_use": lambda df, v, d: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker", d),
 }
 
 
-def cross_table(table: str, df: pd.DataFrame, valid: Mapping[str, pd.DataFrame]) -> list[Fail]:
+def cross_table(table: str, df: pd.DataFrame, valid: Mapping[str, pd.DataFrame],
+                dist: Optional[Mapping[str, Distinct]] = None) -> list[Fail]:
     """Rules linking ``table`` to the VALID rows of the tables before it in
     :data:`~evalkit.schemas.TABLES`, so removal cascades (a case of a quarantined
-    team is itself invalid)."""
+    team is itself invalid). ``dist``: :func:`distinct` of the table's raw
+    rows (same rows, same order), to look keys up once per distinct value."""
     rule = _RULES.get(table)
-    return rule(df, valid) if rule else []
-
+    return rule(df, valid, dist or {}) if rule else []

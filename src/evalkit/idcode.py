@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["CHECK_CHARS", "CENTURY", "contains_code", "is_code", "scan_frame", "generate_codes"]
+__all__ = ["distinct_codes", "CHECK_CHARS", "CENTURY", "contains_code", "is_code", "scan_frame", "generate_codes"]
 
 CHECK_CHARS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 #: century sign -> the century of the birth year (signs Y X W V U and B-F since 2023)
@@ -97,13 +97,26 @@ def contains_code(series: pd.Series) -> pd.Series:
     mask = np.zeros(len(series), dtype=bool)
     if len(series) and (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        # non-text values (numbers in an object column) fail the regex as NaN
-        hits = _strings_holding_code(np.asarray(uniques, dtype=object))
+        hits = distinct_codes(np.asarray(uniques, dtype=object))
         if hits.any():
-            mask = np.zeros(len(series), dtype=bool)
             known = codes >= 0
             mask[known] = hits[codes[known]]
     return pd.Series(mask, index=series.index)
+
+
+def distinct_codes(values: np.ndarray) -> np.ndarray:
+    """Boolean per value of ``values`` (distinct, non-null cells): holds a valid identity code.
+
+    For callers that have already factorised a column (validation does, once
+    per column): each distinct value is examined once.
+
+    Examples
+    --------
+    >>> distinct_codes(np.array(["C001", "131052-308T", 5], dtype=object)).tolist()
+    [False, True, False]
+    """
+    # non-text values (numbers in an object column) fail the regex as NaN
+    return _strings_holding_code(np.asarray(values, dtype=object))
 
 
 def is_code(value: str) -> bool:

@@ -243,11 +243,10 @@ def _cox(d: pd.DataFrame, event: str, cfg: SiteConfig) -> Result:
     clustered and the model-based SE (the usual guard, Cameron & Miller 2015)
     keeps one site from dominating the pooled estimate on a spurious SE.
     """
-    robust = survival.cox(d, "days", event, ["pilot", "lsl"], cluster="team", alpha=cfg.alpha)
+    robust, naive = survival._cox_both_ses(d, "days", event, ["pilot", "lsl"], cluster="team", alpha=cfg.alpha)
     n_teams = d["team"].nunique()
     if n_teams >= FEW_CLUSTERS:
         return robust
-    naive = survival.cox(d, "days", event, ["pilot", "lsl"], alpha=cfg.alpha)
     if naive.table.loc["pilot", "se"] <= robust.table.loc["pilot", "se"]:
         return robust
     naive.warnings.append(f"only {n_teams} clusters (teams): the team-clustered SE was smaller than the "

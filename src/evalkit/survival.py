@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import _cmprsk, _km
+from . import _cmprsk, _coxph, _km
 from .result import EstimationError, InputError, Result, require_columns, wald_table
 
 __all__ = ["km", "median_survival", "survival_at", "logrank", "cox", "cox_zph", "cif", "gray_test"]
@@ -339,7 +339,7 @@ def _cox_frame(data, duration, event, covariates, extra):
 
 
 def _fit_cox(df, rhs, strata):
-    """lifelines fit on the checked frame; its convergence warnings become Result warnings."""
+    """lifelines fit on the checked frame (for :func:`cox_zph`); its convergence warnings become notes."""
     from lifelines import CoxPHFitter  # lazy: lifelines is slow to import
     from lifelines.exceptions import ConvergenceError
 
@@ -354,18 +354,46 @@ def _fit_cox(df, rhs, strata):
     return cph, notes
 
 
-def _cluster_vcov(cph, fit_df, cluster, strata):
-    """Grouped dfbeta sandwich (R coxph cluster=): no small-sample factor."""
-    x = cph.regressors.transform_df(fit_df)["beta_"].to_numpy(dtype=float)
-    t, e, beta = fit_df["_t"].to_numpy(), fit_df["_e"].to_numpy(), cph.params_.to_numpy()
-    resid = np.zeros_like(x)
-    layers = fit_df[strata].to_numpy() if strata else np.zeros(len(fit_df))
-    for s in np.unique(layers):
-        m = layers == s
-        resid[m] = _km.efron_score_residuals(t[m], e[m], x[m], beta)
-    dfbeta = resid @ cph.variance_matrix_.to_numpy()
-    grouped = pd.DataFrame(dfbeta).groupby(fit_df[cluster].to_numpy()).sum().to_numpy()
-    return grouped.T @ grouped
+def _design(df, rhs, covariates):
+    """Covariate matrix (no intercept) and term names: numeric columns as they are, else formulaic."""
+    if not isinstance(covariates, str) and all(pd.api.types.is_numeric_dtype(df[c])
+                                                 or pd.api.types.is_bool_dtype(df[c]) for c in covariates):
+        return df[list(covariates)].to_numpy(dtype=float), list(covariates)
+    import formulaic  # as lifelines builds a formula's columns: treatment coding, intercept dropped
+
+    mm = formulaic.Formula(rhs).get_model_matrix(df)
+    mm = mm.drop(columns="Intercept", errors="ignore")
+    return mm.to_numpy(dtype=float), [str(c) for c in mm.columns]
+
+
+def _cox_fit(data, duration, event, covariates, strata, cluster):
+    """Checked frame, design, Efron fit: what :func:`cox` and the site plan build on."""
+    df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata, cluster))
+    x, names = _design(df, rhs, covariates)
+    fit = _coxph.fit(df["_t"].to_numpy(), df["_e"].to_numpy(), x, df[strata].to_numpy() if strata else None)
+    if cluster is not None:
+        n_cl = df[cluster].nunique()
+        if n_cl < 2:
+            raise EstimationError(f"robust SEs need at least two clusters in {cluster!r}; found {n_cl}")
+        if n_cl < 20:
+            warns.append(f"only {n_cl} clusters: the sandwich SE is unreliable with few clusters")
+    return df, x, names, fit, warns + fit.notes
+
+
+def _cox_result(df, x, names, fit, vcov, warns, *, method, stats, alpha):
+    table = wald_table(names, fit.beta, np.sqrt(np.diag(vcov)), alpha=alpha, ratio=True)
+    table.insert(0, "coef", table["estimate"])
+    for new, old in (("hr", "ratio"), ("hr_ci_low", "ratio_ci_low"), ("hr_ci_high", "ratio_ci_high")):
+        table[new] = table[old]
+    table = table[["coef", "se", "hr", "hr_ci_low", "hr_ci_high", "z", "p", "estimate", "ci_low",
+                   "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high"]]
+    lr = 2 * (fit.loglik - fit.loglik0)
+    eta = x @ fit.beta
+    stats = {"loglik": fit.loglik, "lr_chi2": lr, "lr_df": len(names),
+             "lr_p": float(_st.chi2.sf(lr, len(names))),
+             "concordance": _coxph.concordance(df["_t"], df["_e"], eta),
+             "events": int(df["_e"].sum()), "n": len(df), **stats}
+    return Result(table, stats, method, list(warns))
 
 
 def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster=None,
@@ -414,36 +442,32 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     """
     if ties != "efron":
         raise InputError("only ties='efron' (R coxph's default) is available")
-    df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata, cluster))
-    cph, notes = _fit_cox(df, rhs, strata)
-    warns += notes
-    names = list(cph.params_.index)
-    vcov = cph.variance_matrix_.to_numpy()
-    method = "Cox PH (lifelines), Efron ties, Wald CI"
-    stats = {}
+    df, x, names, fit, warns = _cox_fit(data, duration, event, covariates, strata, cluster)
+    method = "Cox PH, Efron ties (R coxph convergence), Wald CI"
+    vcov, stats = fit.vcov, {}
     if cluster is not None:
-        n_cl = df[cluster].nunique()
-        if n_cl < 2:
-            raise EstimationError(f"robust SEs need at least two clusters in {cluster!r}; found {n_cl}")
-        if n_cl < 20:
-            warns.append(f"only {n_cl} clusters: the sandwich SE is unreliable with few clusters")
-        vcov = _cluster_vcov(cph, df, cluster, strata)
-        stats["n_clusters"] = n_cl
+        vcov = fit.cluster_vcov(df[cluster].to_numpy())
+        stats["n_clusters"] = int(df[cluster].nunique())
         method += f", robust SE clustered by {cluster} (R coxph cluster=, no small-sample factor)"
-    table = wald_table(names, cph.params_.to_numpy(), np.sqrt(np.diag(vcov)), alpha=alpha, ratio=True)
-    table.insert(0, "coef", table["estimate"])
-    for new, old in (("hr", "ratio"), ("hr_ci_low", "ratio_ci_low"), ("hr_ci_high", "ratio_ci_high")):
-        table[new] = table[old]
-    table = table[["coef", "se", "hr", "hr_ci_low", "hr_ci_high", "z", "p", "estimate", "ci_low",
-                   "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high"]]
-    lr = cph.log_likelihood_ratio_test()
-    stats = {"loglik": float(cph.log_likelihood_), "lr_chi2": float(lr.test_statistic),
-             "lr_df": int(lr.degrees_freedom), "lr_p": float(lr.p_value),
-             "concordance": float(cph.concordance_index_), "events": int(df["_e"].sum()),
-             "n": len(df), **stats}
     if strata:
         method += f", stratified by {strata}"
-    return Result(table, stats, method, warns)
+    return _cox_result(df, x, names, fit, vcov, warns, method=method, stats=stats, alpha=alpha)
+
+
+def _cox_both_ses(data, duration, event, covariates, *, cluster, alpha=0.05) -> tuple[Result, Result]:
+    """One Cox fit, two Results: SEs clustered by ``cluster`` and model-based SEs.
+
+    For callers that choose between them (the site plan with few teams)
+    without fitting the model twice.
+    """
+    df, x, names, fit, warns = _cox_fit(data, duration, event, covariates, None, cluster)
+    base = "Cox PH, Efron ties (R coxph convergence), Wald CI"
+    robust = _cox_result(df, x, names, fit, fit.cluster_vcov(df[cluster].to_numpy()), warns,
+                         method=f"{base}, robust SE clustered by {cluster} (R coxph cluster=, no small-sample "
+                                "factor)", stats={"n_clusters": int(df[cluster].nunique())}, alpha=alpha)
+    naive = _cox_result(df, x, names, fit, fit.vcov, [w for w in warns if "clusters" not in w],
+                        method=base, stats={}, alpha=alpha)
+    return robust, naive
 
 
 def cox_zph(data, duration, event, covariates, *, strata=None, transform="km") -> Result:

@@ -28,7 +28,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from . import idcode, schemas
-from ._rules import Fail, coerce, cross_table
+from ._rules import Distinct, Fail, coerce, cross_table, distinct
 from .io import DatasetError, complete_tables, read_dataset
 
 __all__ = ["validate", "cli_validate", "Dataset", "ValidationReport", "Failure", "DatasetError", "MASK"]
@@ -215,26 +215,83 @@ def _check_table(name: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame],
         masks = idcode.scan_frame(raw)
         valid[name] = raw
         return _code_fails(raw, masks), masks
-    typed, type_fails = coerce(raw, name)
+    dist = distinct(raw)
+    typed, type_fails = coerce(raw, name, dist)
     # a code never parses as a number or a date: in those columns only cells
     # that failed coercion need scanning (saves most of the scan on big tables)
     parsed = {c for c in typed.columns if c not in schemas.string_columns(name) and c in schemas.columns(name)}
-    masks = idcode.scan_frame(raw[[c for c in raw.columns if c not in parsed]])
+    masks = {}
+    for col in raw.columns:
+        if col in parsed:
+            continue
+        hit = (dist[col].rows(idcode.distinct_codes(dist[col].uniques)) if col in dist
+               else idcode.contains_code(raw[col]).to_numpy())
+        if hit.any():
+            masks[str(col)] = pd.Series(hit, index=raw.index)
     for col, _, rows in type_fails:
         hit = idcode.contains_code(raw.loc[rows, col])
         if hit.any():
             masks[col] = hit.reindex(raw.index, fill_value=False)
     fails: list[Fail] = _code_fails(raw, masks) + type_fails
+    cases = _pandera_cases(name, typed, dist, extracted_on)
+    if cases is not None:
+        fails += _pandera_failures(name, cases, type_fails)
+    fails += cross_table(name, typed, valid, dist)
+    valid[name] = typed
+    return fails, masks
+
+
+def _pandera_cases(name: str, typed: pd.DataFrame, dist: Mapping[str, Distinct],
+                   extracted_on: pd.Timestamp) -> Optional[pd.DataFrame]:
+    """pandera's failure cases for ``typed`` (index = row number), or None.
+
+    A column's own checks (type, nulls, allowed values, ranges, formats)
+    depend on the cell alone, so they run on the column's distinct values,
+    and every row holding a failing value fails; keys that must be unique
+    and the checks across columns of a row run on the whole frame.
+    """
+    schema = schemas.build(name, extracted_on, precoerced=True)
+    per_value = [c for c, col in schema.columns.items() if not col.unique and c in typed.columns]
+    parts = [_column_cases(schema.columns[c], typed[c], dist.get(c)) for c in per_value]
+    whole = schema.remove_columns(per_value)
+    if whole.columns or whole.checks or whole.unique:
+        parts.append(_lazy_cases(whole, typed))
+    parts = [p for p in parts if p is not None]
+    # as object: all-null columns (a failure_case of None) keep their place in the union
+    return pd.concat([p.astype(object) for p in parts], ignore_index=True) if parts else None
+
+
+def _lazy_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> Optional[pd.DataFrame]:
     try:
         with warnings.catch_warnings():
             # pandera's own pandas deprecation notices: nothing a user can act on
             warnings.simplefilter("ignore", FutureWarning)
-            schemas.build(name, extracted_on, precoerced=True).validate(typed, lazy=True)
+            schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        fails += _pandera_failures(name, exc.failure_cases, type_fails)
-    fails += cross_table(name, typed, valid)
-    valid[name] = typed
-    return fails, masks
+        return exc.failure_cases
+    return None
+
+
+def _column_cases(column: pa.Column, values: pd.Series, d: Optional[Distinct]) -> Optional[pd.DataFrame]:
+    """One column's failure cases, checked once per distinct value and taken to the rows."""
+    if d is None or len(d.codes) != len(values):
+        d = Distinct(*pd.factorize(values, use_na_sentinel=True))
+    first = values.iloc[d.first_rows()]
+    has_null = bool((d.codes < 0).any())
+    if has_null:  # one null row stands for all null cells
+        first = pd.concat([first, values.iloc[:0].reindex([None])])
+    cases = _lazy_cases(pa.DataFrameSchema({values.name: column}), first.reset_index(drop=True).to_frame())
+    if cases is None:
+        return None
+    # each failure case (one per failing value and check) becomes one per row holding the value
+    slot = np.where(d.codes < 0, len(d.uniques), d.codes)
+    order = np.argsort(slot, kind="stable")
+    pos = pd.to_numeric(cases["index"]).to_numpy(dtype=np.intp)
+    starts = np.searchsorted(slot[order], pos, "left")
+    counts = np.searchsorted(slot[order], pos, "right") - starts
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = values.index.to_numpy()[order[np.repeat(starts, counts) + within]]
+    return cases.iloc[np.repeat(np.arange(len(cases)), counts)].assign(index=rows).reset_index(drop=True)
 
 
 def _code_fails(raw: pd.DataFrame, masks: Mapping[str, pd.Series]) -> list[Fail]:
