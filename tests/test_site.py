@@ -96,3 +96,18 @@ def test_reprs_show_counts_and_estimates_but_no_identifiers(data, all_results):
     ids = set(sd["cases"]["case_id"][:50]) | set(sd["staff"]["worker_id"][:50]) | set(sd["teams"]["team_id"])
     assert not any(i in t for i in ids for t in texts)
     assert "hr_case_end" in res._repr_html_() and "cases" in sd._repr_html_()
+
+
+def test_site_tables_pick_the_same_rows_and_notice_a_replaced_table(data):
+    indexed = site.SiteTables(data.tables)
+    for s in data.tables["sites"]["site_id"]:
+        cfg = SiteConfig(site=s)
+        fast, plain = site.site_data(indexed, data.meta, cfg), site.site_data(data.tables, data.meta, cfg)
+        for name, frame in plain.tables.items():
+            pd.testing.assert_frame_equal(fast[name], frame)
+    # a table replaced after the positions were found: they are found again, not reused
+    fewer = data.tables["contacts"].iloc[::2]
+    indexed["contacts"] = fewer
+    cfg = SiteConfig(site="kuopio")
+    plain = site.site_data({**data.tables, "contacts": fewer}, data.meta, cfg)
+    pd.testing.assert_frame_equal(site.site_data(indexed, data.meta, cfg)["contacts"], plain["contacts"])

@@ -19,7 +19,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from .result import InputError, Result
 
@@ -55,6 +55,10 @@ def style() -> Iterator[None]:
         "figure.dpi": 100,
         "savefig.dpi": 150,
         "savefig.bbox": "tight",
+        # titles sit just above their axes (no ticks on top): a fixed y spares matplotlib
+        # measuring every axes of the row at each draw to place them (a fifth of a report's
+        # figure time)
+        "axes.titley": 1.0,
         "legend.frameon": False,
     }
     with plt.rc_context(rc):
@@ -221,15 +225,22 @@ def date_axis(ax: Axes, x: pd.Series) -> None:
     """Language-neutral date ticks (years, or mm/yyyy for short spans): no month names."""
     if not pd.api.types.is_datetime64_any_dtype(x):
         return
-    months = (x.max().year - x.min().year) * 12 + x.max().month - x.min().month
+    lo, hi = x.min(), x.max()
+    months = (hi.year - lo.year) * 12 + hi.month - lo.month
+    # fixed tick dates, worked out once here: matplotlib's rrule-based date locators
+    # recompute them at every draw, several times per figure
+    # a year either side: ticks outside the view (axis margins) are simply not drawn
+    starts = pd.date_range(lo.to_period("Y").to_timestamp() - pd.DateOffset(years=1),
+                           hi + pd.DateOffset(years=1), freq="MS")
     if months >= 30:
-        ax.xaxis.set_major_locator(mdates.YearLocator())
+        major, minor = starts[starts.month == 1], starts[starts.month.isin((4, 7, 10))]
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-        ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(4, 7, 10)))
     else:
         step = 1 if months <= 8 else 3
-        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=range(1, 13, step)))
+        major, minor = starts[(starts.month - 1) % step == 0], starts[:0]
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%m/%Y"))
+    ax.xaxis.set_major_locator(FixedLocator(mdates.date2num(major)))
+    ax.xaxis.set_minor_locator(FixedLocator(mdates.date2num(minor)))
     ax.tick_params(axis="x", which="minor", length=3)
 
 

@@ -39,7 +39,7 @@ from .config import SiteConfig
 from .design import FEW_CLUSTERS
 from .result import EvalkitError, Result
 
-__all__ = ["SiteData", "SiteResults", "site_data", "split_sites", "analyse", "KEY_ESTIMATES", "ANALYSES"]
+__all__ = ["SiteData", "SiteResults", "SiteTables", "site_data", "split_sites", "analyse", "KEY_ESTIMATES", "ANALYSES"]
 
 #: roles counted as social workers for caseloads (DOMAIN.md: children per social worker)
 SOCIAL_WORKERS = ("social_worker", "consultant_social_worker")
@@ -114,6 +114,8 @@ class SiteResults:
 
 def site_data(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteConfig) -> SiteData:
     """Select ``config.site``'s rows of every table (valid rows of a validated dataset)."""
+    if isinstance(tables, SiteTables):
+        tables = tables.for_site(config.site)
     teams = tables["teams"][tables["teams"]["site_id"] == config.site]
     if teams.empty:
         raise EvalkitError(f"site {config.site!r} has no teams in the dataset")
@@ -140,12 +142,11 @@ def site_data(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: Sit
     return SiteData(config.site, picked, extracted, pilot_start, follow_start)
 
 
-def _grouped_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """``df``'s rows per site, joined through ``key`` to ``owners`` (key, site) pairs.
+def _positions_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Row positions of ``df`` per site, joined through ``key`` to ``owners`` (key, site) pairs.
 
     A key may belong to several sites (a worker who moved): its rows then go
-    to each of them. Rows keep their order and index. One gather of the
-    whole table, then a slice per site (a view, not a copy).
+    to each of them. Positions are ascending, so rows keep their order.
     """
     pairs = owners[[key, "_site"]].drop_duplicates()
     site_codes, sites = pd.factorize(pairs["_site"], sort=False)
@@ -160,8 +161,25 @@ def _grouped_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict[s
         pos, codes = hit["_pos"].to_numpy(), hit["_code"].to_numpy()
     order = np.lexsort((pos, codes))
     bounds = np.searchsorted(codes[order], np.arange(len(sites) + 1))
-    gathered = df.take(pos[order])
-    return {str(s): gathered.iloc[bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
+    return {str(s): pos[order][bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
+
+
+def _site_positions(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, np.ndarray]]:
+    """Table name -> site -> row positions, one pass per table."""
+    teams = tables["teams"].assign(_site=tables["teams"]["site_id"])
+    cases = tables["cases"].merge(teams[["team_id", "_site"]], on="team_id")
+    staff = tables["staff"].merge(teams[["team_id", "_site"]], on="team_id")
+    by = {"teams": ("team_id", teams), "cases": ("team_id", teams), "staff": ("team_id", teams),
+          "surveys": ("team_id", teams), "placements": ("case_id", cases), "contacts": ("case_id", cases),
+          "absences": ("worker_id", staff), "time_use": ("worker_id", staff),
+          "sites": ("site_id", teams), "services": ("site_id", teams)}
+    return {name: _positions_by_site(tables[name], key, owners) for name, (key, owners) in by.items()}
+
+
+def _take(tables: dict[str, pd.DataFrame], positions: dict[str, dict[str, np.ndarray]],
+          site: str) -> dict[str, pd.DataFrame]:
+    empty = np.array([], dtype=np.intp)
+    return {name: tables[name].take(by_site.get(site, empty)) for name, by_site in positions.items()}
 
 
 def split_sites(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
@@ -193,16 +211,44 @@ def split_sites(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataF
     >>> print(len(parts["kuopio"]["contacts"]) == len(sd["contacts"]))
     True
     """
-    teams = tables["teams"].assign(_site=tables["teams"]["site_id"])
-    cases = tables["cases"].merge(teams[["team_id", "_site"]], on="team_id")
-    staff = tables["staff"].merge(teams[["team_id", "_site"]], on="team_id")
-    by = {"teams": ("team_id", teams), "cases": ("team_id", teams), "staff": ("team_id", teams),
-          "surveys": ("team_id", teams), "placements": ("case_id", cases), "contacts": ("case_id", cases),
-          "absences": ("worker_id", staff), "time_use": ("worker_id", staff),
-          "sites": ("site_id", teams), "services": ("site_id", teams)}
-    grouped = {name: _grouped_by_site(tables[name], key, owners) for name, (key, owners) in by.items()}
-    return {str(s): {name: grouped[name].get(str(s), tables[name].iloc[:0]) for name in by}
-            for s in pd.unique(teams["site_id"])}
+    positions = _site_positions(tables)
+    return {str(s): _take(tables, positions, str(s)) for s in pd.unique(tables["teams"]["site_id"])}
+
+
+class SiteTables(dict):
+    """Tables of many sites, each site's rows found once for all sites (batch rendering).
+
+    :func:`site_data` on a plain dict filters the whole of every table; on
+    this it takes the site's rows from positions found on first use, in one
+    pass per table (:func:`split_sites`' work, without its copy of every
+    table). The warm render kernels wrap the shared batch dataset in it, so
+    each kernel pays the pass once for all the sites it renders. The
+    positions are used only while every table is the same object with the
+    same length as when they were found; the tables must not be changed in
+    place.
+
+    Examples
+    --------
+    >>> from evalkit.synth import synthesise
+    >>> data = synthesise(sites=2, seed=1)
+    >>> indexed = SiteTables(data.tables)
+    >>> cfg = SiteConfig(site="kuopio")
+    >>> a, b = site_data(indexed, data.meta, cfg), site_data(data.tables, data.meta, cfg)
+    >>> print(all(a[t].equals(b[t]) for t in b.tables))
+    True
+    """
+
+    _positions: Any = None
+    _frames: tuple = ()
+
+    def for_site(self, site: str) -> dict[str, pd.DataFrame]:
+        """The site's rows of every table (all rows again if a table was replaced)."""
+        frames = tuple((name, df, len(df)) for name, df in sorted(self.items()))
+        same = len(frames) == len(self._frames) and all(
+            a[0] == b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(frames, self._frames))
+        if self._positions is None or not same:
+            self._positions, self._frames = _site_positions(self), frames
+        return {**self, **_take(self, self._positions, site)}
 
 
 def _team_start(sd: SiteData) -> pd.Series:
