@@ -301,3 +301,16 @@ def test_an_unreachable_dask_scheduler_is_a_clear_start_error(tmp_path, dataset)
     result = _render(dataset, tmp_path / "params", tmp_path / "out", "--executor", "dask://127.0.0.1:9")
     assert result.exit_code == 2
     assert re.search(r"cannot reach the dask scheduler at dask://127\.0\.0\.1:9", " ".join(result.output.split()))
+
+
+def test_engine_papermill_from_the_command_line_gives_the_warm_engines_results(batch, dataset, tmp_path):
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / "kuopio.yaml").write_text((batch["params"] / "kuopio.yaml").read_text())
+    result = _render(dataset, params, tmp_path / "out", "--engine", "papermill")
+    assert result.exit_code == 0, result.output
+    warm = json.loads((batch["out"] / "kuopio" / "results.json").read_text())
+    cold = json.loads((tmp_path / "out" / "kuopio" / "results.json").read_text())
+    assert cold["results"] == warm["results"] and cold["key_estimates"] == warm["key_estimates"]
+    refused = _render(dataset, params, tmp_path / "out2", "--engine", "lukewarm")
+    assert refused.exit_code == 2 and "warm or papermill" in refused.output

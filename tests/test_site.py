@@ -111,3 +111,22 @@ def test_site_tables_pick_the_same_rows_and_notice_a_replaced_table(data):
     cfg = SiteConfig(site="kuopio")
     plain = site.site_data({**data.tables, "contacts": fewer}, data.meta, cfg)
     pd.testing.assert_frame_equal(site.site_data(indexed, data.meta, cfg)["contacts"], plain["contacts"])
+
+
+def test_a_hazard_ratio_without_a_finite_estimate_is_reported_not_estimable(data):
+    from evalkit import report
+
+    # no pilot-team case ends in a placement: the placement hazard ratio runs off to zero
+    cases = data.tables["cases"].copy()
+    pilot = cases["team_id"].isin(data.tables["teams"].query("arm == 'pilot'")["team_id"])
+    cases.loc[pilot & (cases["end_reason"] == "placement"), "end_reason"] = "no_need"
+    cfg = SiteConfig(site="kuopio", lang="en")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = site.analyse({**data.tables, "cases": cases}, data.meta, cfg)
+    duration = res.results["duration"]
+    assert "cox_placement" not in duration and {"cox_end", "km", "cif_placement"} <= set(duration)
+    assert "no finite estimate" in res.tables["duration"]["not_estimable"].loc["cox_placement", "reason"]
+    assert "hr_placement" not in res.key_estimates().index and "hr_case_end" in res.key_estimates().index
+    section, summary = report.duration(res, cfg).html, report.summary(res, cfg).html
+    assert "no finite estimate" in section and "no finite estimate" in summary

@@ -108,6 +108,7 @@ class CoxFit:
     loglik0: float  # at beta = 0
     iterations: int
     notes: list[str]
+    infinite: list[int]  # columns whose coefficient may be infinite (R's check)
     _strata: list[_Stratum]
     _n: int
 
@@ -199,6 +200,7 @@ def fit(time, event, x, strata=None) -> CoxFit:
             converged = True
             break
     vcov = _inverse(info)
+    infinite = np.array([], dtype=int)
     if not converged:
         notes.append(f"the Cox model did not converge in {MAX_ITER} iterations")
     else:
@@ -208,7 +210,7 @@ def fit(time, event, x, strata=None) -> CoxFit:
             notes.append("the log-likelihood converged before covariate(s) "
                          f"{', '.join(str(i + 1) for i in infinite)}: the coefficient may be infinite "
                          "(as R coxph warns)")
-    return CoxFit(beta, vcov, ll, ll0, it, notes, strata_, len(time))
+    return CoxFit(beta, vcov, ll, ll0, it, notes, [int(i) for i in infinite], strata_, len(time))
 
 
 def _solve(info, u):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import plots, trends
 from ._report_html import Page, blank_where_hidden, number_format, small
-from ._report_text import Estimate, caveats, estimate_from_row, signed_percent
+from ._report_text import Estimate, caveats, estimate_from_row, not_estimable, signed_percent
 from .disclosure import SECONDARY_MARK
 from .i18n import fmt_ci, fmt_number, fmt_percent
 from .result import Result
@@ -63,9 +63,11 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
     med = res["median"].table
     page.para(page.t("dur_median", pilot=_days(med.loc["pilot", "median"], page),
                      comparison=_days(med.loc["comparison", "median"], page)))
-    page.para(*direction(page, "hr_case_end", estimate_from_row(res["cox_end"], "pilot", "log"), "hazard_ratio"))
-    page.para(*direction(page, "hr_placement", estimate_from_row(res["cox_placement"], "pilot", "log"),
-                         "hazard_ratio"), _cif_sentence(page, res["cif_placement"].table))
+    missing = tabs.get("not_estimable", pd.DataFrame(columns=["reason"]))["reason"]
+    for name, key in (("hr_case_end", "cox_end"), ("hr_placement", "cox_placement")):
+        said = (direction(page, name, estimate_from_row(res[key], "pilot", "log"), "hazard_ratio") if key in res
+                else [f"{page.t(name + '_title')}: {not_estimable(missing.get(key, page.t('not_run')), page.cfg)}"])
+        page.para(*said, *([_cif_sentence(page, res["cif_placement"].table)] if key == "cox_placement" else []))
     page.para(page.t("dur_adjusted"))
     page.show(safe, page.t("dur_table_ends"))
     medians = pd.DataFrame({

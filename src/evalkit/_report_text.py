@@ -8,9 +8,9 @@ teams make it unreliable.
 """
 from __future__ import annotations
 
-import math
 import re
 
+import numpy as np
 import pandas as pd
 
 from .config import SiteConfig
@@ -91,7 +91,8 @@ def estimate_from_row(result: Result, row: str, scale: str) -> Estimate:
     """
     r = result.table.loc[row]
     if scale == "log":
-        values = [math.exp(r[c]) for c in ("estimate", "ci_low", "ci_high")]
+        with np.errstate(over="ignore"):  # a bound beyond e^709 is shown as unbounded, not an error
+            values = [np.exp(r[c]) for c in ("estimate", "ci_low", "ci_high")]
     elif scale == "ratio":
         values = [r[c] for c in ("ratio", "ratio_ci_low", "ratio_ci_high")]
     else:

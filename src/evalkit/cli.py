@@ -68,6 +68,9 @@ def render(
     resume: bool = typer.Option(False, "--resume", help="Render only the sites not done in OUT/manifest.json."),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds any one notebook cell may run."),
     notebook: Optional[Path] = typer.Option(None, "--notebook", help="Report notebook (default: 90_site_report)."),
+    engine: str = typer.Option("warm", "--engine",
+                               help="warm: one kernel per worker, reused and cleaned between sites; "
+                                    "papermill: a new kernel per site. Same reports."),
 ) -> None:
     """Render one HTML report per site, OUT/manifest.json and OUT/index.html.
 
@@ -78,8 +81,10 @@ def render(
 
     if lang is not None and lang not in ("fi", "sv", "en"):
         raise typer.BadParameter("use fi, sv or en", param_hint="--lang")
+    if engine not in ("warm", "papermill"):
+        raise typer.BadParameter("use warm or papermill", param_hint="--engine")
     options = _render.RenderOptions(jobs=jobs, lang=lang, resume=resume, executor=executor, timeout=timeout,
-                                    notebook=notebook or _render.REPORT_NOTEBOOK)
+                                    notebook=notebook or _render.REPORT_NOTEBOOK, engine=engine)
     raise typer.Exit(cli_render(data=data, params=params, out=out, options=options))
 
 

@@ -165,7 +165,7 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
         outcome = page.t(f"{name}_title")
         res = results.results.get(analysis, {}).get(key)
         if res is None or row not in res.table.index:
-            reason = results.skipped.get(analysis, page.t("not_run"))
+            reason = results.skipped.get(analysis) or _not_estimable_reason(results, analysis, key, page)
             lines.append(f"{outcome}: {not_estimable(reason, cfg, short=True)}")
             continue
         scale, measure = _KEY_SHOWN[name]
@@ -179,6 +179,14 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
     if ratios:
         _summary_figure(page, ratios)
     return page.done()
+
+
+def _not_estimable_reason(results: SiteResults, analysis: str, key: str, page: Page) -> str:
+    """Why one result of an analysis that ran is missing (e.g. a hazard ratio with no finite estimate)."""
+    table = results.tables.get(analysis, {}).get("not_estimable")
+    if table is not None and key in table.index:
+        return str(table.loc[key, "reason"])
+    return page.t("not_run")
 
 
 def _summary_figure(page: Page, ratios: dict) -> None:

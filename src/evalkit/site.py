@@ -37,7 +37,7 @@ from . import effects, rates, survival, trends
 from ._rules import lookup
 from .config import SiteConfig
 from .design import FEW_CLUSTERS
-from .result import EvalkitError, Result
+from .result import EstimationError, EvalkitError, Result
 
 __all__ = ["SiteData", "SiteResults", "SiteTables", "site_data", "split_sites", "analyse", "KEY_ESTIMATES", "ANALYSES"]
 
@@ -161,7 +161,8 @@ def _positions_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict
         pos, codes = hit["_pos"].to_numpy(), hit["_code"].to_numpy()
     order = np.lexsort((pos, codes))
     bounds = np.searchsorted(codes[order], np.arange(len(sites) + 1))
-    return {str(s): pos[order][bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
+    pos = pos[order]
+    return {str(s): pos[bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
 
 
 def _site_positions(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, np.ndarray]]:
@@ -290,6 +291,9 @@ def _cox(d: pd.DataFrame, event: str, cfg: SiteConfig) -> Result:
     keeps one site from dominating the pooled estimate on a spurious SE.
     """
     robust, naive = survival._cox_both_ses(d, "days", event, ["pilot", "lsl"], cluster="team", alpha=cfg.alpha)
+    if "pilot" in robust.stats.get("may_be_infinite", ()):
+        raise EstimationError("the hazard ratio has no finite estimate: the likelihood keeps rising as it grows "
+                              "(almost no such case ends in one of the arms)")
     n_teams = d["team"].nunique()
     if n_teams >= FEW_CLUSTERS:
         return robust
@@ -307,13 +311,21 @@ def analyse_duration(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], 
     res = {
         "km": survival.km(d, "days", "any_end", group="arm", alpha=cfg.alpha),
         "median": survival.median_survival(d, "days", "any_end", group="arm", alpha=cfg.alpha),
-        "cox_end": _cox(d, "any_end", cfg),
-        "cox_placement": _cox(d, "placement", cfg),
         "cif_placement": survival.cif(d, "days", "event", cause=2, group="arm", alpha=cfg.alpha),
         "gray_placement": survival.gray_test(d, "days", "event", "arm", cause=2),
     }
+    # a hazard ratio that cannot be estimated leaves the curves and the other ratio standing
+    missing = {}
+    for key, event in (("cox_end", "any_end"), ("cox_placement", "placement")):
+        try:
+            res[key] = _cox(d, event, cfg)
+        except EstimationError as exc:
+            missing[key] = str(exc)
     counts = d.groupby("arm")["event"].value_counts().unstack(fill_value=0)
-    return res, {"end_counts": counts.rename(columns={0: "open", 1: "closed", 2: "placement"})}
+    tabs = {"end_counts": counts.rename(columns={0: "open", 1: "closed", 2: "placement"})}
+    if missing:
+        tabs["not_estimable"] = pd.DataFrame({"reason": missing}).rename_axis("result")
+    return res, tabs
 
 
 def monthly_costs(sd: SiteData) -> pd.DataFrame:
