@@ -200,12 +200,13 @@ def fit(time, event, x, strata=None) -> CoxFit:
             converged = True
             break
     vcov = _inverse(info)
-    infinite = np.array([], dtype=int)
+    # R's check: the Newton step still to go is large next to the coefficient (a likelihood
+    # that keeps rising as it grows); flagged whether or not the iterations ran out
+    remaining = np.abs(u @ vcov)
+    infinite = np.flatnonzero((remaining > EPS) & (remaining > TOLER_INF * np.abs(beta)))
     if not converged:
         notes.append(f"the Cox model did not converge in {MAX_ITER} iterations")
     else:
-        remaining = np.abs(u @ vcov)
-        infinite = np.flatnonzero((remaining > EPS) & (remaining > TOLER_INF * np.abs(beta)))
         if infinite.size:
             notes.append("the log-likelihood converged before covariate(s) "
                          f"{', '.join(str(i + 1) for i in infinite)}: the coefficient may be infinite "
