@@ -162,11 +162,15 @@ def _positions(df: pd.DataFrame, col: str, keys: pd.Series, dist: Mapping[str, D
     return np.concatenate([found, [-1]])[d.codes]  # code -1 (null) takes the last slot
 
 
+def _present(df: pd.DataFrame, col: str, dist: Mapping[str, Distinct]) -> np.ndarray:
+    """Non-null cells of ``df[col]``, from its codes when known."""
+    d = dist.get(col)
+    return d.codes >= 0 if d is not None and len(d.codes) == len(df) else df[col].notna().to_numpy()
+
+
 def _unknown(df: pd.DataFrame, col: str, parent: pd.DataFrame, key: str, rule: str,
              dist: Mapping[str, Distinct]) -> list[Fail]:
-    d = dist.get(col)
-    present = d.codes >= 0 if d is not None and len(d.codes) == len(df) else df[col].notna().to_numpy()
-    bad = (_positions(df, col, parent[key].drop_duplicates(), dist) < 0) & present
+    bad = (_positions(df, col, parent[key].drop_duplicates(), dist) < 0) & _present(df, col, dist)
     return [(col, rule, _rows(df, bad))] if bad.any() else []
 
 
@@ -174,9 +178,7 @@ def _case_rules(df: pd.DataFrame, cases: pd.DataFrame, dist: Mapping[str, Distin
     """unknown_case, and the date outside its (valid) case; one hash lookup for both."""
     pos = _positions(df, "case_id", cases["case_id"], dist)
     out = []
-    d = dist.get("case_id")
-    present = d.codes >= 0 if d is not None and len(d.codes) == len(df) else df["case_id"].notna().to_numpy()
-    unknown = (pos < 0) & present
+    unknown = (pos < 0) & _present(df, "case_id", dist)
     if unknown.any():
         out.append(("case_id", "unknown_case", _rows(df, unknown)))
     known = (pos >= 0) & df["date"].notna().to_numpy()
