@@ -227,6 +227,8 @@ def test_survey_triple_is_a_key(tiny):
 def test_checks_on_distinct_values_report_the_rows_pandera_reports_on_the_whole_frame():
     # Column checks run once per distinct value and are taken back to the rows; every
     # row must be reported exactly as pandera reports it on the whole frame.
+    import pandera.pandas as pandera
+
     from evalkit import schemas
     from evalkit._rules import coerce, distinct
     from evalkit.validation import _pandera_cases, _pandera_failures
@@ -245,10 +247,9 @@ def test_checks_on_distinct_values_report_the_rows_pandera_reports_on_the_whole_
     pd.testing.assert_frame_equal(typed, typed_plain)
     assert [(c, r, list(x)) for c, r, x in type_fails] == [(c, r, list(x)) for c, r, x in type_fails_plain]
     fast = _pandera_failures("contacts", _pandera_cases("contacts", typed, distinct(raw), day), type_fails)
-    try:
+    with pytest.raises(pandera.errors.SchemaErrors) as caught:
         schemas.build("contacts", day, precoerced=True).validate(typed, lazy=True)
-    except Exception as exc:  # noqa: BLE001 - pandera's SchemaErrors, with every failure case
-        whole = _pandera_failures("contacts", exc.failure_cases, type_fails)
+    whole = _pandera_failures("contacts", caught.value.failure_cases, type_fails)
     as_sets = lambda fails: {(c, r): sorted(map(int, rows)) for c, r, rows in fails}  # noqa: E731
     assert as_sets(fast) == as_sets(whole)
     assert {r for _, r in as_sets(fast)} >= {"missing", "allowed_values", "range", "after_extracted_on"}

@@ -29,6 +29,8 @@ __all__ = ["CoxFit", "fit", "concordance"]
 MAX_ITER = 20  # R coxph.control iter.max
 EPS = 1e-9  # R coxph.control eps (relative change of the log-likelihood)
 TOLER_INF = np.sqrt(EPS)  # R coxph.control toler.inf
+_SINGULAR = ("the Cox model cannot be estimated: a covariate is constant or collinear among those at risk "
+             "(singular information matrix)")
 
 
 @dataclass
@@ -218,14 +220,12 @@ def _solve(info, u):
     try:
         return np.linalg.solve(info, u)
     except np.linalg.LinAlgError as exc:
-        raise EstimationError("the Cox model cannot be estimated: a covariate is constant or collinear "
-                              "among those at risk (singular information matrix)") from exc
+        raise EstimationError(_SINGULAR) from exc
 
 
 def _inverse(info):
     if not np.all(np.isfinite(info)) or np.linalg.cond(info) > 1e12:
-        raise EstimationError("the Cox model cannot be estimated: a covariate is constant or collinear "
-                              "among those at risk (singular information matrix)")
+        raise EstimationError(_SINGULAR)
     return np.linalg.inv(info)
 
 

@@ -13,7 +13,8 @@ import pandas as pd
 
 from . import plots, trends
 from ._report_html import Page, blank_where_hidden, number_format, small
-from ._report_text import Estimate, caveats, estimate_from_row, not_estimable, signed_percent
+from ._report_text import (Estimate, caveats, estimate_from_row, missing_reason, not_estimable,
+                           signed_percent)
 from .disclosure import SECONDARY_MARK
 from .i18n import fmt_ci, fmt_number, fmt_percent
 from .result import Result
@@ -63,10 +64,10 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
     med = res["median"].table
     page.para(page.t("dur_median", pilot=_days(med.loc["pilot", "median"], page),
                      comparison=_days(med.loc["comparison", "median"], page)))
-    missing = tabs.get("not_estimable", pd.DataFrame(columns=["reason"]))["reason"]
     for name, key in (("hr_case_end", "cox_end"), ("hr_placement", "cox_placement")):
+        reason = missing_reason(tabs, key, page.t("not_run"))
         said = (direction(page, name, estimate_from_row(res[key], "pilot", "log"), "hazard_ratio") if key in res
-                else [f"{page.t(name + '_title')}: {not_estimable(missing.get(key, page.t('not_run')), page.cfg)}"])
+                else [f"{page.t(name + '_title')}: {not_estimable(reason, page.cfg)}"])
         page.para(*said, *([_cif_sentence(page, res["cif_placement"].table)] if key == "cox_placement" else []))
     page.para(page.t("dur_adjusted"))
     page.show(safe, page.t("dur_table_ends"))

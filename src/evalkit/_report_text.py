@@ -17,7 +17,7 @@ from .config import SiteConfig
 from .i18n import fmt_ci, fmt_number, fmt_percent, label
 from .result import Result
 
-__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "caveats"]
+__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "missing_reason", "caveats"]
 
 #: text in quotes in an error message is a value from the data (a team, a site): never shown
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -48,6 +48,12 @@ def scrub(reason: str) -> str:
 def not_estimable(reason: str, cfg: SiteConfig, short: bool = False) -> str:
     """The plain sentence (or, ``short``, phrase) shown in place of an analysis that could not run."""
     return label("not_estimable_short" if short else "not_estimable", cfg.lang, reason=scrub(reason))
+
+
+def missing_reason(tabs: dict[str, pd.DataFrame], key: str, default: str) -> str:
+    """Why the result ``key`` of an analysis that ran is missing (its ``not_estimable`` table)."""
+    table = tabs.get("not_estimable")
+    return str(table.loc[key, "reason"]) if table is not None and key in table.index else default
 
 
 class Estimate:

@@ -33,7 +33,7 @@ import pandas as pd
 from . import plots, validation
 from ._report_html import Page, Section, number_format
 from ._report_sections import costs_body, direction, duration_body, sick_leave_body, survey_body, workforce_body
-from ._report_text import caveats, estimate_from_row, not_estimable
+from ._report_text import caveats, estimate_from_row, missing_reason, not_estimable
 from .config import SiteConfig, load_params
 from .i18n import fmt_date
 from .result import EvalkitError
@@ -165,7 +165,8 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
         outcome = page.t(f"{name}_title")
         res = results.results.get(analysis, {}).get(key)
         if res is None or row not in res.table.index:
-            reason = results.skipped.get(analysis) or _not_estimable_reason(results, analysis, key, page)
+            reason = results.skipped.get(analysis) or missing_reason(results.tables.get(analysis, {}), key,
+                                                                     page.t("not_run"))
             lines.append(f"{outcome}: {not_estimable(reason, cfg, short=True)}")
             continue
         scale, measure = _KEY_SHOWN[name]
@@ -179,14 +180,6 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
     if ratios:
         _summary_figure(page, ratios)
     return page.done()
-
-
-def _not_estimable_reason(results: SiteResults, analysis: str, key: str, page: Page) -> str:
-    """Why one result of an analysis that ran is missing (e.g. a hazard ratio with no finite estimate)."""
-    table = results.tables.get(analysis, {}).get("not_estimable")
-    if table is not None and key in table.index:
-        return str(table.loc[key, "reason"])
-    return page.t("not_run")
 
 
 def _summary_figure(page: Page, ratios: dict) -> None:

@@ -370,36 +370,43 @@ def _design(df, rhs, covariates):
     return mm.to_numpy(dtype=float), [str(c) for c in mm.columns]
 
 
+_COX_METHOD = "Cox PH, Efron ties (R coxph convergence), Wald CI"
+
+
 def _cox_fit(data, duration, event, covariates, strata, cluster):
-    """Checked frame, design, Efron fit: what :func:`cox` and the site plan build on."""
+    """Checked frame, Efron fit and the fit's model-level stats: what :func:`cox` and the site plan use."""
     df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata, cluster))
     x, names = _design(df, rhs, covariates)
     fit = _coxph.fit(df["_t"].to_numpy(), df["_e"].to_numpy(), x, df[strata].to_numpy() if strata else None)
-    if cluster is not None:
-        n_cl = df[cluster].nunique()
-        if n_cl < 2:
-            raise EstimationError(f"robust SEs need at least two clusters in {cluster!r}; found {n_cl}")
-        if n_cl < 20:
-            warns.append(f"only {n_cl} clusters: the sandwich SE is unreliable with few clusters")
-    return df, x, names, fit, warns + fit.notes
+    lr = 2 * (fit.loglik - fit.loglik0)
+    stats = {"loglik": fit.loglik, "lr_chi2": lr, "lr_df": len(names),
+             "lr_p": float(_st.chi2.sf(lr, len(names))),
+             "concordance": _coxph.concordance(df["_t"], df["_e"], x @ fit.beta),
+             "events": int(df["_e"].sum()), "n": len(df)}
+    if fit.infinite:
+        stats["may_be_infinite"] = [names[i] for i in fit.infinite]
+    return df, names, fit, stats, warns
 
 
-def _cox_result(df, x, names, fit, vcov, warns, *, method, stats, alpha):
+def _clustered(df, fit, cluster):
+    """R's grouped-dfbeta sandwich: (vcov, n_clusters, method suffix, warnings)."""
+    n_cl = int(df[cluster].nunique())
+    if n_cl < 2:
+        raise EstimationError(f"robust SEs need at least two clusters in {cluster!r}; found {n_cl}")
+    warns = [f"only {n_cl} clusters: the sandwich SE is unreliable with few clusters"] if n_cl < 20 else []
+    return (fit.cluster_vcov(df[cluster].to_numpy()), n_cl,
+            f", robust SE clustered by {cluster} (R coxph cluster=, no small-sample factor)", warns)
+
+
+def _cox_result(names, fit, vcov, stats, method, warns, alpha):
+    """The Result of a fit with the variance ``vcov``; the fit's own notes follow ``warns``."""
     table = wald_table(names, fit.beta, np.sqrt(np.diag(vcov)), alpha=alpha, ratio=True)
     table.insert(0, "coef", table["estimate"])
     for new, old in (("hr", "ratio"), ("hr_ci_low", "ratio_ci_low"), ("hr_ci_high", "ratio_ci_high")):
         table[new] = table[old]
     table = table[["coef", "se", "hr", "hr_ci_low", "hr_ci_high", "z", "p", "estimate", "ci_low",
                    "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high"]]
-    lr = 2 * (fit.loglik - fit.loglik0)
-    eta = x @ fit.beta
-    stats = {"loglik": fit.loglik, "lr_chi2": lr, "lr_df": len(names),
-             "lr_p": float(_st.chi2.sf(lr, len(names))),
-             "concordance": _coxph.concordance(df["_t"], df["_e"], eta),
-             "events": int(df["_e"].sum()), "n": len(df), **stats}
-    if fit.infinite:
-        stats["may_be_infinite"] = [names[i] for i in fit.infinite]
-    return Result(table, stats, method, list(warns))
+    return Result(table, dict(stats), method, [*warns, *fit.notes])
 
 
 def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster=None,
@@ -448,16 +455,14 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     """
     if ties != "efron":
         raise InputError("only ties='efron' (R coxph's default) is available")
-    df, x, names, fit, warns = _cox_fit(data, duration, event, covariates, strata, cluster)
-    method = "Cox PH, Efron ties (R coxph convergence), Wald CI"
-    vcov, stats = fit.vcov, {}
+    df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, strata, cluster)
+    vcov, method = fit.vcov, _COX_METHOD
     if cluster is not None:
-        vcov = fit.cluster_vcov(df[cluster].to_numpy())
-        stats["n_clusters"] = int(df[cluster].nunique())
-        method += f", robust SE clustered by {cluster} (R coxph cluster=, no small-sample factor)"
+        vcov, n_cl, suffix, notes = _clustered(df, fit, cluster)
+        stats, method, warns = {**stats, "n_clusters": n_cl}, method + suffix, warns + notes
     if strata:
         method += f", stratified by {strata}"
-    return _cox_result(df, x, names, fit, vcov, warns, method=method, stats=stats, alpha=alpha)
+    return _cox_result(names, fit, vcov, stats, method, warns, alpha)
 
 
 def _cox_both_ses(data, duration, event, covariates, *, cluster, alpha=0.05) -> tuple[Result, Result]:
@@ -466,14 +471,11 @@ def _cox_both_ses(data, duration, event, covariates, *, cluster, alpha=0.05) -> 
     For callers that choose between them (the site plan with few teams)
     without fitting the model twice.
     """
-    df, x, names, fit, warns = _cox_fit(data, duration, event, covariates, None, cluster)
-    base = "Cox PH, Efron ties (R coxph convergence), Wald CI"
-    robust = _cox_result(df, x, names, fit, fit.cluster_vcov(df[cluster].to_numpy()), warns,
-                         method=f"{base}, robust SE clustered by {cluster} (R coxph cluster=, no small-sample "
-                                "factor)", stats={"n_clusters": int(df[cluster].nunique())}, alpha=alpha)
-    naive = _cox_result(df, x, names, fit, fit.vcov, [w for w in warns if "clusters" not in w],
-                        method=base, stats={}, alpha=alpha)
-    return robust, naive
+    df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, None, cluster)
+    vcov, n_cl, suffix, notes = _clustered(df, fit, cluster)
+    robust = _cox_result(names, fit, vcov, {**stats, "n_clusters": n_cl}, _COX_METHOD + suffix, warns + notes,
+                         alpha)
+    return robust, _cox_result(names, fit, fit.vcov, stats, _COX_METHOD, warns, alpha)
 
 
 def cox_zph(data, duration, event, covariates, *, strata=None, transform="km") -> Result:

@@ -219,7 +219,8 @@ def _check_table(name: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame],
     typed, type_fails = coerce(raw, name, dist)
     # a code never parses as a number or a date: in those columns only cells
     # that failed coercion need scanning (saves most of the scan on big tables)
-    parsed = {c for c in typed.columns if c not in schemas.string_columns(name) and c in schemas.columns(name)}
+    text, contract = set(schemas.string_columns(name)), set(schemas.columns(name))
+    parsed = {c for c in typed.columns if c not in text and c in contract}
     masks = {}
     for col in raw.columns:
         if col in parsed:
