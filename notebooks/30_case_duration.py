@@ -16,9 +16,11 @@
 # %% [markdown]
 # # Case duration and placements
 #
-# How long cases last in pilot and comparison teams (Kaplan-Meier, Cox with team-clustered
-# SEs, adjusted for legal basis), and placement outside the home as a competing end of a
-# case (cumulative incidence, cause-specific Cox, Gray's test).
+# How long cases last in pilot and comparison teams (Kaplan-Meier), the change in the
+# hazard of a case ending when a pilot team starts the model (a Cox model on
+# counting-process rows with team strata and calendar periods: a difference in
+# differences), and placement outside the home as a competing end of a case (cumulative
+# incidence, cause-specific Cox, Gray's test).
 #
 # Run for one site: `papermill notebooks/30_case_duration.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
@@ -49,7 +51,9 @@ site_data = evalkit.site.site_data(dataset.tables, dataset.meta, cfg)
 report.duration(results, cfg)
 
 # %% [markdown]
-# Median duration by arm, and the Cox models of any end and of placement.
+# Median duration by arm (cases opened after the start: a description), and the
+# difference-in-differences Cox models of any end and of placement (each pilot team
+# against itself before its start, net of the comparison teams' change).
 
 # %%
 results.results["duration"]["median"]

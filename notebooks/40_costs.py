@@ -16,9 +16,12 @@
 # %% [markdown]
 # # Purchased-service costs
 #
-# The site's monthly purchased-service euros, interrupted at the first pilot start
-# (quasi-Poisson segmented regression with level and slope change and two seasonal
-# harmonics), and pilot-team against comparison-team costs (controlled ITS).
+# Each pilot team's monthly purchased-service euros, interrupted at its own start, against
+# the comparison teams over the same months: a team-month panel with team and month
+# effects and errors that persist from month to month (`evalkit.trends.staggered_its`), and
+# a check that pilot and comparison teams moved alike before the starts
+# (`evalkit.trends.pretrend_test`). Purchases booked to no team are the site's own budget
+# trend, not part of the estimate.
 #
 # Run for one site: `papermill notebooks/40_costs.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
@@ -48,13 +51,13 @@ results = evalkit.site.analyse(dataset.tables, dataset.meta, cfg)
 report.costs(results, cfg)
 
 # %%
-results.results["costs"]["its"]
+results.results["costs"]["panel"]
 
 # %%
-results.results["costs"]["controlled_its"]
+results.results["costs"]["pretrend"]
 
 # %% [markdown]
-# The monthly series the models were fitted to (`site`: services not booked to a team).
+# The monthly euros by arm (`site`: services not booked to a team).
 
 # %%
 results.tables["costs"]["monthly"]

@@ -17,8 +17,9 @@
 # # Sick leave
 #
 # Sick-leave days per FTE-year by arm, before and after each team's start (exact Poisson
-# CIs), and the difference in differences on rates (quasi-Poisson on worker-level rows:
-# the ratio of the pilot teams' rate ratio to the comparison teams').
+# CIs), and the difference in differences on rates: worker x half-year rows with team and
+# half-year effects, each pilot team switching at its own start (quasi-Poisson,
+# worker-clustered jackknife SEs with Satterthwaite df).
 #
 # Run for one site: `papermill notebooks/50_sick_leave.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
@@ -51,10 +52,10 @@ report.sick_leave(results, cfg)
 results.results["sick_leave"]["rates"]
 
 # %%
-results.results["sick_leave"]["rate_did"]
+results.results["sick_leave"]["rate_twfe"]
 
 # %% [markdown]
-# Days and FTE-years by arm and period (sums of the worker-level rows the models use).
+# Days and FTE-years by arm and period, before and after each team's start (the crude rates above).
 
 # %%
 results.tables["sick_leave"]["by_worker"].groupby(["arm", "period"])[["days", "fte_years"]].sum()

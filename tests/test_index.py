@@ -47,8 +47,11 @@ def test_site_estimates_keeps_only_weighable_estimates_and_flags_ratios():
 def test_pooled_estimate_matches_metafor_on_the_bcg_trials():
     fit = pooled_estimates(site_estimates(_bcg_results()))["hr_placement"]
     row = fit["pooled"]
-    # R: metafor::rma(yi, vi, data = escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg))
-    assert round(row["estimate"], 4) == -0.7145 and round(row["se"], 4) == 0.1798
+    # R: metafor::rma(yi, vi, data = escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg),
+    #    test = "knha"): estimate -0.7145, se 0.1808 (the z fit's 0.1798 rescaled), t on 12 df
+    assert round(row["estimate"], 4) == -0.7145 and round(row["se"], 4) == 0.1808
+    # shared/reference case 6: pooled RR 0.49 (0.33-0.73), the Knapp-Hartung interval
+    assert (round(np.exp(row["ci_low"]), 2), round(np.exp(row["ci_high"]), 2)) == (0.33, 0.73)
     assert round(fit.stats["tau2"], 4) == 0.3132 and fit.stats["k"] == 13
     pred = fit.table.loc["prediction"]
     # R: predict(res, transf = exp, pi.type = "t"): pi.lb 0.14, pi.ub 1.76 (t on k - 1 df, as the index)
@@ -93,9 +96,8 @@ def test_index_lists_every_site_with_status_and_links_in_the_language(index_page
 
 def test_index_states_the_pooled_result_with_decimal_commas(index_page):
     _, page = index_page
-    # metafor, as above: estimate -0.7145, CI -1.0669 to -0.3622 -> RR 0.49 (exp: 0.3441 to 0.6961),
-    # prediction interval 0.14-1.76, I2 92.22%
-    assert "Yhdistetty estimaatti 0,49 (95 %:n luottamusväli 0,34…0,70); ennusteväli uudelle kohteelle " \
+    # metafor knha, as above: RR 0.49 (0.33-0.73), prediction interval 0.14-1.76, I2 92.22%
+    assert "Yhdistetty estimaatti 0,49 (95 %:n luottamusväli 0,33…0,73); ennusteväli uudelle kohteelle " \
            "0,14…1,76; 13 kohdetta; heterogeenisuus I² 92\u00a0%." in page
 
 
@@ -116,8 +118,8 @@ def test_index_shows_no_counts_of_people_and_no_scripts(index_page):
 
 
 @pytest.mark.parametrize("lang, heading, sentence", [
-    ("en", "Pooled result across sites", "Pooled estimate 0.49 (95% CI 0.34\u20130.70)"),
-    ("sv", "Sammanvägt resultat för orterna", "Sammanvägd skattning 0,49 (95 % konfidensintervall 0,34\u20260,70)"),
+    ("en", "Pooled result across sites", "Pooled estimate 0.49 (95% CI 0.33\u20130.73)"),
+    ("sv", "Sammanvägt resultat för orterna", "Sammanvägd skattning 0,49 (95 % konfidensintervall 0,33\u20260,73)"),
 ])
 def test_index_in_english_and_swedish(tmp_path, lang, heading, sentence):
     manifest = Manifest(tmp_path)

@@ -11,7 +11,7 @@ import statsmodels.api as sm
 from scipy import stats as st
 
 from evalkit import EstimationError, InputError
-from evalkit.rates import compare_rates, rate_did, rate_model
+from evalkit.rates import compare_rates, rate_did, rate_model, rate_twfe
 
 DATA = Path(__file__).parent / "data"
 SHIPS_FORMULA = "incidents ~ type + C(year) + C(period)"
@@ -235,3 +235,66 @@ def test_rate_did_cluster_and_errors():
         rate_did(df.assign(pilot=df["pilot"] + 1), "days", "fte", "pilot", "after")
     with pytest.raises(EstimationError, match="four"):
         rate_did(df[~((df.pilot == 1) & (df.after == 1))], "days", "fte", "pilot", "after")
+
+
+# --- CR2 for rate models (clubSandwich's glm method) and DiD on rates with fixed effects -----------
+
+def _r_poly(x, degree):
+    """R's orthogonal poly(x, degree): QR of the centred powers, unit-length columns."""
+    x = np.asarray(x, dtype=float) - np.mean(x)
+    q, r = np.linalg.qr(np.vander(x, degree + 1, increasing=True))
+    z = q * np.diag(r)
+    return (z / np.sqrt((z**2).sum(axis=0)))[:, 1:]
+
+
+def test_cr2_quasipoisson_matches_clubsandwich_dietox():
+    # R: dietox$Cu <- as.factor(dietox$Cu)
+    #    weight_fit <- glm(Weight ~ Cu * poly(Time, 3), data = dietox, family = "quasipoisson")
+    #    coef_test(weight_fit, vcov = vcovCR(weight_fit, cluster = dietox$Pig, type = "CR2"),
+    #              test = "Satterthwaite")        (clubSandwich reference page vcovCR.glm)
+    dietox = pd.read_csv(DATA / "dietox.csv")
+    dietox[["p1", "p2", "p3"]] = _r_poly(dietox["Time"], 3)
+    res = rate_model(dietox, "Weight ~ C(Cu, levels=['Cu000', 'Cu035', 'Cu175']) * (p1 + p2 + p3)",
+                     family="quasipoisson", cluster="Pig", se_type="cr2")
+    t = res.table
+    printed = {  # term: (estimate, SE, d.f.)
+        "Intercept": (4.0124, 0.0190, 22.0), "p3": (0.0292, 0.0566, 21.9),
+        "C(Cu, levels=['Cu000', 'Cu035', 'Cu175'])[T.Cu035]": (-0.0134, 0.0286, 45.7),
+        "C(Cu, levels=['Cu000', 'Cu035', 'Cu175'])[T.Cu175]:p3": (0.1146, 0.0998, 44.7),
+    }
+    for term, (est, se, df) in printed.items():
+        assert (round(t.loc[term, "estimate"], 4), round(t.loc[term, "se"], 4), round(t.loc[term, "df"], 1)) == \
+            (est, se, df), term
+    assert "CR2" in res.method and res.stats["n_clusters"] == 72
+    # the dispersion cancels in the sandwich: Poisson gives the same CR2
+    pois = rate_model(dietox, "Weight ~ C(Cu, levels=['Cu000', 'Cu035', 'Cu175']) * (p1 + p2 + p3)",
+                      family="poisson", cluster="Pig", se_type="cr2").table
+    np.testing.assert_allclose(pois["se"], t["se"], rtol=1e-10)
+
+
+def test_rate_twfe_is_the_dummy_variable_glm_and_its_options():
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"team": np.repeat(["a", "b", "c", "d"], 30), "half": np.tile(np.repeat(np.arange(6), 5), 4),
+                      "worker": np.repeat(np.arange(24), 5), "fte": rng.uniform(0.3, 0.5, 120)})
+    d["d"] = ((d["team"].isin(["a", "b"])) & (d["half"] >= np.where(d["team"] == "a", 2, 4))).astype(int)
+    d["days"] = rng.poisson(d["fte"] * 12 * np.exp(-0.3 * d["d"] + 0.1 * d["half"]))
+    res = rate_twfe(d, "days", "fte", "d", "team", "half", cluster="worker", se_type="cr2")
+    full = rate_model(d, "days ~ d + C(team) + C(half)", exposure="fte", family="quasipoisson", cluster="worker",
+                      se_type="cr2")
+    assert list(res.table.index) == ["d"]
+    for col in ("estimate", "se", "df", "ci_low", "ci_high"):
+        assert res["d"][col] == pytest.approx(full["d"][col], rel=1e-10)
+    with pytest.raises(InputError, match="needs cluster"):
+        rate_model(d, "days ~ d", exposure="fte", se_type="cr2")
+    with pytest.raises(EstimationError, match="does not vary"):
+        rate_twfe(d.assign(d=0), "days", "fte", "d", "team", "half")
+
+
+def test_rate_model_alpha_sets_the_interval():
+    d = pd.DataFrame({"days": [30, 12, 45, 20, 33, 18], "fte": [3.0, 2.0, 3.5, 2.5, 3.1, 2.2],
+                      "pilot": [0, 1, 0, 1, 0, 1]})
+    wide, narrow = (rate_model(d, "days ~ pilot", exposure="fte", alpha=a)["pilot"] for a in (0.05, 0.10))
+    assert wide["estimate"] == narrow["estimate"]
+    z = lambda a: st.norm.ppf(1 - a / 2)  # noqa: E731
+    assert wide["ci_high"] - wide["estimate"] == pytest.approx(z(0.05) * wide["se"])
+    assert narrow["ci_high"] - narrow["estimate"] == pytest.approx(z(0.10) * narrow["se"])

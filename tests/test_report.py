@@ -80,7 +80,7 @@ def test_every_section_renders_in_every_language(pages, lang):
 
 @pytest.mark.parametrize("lang", ["fi", "sv"])
 def test_numbers_use_a_decimal_comma_in_fi_and_sv(data, pages, lang):
-    row = data["results"].results["duration"]["cox_end"].table.loc["pilot"]
+    row = data["results"].results["duration"]["cox_end"].table.loc["model_work"]
     html = text_of(pages[lang]["duration"])
     # the hazard ratio and its CI as written in the sentence, e.g. "1,04 (95 %:n luottamusväli 0,26…4,19)"
     assert fmt_number(row["hr"], lang, 2) in html
@@ -90,7 +90,7 @@ def test_numbers_use_a_decimal_comma_in_fi_and_sv(data, pages, lang):
 
 
 def test_english_numbers_use_a_decimal_point(data, pages):
-    row = data["results"].results["duration"]["cox_end"].table.loc["pilot"]
+    row = data["results"].results["duration"]["cox_end"].table.loc["model_work"]
     html = pages["en"]["duration"]
     assert f"hazard ratio {row['hr']:.2f} (95% confidence interval {row['hr_ci_low']:.2f}\u2013" in html
 

@@ -10,7 +10,7 @@ from scipy import stats as st
 
 from evalkit import _cmprsk, _coxph, _km
 from evalkit.result import EstimationError, InputError
-from evalkit.survival import cif, cox, cox_zph, gray_test, km, logrank, median_survival, survival_at
+from evalkit.survival import cif, cox, cox_zph, gray_test, km, logrank, median_survival, rmst, survival_at
 
 DATA = Path(__file__).parent / "data"
 ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
@@ -553,3 +553,98 @@ def test_vectorised_gray_score_equals_the_walk_over_times():
                 got = _cmprsk.gray_score(t, status, g, k, cause, rho)
                 np.testing.assert_allclose(got[0], want[0], atol=1e-10)
                 np.testing.assert_allclose(got[1], want[1], atol=1e-10)
+
+
+# --- counting-process Cox (delayed entry, time-varying covariates) ---------------------------------
+
+@pytest.fixture(scope="module")
+def heart():
+    return pd.read_csv(DATA / "heart.csv")
+
+
+def test_counting_process_cox_matches_r_on_stanford_heart(heart):
+    # R: coxph(Surv(start, stop, event) ~ age + year + surgery + transplant, data = heart)
+    #    (printed in bi-sdal/workshop training/130-ml/README.md):
+    #    age 0.02717 (0.01371), year -0.14635 (0.07047), surgery -0.63721 (0.36723),
+    #    transplant -0.01025 (0.31375); z 1.981, -2.077, -1.735, -0.033; n = 172, 75 events
+    res = cox(heart, "stop", "event", ["age", "year", "surgery", "transplant"], entry="start")
+    t = res.table
+    assert t["estimate"].round(5).tolist() == [0.02717, -0.14635, -0.63721, -0.01025]
+    assert t["se"].round(5).tolist() == [0.01371, 0.07047, 0.36723, 0.31375]
+    assert t["z"].round(3).tolist() == [1.981, -2.077, -1.735, -0.033]
+    assert res.stats["events"] == 75 and res.stats["n"] == 172 and np.isnan(res.stats["concordance"])
+    assert "counting-process" in res.method
+
+
+def test_counting_process_score_residuals_match_their_definition():
+    # no tied times: the score residual of row i is its event term minus its share of every
+    # later hazard increment while it is at risk (entry < t <= stop)
+    rng = np.random.default_rng(3)
+    n = 200
+    x = rng.normal(size=(n, 2))
+    entry = rng.uniform(0, 2, n)
+    stop = entry + rng.exponential(1 / np.exp(0.5 * x[:, 0])) + 1e-3
+    event = (rng.uniform(size=n) < 0.7).astype(int)
+    fit = _coxph.fit(stop, event, x, entry=entry)
+    xc = x - x.mean(axis=0)
+    w = np.exp(xc @ fit.beta)
+    expected = np.zeros((n, 2))
+    for j in np.flatnonzero(event):
+        at_risk = (entry < stop[j]) & (stop >= stop[j])
+        xbar = (w[at_risk, None] * xc[at_risk]).sum(axis=0) / w[at_risk].sum()
+        expected[j] += xc[j] - xbar
+        expected[at_risk] -= w[at_risk, None] * (xc[at_risk] - xbar) / w[at_risk].sum()
+    np.testing.assert_allclose(fit.score_residuals(), expected, atol=1e-12)
+
+
+def test_entry_must_come_before_the_end(heart):
+    with pytest.raises(InputError, match="do not end after they enter"):
+        cox(heart.assign(start=heart["stop"]), "stop", "event", ["age"], entry="start")
+
+
+def test_splitting_follow_up_changes_nothing(lung):
+    # a subject's follow-up cut into (0, c] and (c, t] gives the same Cox fit as one row
+    whole = cox(lung.dropna(subset=["ph.ecog"]), "time", "status", ["age", "ph.ecog"])
+    d = lung.dropna(subset=["ph.ecog"])
+    cut = 200.0
+    early = d.assign(start=0.0, stop=np.minimum(d["time"], cut), status=np.where(d["time"] <= cut, d["status"], 0))
+    late = d[d["time"] > cut].assign(start=cut, stop=lambda f: f["time"])
+    split = cox(pd.concat([early, late]), "stop", "status", ["age", "ph.ecog"], entry="start")
+    np.testing.assert_allclose(split.table["estimate"], whole.table["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(split.table["se"], whole.table["se"], rtol=1e-8)
+
+
+# --- restricted mean survival time (survRM2) ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pbc():
+    return pd.read_csv(DATA / "pbc_rmst2.csv", float_precision="round_trip")
+
+
+def test_rmst_matches_survrm2_vignette(pbc):
+    # R: D <- rmst2.sample.data(); rmst2(D$time, D$status, D$arm, tau = 10)   (survRM2 1.0-4 vignette)
+    #   RMST (arm=1) 7.146 0.283 6.592 7.701;  RMST (arm=0) 7.283 0.295 6.704 7.863
+    #   RMTL (arm=1) 2.854;  RMTL (arm=0) 2.717
+    #   RMST (arm=1)-(arm=0) -0.137 -0.939 0.665 p 0.738;  RMST (arm=1)/(arm=0) 0.981 0.878 1.096 p 0.738
+    t = rmst(pbc, "time", "status", tau=10, group="arm").table.round(3)
+    assert t.loc["1", ["estimate", "se", "ci_low", "ci_high", "rmtl"]].tolist() == [7.146, 0.283, 6.592, 7.701, 2.854]
+    assert t.loc["0", ["estimate", "se", "ci_low", "ci_high", "rmtl"]].tolist() == [7.283, 0.295, 6.704, 7.863, 2.717]
+    assert t.loc["difference", ["estimate", "ci_low", "ci_high", "p"]].tolist() == [-0.137, -0.939, 0.665, 0.738]
+    assert t.loc["ratio", ["estimate", "ci_low", "ci_high", "p"]].tolist() == [0.981, 0.878, 1.096, 0.738]
+
+
+def test_rmst_tau_rule_and_reference(pbc):
+    # both arms end censored: the default tau is the smaller of the arms' last times (4523 days)
+    res = rmst(pbc, "time", "status", tau=None, group="arm")
+    assert res.stats["tau"] == pytest.approx(4523 / 365.25)
+    with pytest.raises(InputError, match="beyond the data"):
+        rmst(pbc, "time", "status", tau=13, group="arm")
+    flipped = rmst(pbc, "time", "status", tau=10, group="arm", reference=1)
+    assert flipped["difference"]["estimate"] == pytest.approx(0.1369227648694764, abs=1e-12)
+    # one group: the area under its curve, as lifelines' restricted_mean_survival_time
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import restricted_mean_survival_time
+
+    one = rmst(pbc, "time", "status", tau=10)
+    kmf = KaplanMeierFitter().fit(pbc["time"], pbc["status"])
+    assert one["all"]["estimate"] == pytest.approx(restricted_mean_survival_time(kmf, t=10), rel=1e-12)

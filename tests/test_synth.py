@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from evalkit import InputError
-from evalkit.synth import Effects, cli_synth, synthesise
+from evalkit.synth import Effects, Stress, cli_synth, synthesise
 
 EXTRACTED = pd.Timestamp("2021-12-31")
 FOLLOW_START = pd.Timestamp("2016-01-01")
@@ -416,3 +416,75 @@ def test_no_effect_means_no_difference():
     for event in ("closing", "placement"):
         coef, se = _cox_pilot(cases, event)
         assert abs(coef) < 3 * se, (event, coef, se)
+
+
+# --- departures from the easy case (Stress) ----------------------------------------------------
+
+def test_plain_stress_changes_nothing_and_null_effects_are_recorded():
+    plain = synthesise(sites=2, seed=4)
+    same = synthesise(sites=2, seed=4, stress=Stress())
+    for name, table in plain.tables.items():
+        pd.testing.assert_frame_equal(table, same.tables[name])
+    null = synthesise(sites=2, seed=4, effects=Effects.null())
+    assert {k: v["value"] for k, v in null.meta["true_effects"].items()} == {
+        "hr_close": 1.0, "hr_placement": 1.0, "cost_level_ratio": 1.0, "cost_slope_ratio": 1.0,
+        "sick_leave_rr": 1.0, "survey_change": 0.0, "face_to_face_share_change": 0.0}
+    assert plain.meta["stress"]["team_sd"] == 0 and plain.meta["stress"]["pretrend_site"] is None
+
+
+def _log_costs(ds):
+    s = ds.tables["services"].dropna(subset=["team_id"])
+    m = s.groupby(["team_id", "month"])["cost_eur"].sum().rename("cost").reset_index()
+    return m.assign(log=np.log(m["cost"]))
+
+
+def test_calendar_shock_raises_every_teams_costs_and_sick_leave_in_its_window():
+    plain, shocked = (synthesise(sites=3, seed=9, stress=Stress(calendar_shock=s)) for s in (0.0, 0.4))
+    inside = lambda m: ("2020-04" <= m) & (m <= "2021-03")  # noqa: E731
+    diff = _log_costs(shocked)["log"] - _log_costs(plain)["log"]
+    months = _log_costs(plain)["month"]
+    assert diff[inside(months)].mean() == pytest.approx(0.4, abs=0.03)
+    assert abs(diff[~inside(months)].mean()) < 0.02
+    assert shocked.meta["stress"]["calendar_shock_window"] == ["2020-04-01", "2021-03-31"]
+    sick = lambda ds: ds.tables["absences"].query("kind == 'sick_leave'")["start"]  # noqa: E731
+    in_window = lambda s: ((s >= "2020-04-01") & (s < "2021-04-01")).sum()  # noqa: E731
+    assert in_window(sick(shocked)) > 1.3 * in_window(sick(plain))
+
+
+def test_autocorrelated_costs_and_a_pretrend_at_one_site():
+    ds = synthesise(sites=3, seed=9, stress=Stress(cost_ar=0.8, pretrend_site="jyvaskyla", pretrend=0.02))
+    m = _log_costs(ds)
+    # the within-team month-to-month residual correlation is clearly positive with AR(1) disturbances
+    detrended = m["log"] - m.groupby("team_id")["log"].transform(lambda v: v.rolling(13, center=True,
+                                                                                        min_periods=1).mean())
+    lag = detrended.groupby(m["team_id"]).shift()
+    assert np.corrcoef(detrended[lag.notna()], lag[lag.notna()])[0, 1] > 0.3
+    teams = ds.tables["teams"].set_index("team_id")
+    slope = m.assign(t=pd.PeriodIndex(m["month"], freq="M").astype("int64")).groupby("team_id").apply(
+        lambda g: np.polyfit(g["t"], g["log"], 1)[0], include_groups=False)
+    drifting = [t for t in slope.index if teams.loc[t, "site_id"] == "jyvaskyla" and teams.loc[t, "arm"] == "pilot"]
+    others = [t for t in slope.index if teams.loc[t, "site_id"] == "jyvaskyla" and teams.loc[t, "arm"] != "pilot"]
+    assert slope[drifting].mean() - slope[others].mean() > 0.01  # the pilot teams drift upwards
+    with pytest.raises(InputError, match="not one of the 3 site"):
+        synthesise(sites=3, seed=9, stress=Stress(pretrend_site="helsinki"))
+
+
+@pytest.mark.parametrize("bad", [dict(team_sd=-0.1), dict(cost_ar=1.0), dict(calendar_shock="big"),
+                                 dict(pretrend_site=3)])
+def test_impossible_stress_is_refused(bad):
+    with pytest.raises(InputError, match="Stress"):
+        Stress(**bad)
+
+
+def test_cli_synth_null_and_stress_options_reach_dataset_yaml(tmp_path):
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    res = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "d"), "--sites", "1", "--null",
+                                   "--team-sd", "0.2", "--calendar-shock", "0.3", "--cost-ar", "0.5"])
+    assert res.exit_code == 0, res.output
+    meta = yaml.safe_load((tmp_path / "d" / "dataset.yaml").read_text(encoding="utf-8"))
+    assert meta["true_effects"]["hr_close"]["value"] == 1.0
+    assert meta["stress"]["team_sd"] == 0.2 and meta["stress"]["cost_ar"] == 0.5
+    assert "no true effects" in res.output

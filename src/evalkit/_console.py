@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -17,8 +18,13 @@ __all__ = ["print_report", "print_error"]
 
 
 def print_error(message: str) -> None:
-    """The exit-2 message, on stderr."""
-    Console(stderr=True, highlight=False).print(f"[bold red]evalkit validate: cannot read the dataset[/]\n{message}")
+    """The exit-2 message, on stderr.
+
+    Soft-wrapped, so that a long path stays on one line (copyable, never cut
+    mid-name), and escaped, so that brackets in a name are shown, not read as markup.
+    """
+    Console(stderr=True, highlight=False).print(
+        f"[bold red]evalkit validate: cannot read the dataset[/]\n{escape(message)}", soft_wrap=True)
 
 
 def print_report(report: "ValidationReport", quarantine: Optional[Path]) -> None:

@@ -45,9 +45,14 @@ class _Stratum:
     ends: np.ndarray  # last sorted row of each group
     ev_group: np.ndarray  # group of each expanded Efron term (one per event)
     frac: np.ndarray  # k / d of each expanded term
+    # delayed entry (counting-process data): sorted rows by descending entry, and for each group the
+    # number of rows that enter at or after its time (they are not yet at risk there)
+    entry_order: np.ndarray | None = None
+    entered_late: np.ndarray | None = None
+    entry_group: np.ndarray | None = None  # per sorted row: first group at or before its entry time
 
 
-def _stratum(rows, time, event, x) -> _Stratum:
+def _stratum(rows, time, event, x, entry=None) -> _Stratum:
     order = rows[np.argsort(-time[rows], kind="stable")]
     t = time[order]
     new = np.r_[True, t[1:] != t[:-1]]
@@ -59,24 +64,36 @@ def _stratum(rows, time, event, x) -> _Stratum:
     ev_group = np.repeat(np.arange(len(starts)), deaths)
     first = np.repeat(np.cumsum(deaths) - deaths, deaths)
     frac = (np.arange(len(ev_group)) - first) / np.repeat(deaths, deaths).clip(min=1)
-    return _Stratum(order, x[order], e, group, starts, ends, ev_group, frac)
+    s = _Stratum(order, x[order], e, group, starts, ends, ev_group, frac)
+    if entry is not None:
+        enter = entry[order]
+        s.entry_order = np.argsort(-enter, kind="stable")
+        times = t[starts]  # descending
+        s.entered_late = len(enter) - np.searchsorted(np.sort(enter), times, side="left")
+        # groups are in descending time: the first group whose time is <= the row's entry
+        s.entry_group = np.searchsorted(-times, -enter, side="left")
+    return s
 
 
-def _sums(s: _Stratum, beta: np.ndarray, second: bool):
-    """Risk-set and tied-event sums of w, w x (and w x x') per group; eta shift c."""
+def _risk_sums(values: np.ndarray, s: _Stratum) -> np.ndarray:
+    """Sum of ``values`` over each group's risk set: time >= the group's, entered before it."""
+    total = np.cumsum(values, axis=0)[s.ends]
+    if s.entry_order is None:
+        return total
+    late = np.cumsum(values[s.entry_order], axis=0)
+    late = np.concatenate([np.zeros((1,) + values.shape[1:]), late])
+    return total - late[s.entered_late]
+
+
+def _sums(s: _Stratum, beta: np.ndarray):
+    """Risk-set and tied-event sums of w and w x per group; eta shift c."""
     eta = s.x @ beta
     c = eta.max() if len(eta) else 0.0
     w = np.exp(eta - c)  # scaled for overflow; every ratio below is unchanged
     wx = w[:, None] * s.x
-    we = w * s.event
-    out = {"eta": eta, "c": c, "w": w,
-           "s0": np.cumsum(w)[s.ends], "s1": np.cumsum(wx, axis=0)[s.ends],
-           "e0": np.add.reduceat(we, s.starts), "e1": np.add.reduceat(wx * s.event[:, None], s.starts, axis=0)}
-    if second:
-        wxx = wx[:, :, None] * s.x[:, None, :]
-        out["s2"] = np.cumsum(wxx, axis=0)[s.ends]
-        out["e2"] = np.add.reduceat(wxx * s.event[:, None, None], s.starts, axis=0)
-    return out
+    return {"eta": eta, "c": c, "w": w, "s0": _risk_sums(w, s), "s1": _risk_sums(wx, s),
+            "e0": np.add.reduceat(w * s.event, s.starts),
+            "e1": np.add.reduceat(wx * s.event[:, None], s.starts, axis=0)}
 
 
 def _efron_terms(s: _Stratum, m: dict):
@@ -87,16 +104,37 @@ def _efron_terms(s: _Stratum, m: dict):
     return den, xbar
 
 
+def _hazard_share(s: _Stratum, den: np.ndarray, w: np.ndarray):
+    """Per sorted row: its share of the hazard increments over its time at risk (and the group sums).
+
+    With a = sum of 1/den per group and b = sum of k/d / den per group, a
+    row at risk at the groups from its entry to its time carries
+    ``w * (sum of a over those groups - event * b at its own group)``: the
+    weight of its x x' in the information, and of its x in the score residuals.
+    """
+    n_groups, g = len(s.starts), s.ev_group
+    a = np.bincount(g, weights=1 / den, minlength=n_groups)
+    b = np.bincount(g, weights=s.frac / den, minlength=n_groups)
+    cum_a = np.cumsum(a[::-1])[::-1]  # over groups at or before each group's time
+    held = cum_a[s.group]
+    if s.entry_group is not None:
+        inside = s.entry_group < n_groups
+        held = held - np.where(inside, cum_a[np.minimum(s.entry_group, n_groups - 1)], 0.0)
+    return w * (held - s.event * b[s.group]), a, b
+
+
 def _loglik_score_info(strata, beta, p):
     ll, u, info = 0.0, np.zeros(p), np.zeros((p, p))
     for s in strata:
-        m = _sums(s, beta, second=True)
+        m = _sums(s, beta)
         den, xbar = _efron_terms(s, m)
-        g, f = s.ev_group, s.frac
         ll += float(m["eta"] @ s.event - np.log(den).sum() - m["c"] * len(den))
         u += s.x.T @ s.event - xbar.sum(axis=0)
-        second = (m["s2"][g] - f[:, None, None] * m["e2"][g]) / den[:, None, None]
-        info += second.sum(axis=0) - xbar.T @ xbar
+        # sum over Efron terms of (risk-set sum of w x x' - k/d tied sum) / den, as one weighted Gram matrix
+        weight, _, _ = _hazard_share(s, den, m["w"])
+        # einsum, not a BLAS product: the sum's order must not depend on the thread count,
+        # so that a report rendered by any worker gives the same digits
+        info += np.einsum("ij,i,ik->jk", s.x, weight, s.x) - np.einsum("ij,ik->jk", xbar, xbar)
     return ll, u, info
 
 
@@ -124,7 +162,7 @@ class CoxFit:
         """
         out = np.zeros((self._n, len(self.beta)))
         for s in self._strata:
-            m = _sums(s, self.beta, second=False)
+            m = _sums(s, self.beta)
             den, xbar = _efron_terms(s, m)
             n_groups, g, f = len(s.starts), s.ev_group, s.frac
             # per tied-time group: sums over its Efron terms, then over all groups at or before a row's time
@@ -139,6 +177,12 @@ class CoxFit:
             k, x, w, e = s.group, s.x, m["w"][:, None], s.event[:, None]
             resid = (e * (x - mean_xbar[k]) - w * (x * cum_a[k][:, None] - cum_b[k])
                      + e * w * (x * a_f[k][:, None] - b_f[k]))
+            if s.entry_group is not None:
+                # hazard at or before a row's entry was never its to share: take it back out
+                j = s.entry_group
+                inside = j < n_groups
+                jj = np.minimum(j, n_groups - 1)
+                resid += inside[:, None] * w * (x * cum_a[jj][:, None] - cum_b[jj])
             out[s.rows] = resid
         return out
 
@@ -151,18 +195,21 @@ class CoxFit:
         return grouped.T @ grouped
 
 
-def fit(time, event, x, strata=None) -> CoxFit:
+def fit(time, event, x, strata=None, entry=None) -> CoxFit:
     """Fit the Efron Cox model by Newton-Raphson as R ``coxph.fit`` does.
 
     Parameters
     ----------
     time, event : array
-        Durations and 0/1 events.
+        Durations (the stop times) and 0/1 events.
     x : 2-D array
         Covariates (no intercept); centred internally, which changes nothing
         but the rounding.
     strata : array, optional
         Stratum of each row (separate baseline hazards).
+    entry : array, optional
+        Entry times (counting-process data, R ``Surv(start, stop, event)``):
+        a row is at risk at times t with entry < t <= time.
 
     Returns
     -------
@@ -180,7 +227,8 @@ def fit(time, event, x, strata=None) -> CoxFit:
     x = x - x.mean(axis=0)
     layers = np.zeros(len(time)) if strata is None else np.asarray(strata)
     _, codes = np.unique(layers, return_inverse=True)
-    strata_ = [_stratum(np.flatnonzero(codes == c), time, event, x) for c in range(codes.max() + 1)]
+    enter = None if entry is None else np.asarray(entry, dtype=float)
+    strata_ = [_stratum(np.flatnonzero(codes == c), time, event, x, enter) for c in range(codes.max() + 1)]
     p = x.shape[1]
     beta = np.zeros(p)
     ll0, u, info = _loglik_score_info(strata_, beta, p)

@@ -222,11 +222,14 @@ def _loglik(y, mu, family, theta, n):
 
 
 def fit(y: np.ndarray, X: pd.DataFrame, *, family: str, offset: np.ndarray | None = None,
-        cluster: np.ndarray | None = None, hac: tuple | None = None) -> GlmFit:
+        cluster: np.ndarray | None = None, hac: tuple | None = None, alpha: float = 0.05,
+        small_sample: str | None = None) -> GlmFit:
     """Fit one GLM: Wald table (log-link families add ratio columns), stats, warnings.
 
     ``hac`` is ``(lags, groups)`` for Newey-West SEs (``groups`` None for one
-    series, else the series ids, rows sorted by series then time).
+    series, else the series ids, rows sorted by series then time). With
+    ``cluster`` and ``small_sample`` "CR2" or "CR3", that variance with
+    Satterthwaite df per coefficient (column ``df``), as clubSandwich for ``glm``.
     """
     X, aliased = _drop_aliased(X)
     notes = [f"not estimable (aliased, dropped as R reports NA): {', '.join(aliased)}"] if aliased else []
@@ -251,12 +254,16 @@ def fit(y: np.ndarray, X: pd.DataFrame, *, family: str, offset: np.ndarray | Non
     if family == "quasipoisson":  # R: AIC is NA for quasi families
         del stats["aic"]
     cov, df, convention = _covariance(cov * stats["dispersion"], family, stats["df_resid"])
-    if cluster is not None or hac is not None:
+    if cluster is not None and small_sample:
+        cov, df, convention = _small_sample_covariance(y, Xv, mu, (kind, theta), cluster, small_sample, stats)
+        notes += _few_clusters(stats, cr2=True)
+    elif cluster is not None or hac is not None:
         model = sm.GLM(y, Xv, family=_sm_family(kind, theta), offset=offset)
         cov, df, convention = _robust_covariance(model, beta, cluster, hac, stats)
         notes += _few_clusters(stats)
     with np.errstate(over="ignore"):  # a diverging estimate (flagged below) may give ratio CI inf
-        table = wald_table(list(X.columns), beta, np.sqrt(np.diag(cov)), df=df, ratio=family != "gaussian")
+        table = wald_table(list(X.columns), beta, np.sqrt(np.diag(cov)), df=df, ratio=family != "gaussian",
+                           alpha=alpha)
     return GlmFit(table=table, stats=stats, warnings=notes + _divergence_notes(table), convention=convention)
 
 
@@ -273,12 +280,31 @@ def _fit_stats(y, mu, offset, kind, theta, k) -> dict:
     return stats
 
 
-def _few_clusters(stats: dict) -> list[str]:
+def _few_clusters(stats: dict, cr2: bool = False) -> list[str]:
     g = stats.get("n_clusters")
     if g is None or g >= 20:
         return []
+    if cr2:
+        return [f"only {g} clusters: the CR2 SE with Satterthwaite df allows for that, but with very few "
+                "clusters the interval is wide"] if g < 10 else []
     return [f"only {g} clusters: cluster-robust SEs are unreliable with fewer than about 20 "
             "(expect CIs too narrow)"]
+
+
+def _small_sample_covariance(y, X, mu, family, cluster, small_sample, stats):
+    """CR2 or CR3 with the GLM working model (clubSandwich ``glm`` method); per-coefficient Satterthwaite df."""
+    from ._crve import cr2
+
+    kind, theta = family
+    if kind == "gaussian":
+        res = cr2(X, y - mu, cluster, kind=small_sample)
+    else:
+        variance = mu if kind == "poisson" else mu + mu**2 / theta
+        # log link: d mu / d eta = mu; W = 1 / V(mu); the working model Theta = V(mu)
+        res = cr2(X * mu[:, None], y - mu, cluster, weights=1 / variance, target=variance, kind=small_sample)
+    stats["n_clusters"] = res.n_clusters
+    return (res.vcov, res.df, f"{small_sample} cluster-robust SE ({res.n_clusters} clusters), Satterthwaite t "
+                              "as clubSandwich")
 
 
 def _divergence_notes(table: pd.DataFrame) -> list[str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import plots, trends
+from . import plots
 from ._report_html import Page, blank_where_hidden, number_format, small
-from ._report_text import (Estimate, caveats, estimate_from_row, missing_reason, not_estimable,
+from ._report_text import (Estimate, caveats, design_limits, estimate_from_row, missing_reason, not_estimable,
                            signed_percent)
 from .disclosure import SECONDARY_MARK
 from .i18n import fmt_ci, fmt_number, fmt_percent
@@ -38,7 +38,14 @@ def arm_names(page: Page) -> dict[str, str]:
 
 
 def direction(page: Page, name: str, est: Estimate, measure: str) -> list[str]:
-    """Direction sentence of a key estimate with its numbers, what the CI says, and caveats."""
+    """Direction sentence of a key estimate with its numbers, what the CI says, and caveats.
+
+    A description (the design supports no interval) gets a neutral sentence:
+    it compares different teams, so no direction of change is claimed.
+    """
+    if est.descriptive:  # a plain rate ratio between teams, not a ratio of rate ratios
+        plain = "rate_ratio" if measure == "ratio_of_rate_ratios" else measure
+        return [page.t("descriptive_sentence", numbers=est.numbers(plain, page.cfg)), est.certainty(page.cfg)]
     key = f"{name}_{'up' if est.up else 'down'}"
     pct = signed_percent(est.value, page.cfg.lang) if est.ratio else ""
     sentence = page.t(key, numbers=est.numbers(measure, page.cfg), pct=pct)
@@ -66,10 +73,11 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
                      comparison=_days(med.loc["comparison", "median"], page)))
     for name, key in (("hr_case_end", "cox_end"), ("hr_placement", "cox_placement")):
         reason = missing_reason(tabs, key, page.t("not_run"))
-        said = (direction(page, name, estimate_from_row(res[key], "pilot", "log"), "hazard_ratio") if key in res
-                else [f"{page.t(name + '_title')}: {not_estimable(reason, page.cfg)}"])
+        said = (direction(page, name, estimate_from_row(res[key], "model_work", "log"), "hazard_ratio")
+                if key in res else [f"{page.t(name + '_title')}: {not_estimable(reason, page.cfg)}"])
         page.para(*said, *([_cif_sentence(page, res["cif_placement"].table)] if key == "cox_placement" else []))
-    page.para(page.t("dur_adjusted"))
+    if "cox_end" in res and "descriptive" not in res["cox_end"].stats:  # what the DiD estimates, and its limits
+        page.para(page.t("dur_adjusted"), *design_limits(res["cox_end"], page.cfg))
     page.show(safe, page.t("dur_table_ends"))
     medians = pd.DataFrame({
         page.t("median_days"): [_days(med.loc[a, "median"], page) for a in ARMS],
@@ -112,29 +120,36 @@ SERVICE_KEYS = ("family_work", "institutional_care", "foster_care", "substance_a
 
 
 def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
-    """Level and slope change at the pilot start, the controlled comparison, the ITS figure, costs per year."""
+    """Pilot teams' level and slope change at their own starts, the pre-trend check, the figure and tables."""
     lang = page.cfg.lang
     m = tabs["monthly"]
-    its = res["its"]
-    start = int(its.stats["n_pre"]) + 1
+    panel = res["panel"]
     months = m["month"].tolist()
+    starts = tabs["team_months"]["start"].dropna()
     page.para(page.t("costs_scope", first=_month(months[0], lang), last=_month(months[-1], lang),
-                     start=_month(months[start - 1], lang)))
-    page.para(*direction(page, "cost_level", estimate_from_row(its, "level_change", "log"), "cost_ratio"))
-    slope = estimate_from_row(its, "slope_change", "log")
-    page.para(page.t("costs_slope", pct=signed_percent(slope.value, lang),
-                     numbers=slope.numbers("monthly_ratio", page.cfg, 3)), slope.certainty(page.cfg))
-    if "controlled_its" in res:
-        ctrl = estimate_from_row(res["controlled_its"], "level_change_diff", "log")
-        page.para(*direction(page, "cost_controlled", ctrl, "cost_ratio"))
-    page.para(page.t("costs_note"))
-    fitted, counterfactual = _its_lines(its, m, start)
+                     start=_month(starts.min(), lang) if len(starts) else "–"))
+    page.para(*direction(page, "cost_level", estimate_from_row(panel, "level_change", "log"), "cost_ratio"))
+    if "slope_change" in panel.table.index:
+        slope = estimate_from_row(panel, "slope_change", "log")
+        page.para(page.t("costs_slope", pct=signed_percent(slope.value, lang),
+                         numbers=slope.numbers("monthly_ratio", page.cfg, 3)), slope.certainty(page.cfg))
+    if "fitted" not in panel.frames:  # a description has no model of the course without the pilot
+        _cost_tables(page, m, tabs)
+        return
+    page.para(page.t("costs_note"), *_pretrend_sentence(page, res.get("pretrend")), *design_limits(panel, page.cfg))
+    fitted = _pilot_lines(panel, tabs["team_months"])
     labels = {"title": page.t("its_title"), "xlabel": "", "ylabel": page.t("euros_per_month"),
               "observed": page.t("its_observed"), "fitted": page.t("its_fitted"),
               "counterfactual": page.t("its_counterfactual"), "start": page.t("its_start")}
-    page.figure(plots.its_plot(m, "month", "total", start=months[start - 1], fitted=fitted,
-                               counterfactual=counterfactual, labels=labels, number_format=number_format(lang)),
-                page.t("its_caption"))
+    page.figure(plots.its_plot(fitted, "month", "observed", start=starts.min(), fitted=fitted["fitted"].to_numpy(),
+                               counterfactual=fitted["counterfactual"].to_numpy(), labels=labels,
+                               number_format=number_format(lang)), page.t("its_caption"))
+    _cost_tables(page, m, tabs)
+
+
+def _cost_tables(page: Page, m: pd.DataFrame, tabs: dict[str, pd.DataFrame]) -> None:
+    """Costs per year by arm (the site's own purchases apart), by service type, per open case."""
+    lang = page.cfg.lang
     year = m.assign(year=m["month"].str[:4]).groupby("year")
     columns = [c for c in ("pilot", "comparison", "site", "total") if c in m.columns]
     yearly = year[columns].sum().map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€")
@@ -158,27 +173,29 @@ def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]
         page.table(pc, page.t("costs_per_child_table"))
 
 
+def _pretrend_sentence(page: Page, pretrend: Result | None) -> list[str]:
+    """The pre-trend check in words: a warning when it flags, a modest 'no sign' otherwise."""
+    if pretrend is None:
+        return []
+    est = estimate_from_row(pretrend, "pretrend", "log")
+    ci = page.t("ci_level", level=page.level) + " " + fmt_ci(est.low - 1, est.high - 1, page.cfg.lang, 3)
+    key = "costs_pretrend_flag" if est.clear else "costs_pretrend_ok"
+    return [page.t(key, pct=signed_percent(est.value, page.cfg.lang), ci=ci)]
+
+
+def _pilot_lines(panel: Result, team_months: pd.DataFrame) -> pd.DataFrame:
+    """Pilot teams' observed, fitted and counterfactual euros per month, summed over the teams."""
+    fitted = panel.frames["fitted"]
+    out = fitted[fitted["treated"]].groupby("time")[["observed", "fitted", "counterfactual"]].sum().reset_index()
+    first = pd.Period(team_months["month"].min(), freq="M")
+    out["month"] = [str(first + int(t) - 1) for t in out["time"]]
+    return out
+
+
 def _month(month: str, lang: str) -> str:
     """``2018-01`` as ``1/2018`` in fi and sv."""
     year, mon = month.split("-")
     return month if lang == "en" else f"{int(mon)}/{year}"
-
-
-def _its_lines(its: Result, monthly: pd.DataFrame, start: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fitted costs and the counterfactual (level and slope changes set to zero) of the ITS model.
-
-    The design is rebuilt with :mod:`evalkit.trends`' own helpers so that it
-    is the model that was fitted (time 1, 2, ... as in :func:`evalkit.site.monthly_costs`).
-    """
-    t = monthly["t"].to_numpy(dtype=float)
-    beta = its.table["estimate"]
-    k = sum(name.startswith("sin") for name in beta.index)
-    X = trends._segments(t, float(start), "slope_change" in beta.index)
-    X = X.join(trends._harmonics(monthly, None, t, k, 12))
-    coef = beta.reindex(X.columns).to_numpy()
-    fitted = np.exp(X.to_numpy() @ coef)
-    no_change = X.assign(level_change=0.0, **({"slope_change": 0.0} if "slope_change" in X else {}))
-    return fitted, np.exp(no_change.to_numpy() @ coef)
 
 
 # --- sick leave --------------------------------------------------------------------------
@@ -190,12 +207,13 @@ def sick_leave_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataF
     periods = {"before": page.t("before_start"), "after": page.t("after_start")}
     wide = lambda col: rates.pivot(index="arm", columns="period", values=col).reindex(  # noqa: E731
         index=list(ARMS), columns=list(periods))
-    days = wide("events").rename(index=names, columns=periods)
+    days = wide("events").fillna(0).rename(index=names, columns=periods)  # no person-time: no days
     days.index.name = days.columns.name = None
     safe = page.suppress(days)
-    shown = pd.DataFrame({p: [f"{fmt_number(wide('estimate').loc[a, p], lang, 1)} "
-                              f"({fmt_ci(wide('ci_low').loc[a, p], wide('ci_high').loc[a, p], lang, 1)})"
-                              for a in ARMS] for p in periods}, index=list(ARMS))
+    rate = lambda a, p: ("\u2013" if pd.isna(wide("estimate").loc[a, p]) else  # noqa: E731
+                         f"{fmt_number(wide('estimate').loc[a, p], lang, 1)} "
+                         f"({fmt_ci(wide('ci_low').loc[a, p], wide('ci_high').loc[a, p], lang, 1)})")
+    shown = pd.DataFrame({p: [rate(a, p) for a in ARMS] for p in periods}, index=list(ARMS))
     shown = blank_where_hidden(shown.rename(index=names, columns=periods), safe)
     cell = lambda a, p: shown.loc[names[a], periods[p]].split(" ")[0]  # noqa: E731
     page.para(page.t("sick_rates", pb=cell("pilot", "before"), cb=cell("comparison", "before"),
@@ -203,9 +221,10 @@ def sick_leave_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataF
     if safe.n_primary:
         page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
     else:
-        page.para(*direction(page, "sick_leave_rr", estimate_from_row(res["rate_did"], "did", "log"),
-                             "ratio_of_rate_ratios"))
-        page.para(page.t("sick_note"))
+        est = estimate_from_row(res["rate_twfe"], "model_work", "log")
+        page.para(*direction(page, "sick_leave_rr", est, "ratio_of_rate_ratios"))
+        if not est.descriptive:
+            page.para(page.t("sick_note"), *design_limits(res["rate_twfe"], page.cfg))
     page.show(safe, page.t("sick_table_days"))
     page.table(shown, page.t("sick_table_rates", level=page.level))
     keep = ~small(rates["events"], page.cfg.disclosure_threshold)
@@ -234,9 +253,9 @@ def survey_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame
     if safe.n_primary:
         page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
     else:
-        page.para(*direction(page, "survey_change", estimate_from_row(res["did"], "did", "difference"),
+        page.para(*direction(page, "survey_change", estimate_from_row(res["did"], "model_work", "difference"),
                              "difference_points"))
-        page.para(page.t("survey_note"))
+        page.para(page.t("survey_note"), *design_limits(res["did"], page.cfg))
     page.show(safe, page.t("survey_table_n"))
     shown.index.name = shown.columns.name = None
     page.table(shown, page.t("survey_table_means"))

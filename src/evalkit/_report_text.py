@@ -17,7 +17,8 @@ from .config import SiteConfig
 from .i18n import fmt_ci, fmt_number, fmt_percent, label
 from .result import Result
 
-__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "missing_reason", "caveats"]
+__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "missing_reason", "caveats",
+           "design_limits", "design_reason"]
 
 #: text in quotes in an error message is a value from the data (a team, a site): never shown
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -47,7 +48,7 @@ def scrub(reason: str) -> str:
 
 def not_estimable(reason: str, cfg: SiteConfig, short: bool = False) -> str:
     """The plain sentence (or, ``short``, phrase) shown in place of an analysis that could not run."""
-    return label("not_estimable_short" if short else "not_estimable", cfg.lang, reason=scrub(reason))
+    return label("not_estimable_short" if short else "not_estimable", cfg.lang, reason=design_reason(reason, cfg))
 
 
 def missing_reason(tabs: dict[str, pd.DataFrame], key: str, default: str) -> str:
@@ -71,18 +72,29 @@ class Estimate:
         return self.value >= self.null
 
     @property
+    def descriptive(self) -> str | None:
+        """Why the design supports no interval, if it does not."""
+        return self.result.stats.get("descriptive") if self.result is not None else None
+
+    @property
     def clear(self) -> bool:
         """The CI excludes "no effect"."""
         return not (self.low <= self.null <= self.high)
 
     def numbers(self, measure_key: str, cfg: SiteConfig, digits: int = 2) -> str:
-        """``hazard ratio 1,31 (95 %:n luottamusväli 1,10…1,56)``."""
+        """``hazard ratio 1,31 (95 %:n luottamusväli 1,10…1,56)``; the value alone for a description."""
+        if self.descriptive:
+            return label("estimate_only", cfg.lang, measure=label(measure_key, cfg.lang),
+                         value=fmt_number(self.value, cfg.lang, digits))
         return label("estimate_ci", cfg.lang, measure=label(measure_key, cfg.lang),
                      value=fmt_number(self.value, cfg.lang, digits), level=level(cfg),
                      ci=fmt_ci(self.low, self.high, cfg.lang, digits))
 
     def certainty(self, cfg: SiteConfig, short: bool = False) -> str:
-        """Whether the interval includes no effect, in a sentence (or a short phrase)."""
+        """Whether the interval includes no effect, in a sentence (or a short phrase); or why there is none."""
+        if self.descriptive:
+            return label("descriptive_short" if short else "descriptive_only", cfg.lang,
+                         reason=design_reason(self.descriptive, cfg))
         key = ("sure_yes" if short else "ci_excludes_null") if self.clear else \
             ("sure_no" if short else "ci_includes_null")
         return label(key, cfg.lang, null=fmt_number(self.null, cfg.lang, 0))
@@ -120,4 +132,32 @@ def caveats(result: Result, cfg: SiteConfig, short: bool = False) -> list[str]:
             out.append(label("few_clusters", cfg.lang, n=n if n is not None and not pd.isna(n) else "?"))
     if others and not short:
         out.append(label("other_caveats", cfg.lang, n=len(others)))
+    return out
+
+
+#: reasons of evalkit._site_design, by their label keys
+_REASONS = {"no pilot team has data from both before and after its start": "reason_no_pre_period",
+            "every team starts at the same time and none stays out: the change cannot be told from time":
+                "reason_same_start"}
+
+
+def design_reason(reason: str, cfg: SiteConfig) -> str:
+    """Why a design supports no interval, in the report's language (other reasons scrubbed as they are)."""
+    key = _REASONS.get(reason)
+    return label(key, cfg.lang) if key else scrub(reason)
+
+
+def design_limits(result: Result, cfg: SiteConfig) -> list[str]:
+    """Sentences on the limits of a site's design where they bite: one pilot team, few teams, short follow-up."""
+    st = result.stats
+    out = []
+    pilot, comparison = st.get("n_pilot_teams"), st.get("n_comparison_teams")
+    if pilot == 1:
+        out.append(label("limit_one_pilot", cfg.lang))
+    elif pilot is not None and comparison is not None and pilot + comparison <= 4:
+        out.append(label("limit_few_teams", cfg.lang, pilot=pilot, comparison=comparison))
+    if st.get("months_after_start", 12) < 12:
+        out.append(label("limit_short_follow", cfg.lang))
+    if st.get("period_months") == 0:
+        out.append(label("limit_no_calendar", cfg.lang))
     return out

@@ -2,9 +2,10 @@
 
 A case's end follows a Weibull all-cause hazard (shape 0.85, decreasing:
 many short cases, some lasting years) that is multiplied by ``hr_close`` from
-the pilot team's model start on; a case ends in a placement with a
-probability that makes the placement cause-specific hazard ratio exactly
-``hr_placement``. Reaching 18 ends a case (``age_limit``) regardless of arm;
+the pilot team's model start on (and, with a calendar shock, by
+``exp(-shock)`` inside the shock window, in every team); a case ends in a
+placement with a probability that makes the placement cause-specific hazard
+ratio exactly ``hr_placement``. Reaching 18 ends a case (``age_limit``) regardless of arm;
 the extraction date censors it. A child whose case closed without a
 placement may be referred again (a new case in the same team).
 """
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._synth_sites import EXTRACTED, FOLLOW_START
+from ._synth_stress import SHOCK_END, SHOCK_START
 
 __all__ = ["make_cases", "make_contacts", "OPEN_YEARS"]
 
@@ -29,9 +31,13 @@ _P_REFER_AGAIN = 0.15
 _MAX_CASES_PER_CHILD = 4
 
 
-def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, hr_placement: float
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cases (with internal ``team``, ``closed_day`` columns) and placements."""
+def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, hr_placement: float,
+               shock: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cases (with internal ``team``, ``closed_day`` columns) and placements.
+
+    ``teams`` carries ``frailty`` (closing-hazard multiplier) and, optionally,
+    ``place_mult`` (multiplier of the team's share of ends that are placements).
+    """
     years = (EXTRACTED - FOLLOW_START + 1) / 365.25
     n_new = rng.poisson(teams["inflow"].to_numpy() / (1 + _P_REFER_AGAIN) * years)
     team = np.repeat(np.arange(len(teams)), n_new)
@@ -42,11 +48,11 @@ def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, h
         "age_exact": rng.choice(18, n, p=_AGE_W / _AGE_W.sum()) + rng.uniform(0, 1, n),
         "sex": rng.choice(np.array(["F", "M", "unknown"]), n, p=[0.48, 0.51, 0.01]),
     }
-    start = teams["start"].to_numpy()
-    frailty = teams["frailty"].to_numpy()
+    team_cols = {"start": teams["start"].to_numpy(), "frailty": teams["frailty"].to_numpy(),
+                 "place_mult": teams["place_mult"].to_numpy() if "place_mult" in teams else np.ones(len(teams))}
     parts = []
     for _ in range(_MAX_CASES_PER_CHILD):
-        done = _case_ends(rng, batch, start, frailty, hr_close, hr_placement)
+        done = _case_ends(rng, batch, team_cols, (hr_close, hr_placement, shock))
         parts.append(done)
         again = (done["reason"] == "no_need") | (done["reason"] == "other")
         again &= rng.uniform(size=len(again)) < _P_REFER_AGAIN
@@ -79,20 +85,35 @@ def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, h
     return cases, placements
 
 
-def _case_ends(rng, batch, start, frailty, hr_close, hr_placement) -> dict[str, np.ndarray]:
-    """Draw each case's end time and reason by inverting the piecewise Weibull cumulative hazard."""
+def _case_ends(rng, batch, team_cols, effects) -> dict[str, np.ndarray]:
+    """Draw each case's end time and reason by inverting its piecewise Weibull cumulative hazard.
+
+    The hazard multiplier changes at the team's model start (``hr_close``)
+    and at the edges of the calendar shock window (``exp(-shock)``); between
+    those days it is constant, so the cumulative hazard is inverted piece by piece.
+    """
+    hr_close, hr_placement, shock = effects
     n = len(batch["team"])
     legal = np.where(rng.uniform(size=n) < _P_LSL, "LSL", "SHL")
     scale = np.where(legal == "LSL", _SCALE["LSL"], _SCALE["SHL"])
-    mult = frailty[batch["team"]]
-    # days from opening to the model start (0 if the model already runs; huge for comparison teams)
-    change = np.maximum(start[batch["team"]] - batch["opened"], 0).astype(float)
-    h_change = mult * (change / scale) ** _SHAPE
+    team, opened = batch["team"], batch["opened"]
+    start = team_cols["start"][team]
+    # days from opening at which the multiplier may change (0 when already past)
+    edges = np.sort(np.column_stack([np.maximum(d - opened, 0) for d in (start, SHOCK_START, SHOCK_END)]), axis=1)
+    edges = np.column_stack([np.zeros(n), edges.astype(float), np.full(n, np.inf)])
+    day = opened[:, None] + edges[:, :-1]  # calendar day at the left edge of each piece
+    rate = (team_cols["frailty"][team][:, None] * np.where(day >= start[:, None], hr_close, 1.0)
+            * np.where((day >= SHOCK_START) & (day < SHOCK_END), np.exp(-shock), 1.0))
+    base = (edges / scale[:, None]) ** _SHAPE
+    cum = np.column_stack([np.zeros(n), np.cumsum(rate * np.diff(base, axis=1), axis=1)])
     e = rng.exponential(size=n)
-    post = e > h_change
-    h = np.where(post, h_change + (e - h_change) / hr_close, e)
-    t = scale * (h / mult) ** (1 / _SHAPE)
-    p_place = np.where(legal == "LSL", _P_PLACE["LSL"], _P_PLACE["SHL"]) * np.where(post, hr_placement / hr_close, 1.0)
+    piece = np.clip((cum[:, 1:] <= e[:, None]).sum(axis=1), 0, rate.shape[1] - 1)
+    rows = np.arange(n)
+    h = base[rows, piece] + (e - cum[rows, piece]) / rate[rows, piece]
+    t = scale * h ** (1 / _SHAPE)
+    post = opened + t >= start
+    p_place = (np.where(legal == "LSL", _P_PLACE["LSL"], _P_PLACE["SHL"]) * team_cols["place_mult"][team]
+               * np.where(post, hr_placement / hr_close, 1.0))
     kinds, p = _OTHER_ENDS
     reason = np.where(rng.uniform(size=n) < p_place, "placement", rng.choice(kinds, n, p=p)).astype(object)
     to_18 = (18 - batch["age_exact"]) * 365.25

@@ -166,12 +166,16 @@ _SERVICES = {
 
 
 def make_services(rng: np.random.Generator, teams: pd.DataFrame, sites: pd.DataFrame,
-                  level_ratio: float, slope_ratio: float, open_years: float) -> pd.DataFrame:
+                  level_ratio: float, slope_ratio: float, open_years: float,
+                  extra: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Monthly purchased services per team and service, plus unallocated site-level ``other``.
 
     log E[cost] = series level + 2 %/year inflation + seasonality
     + post * (log(level_ratio) + log(slope_ratio) * (month - start_month + 1)),
     with post = month >= the pilot team's start month; log-normal noise (sd 0.12).
+    ``extra`` = (teams x months, months) on the log scale adds the stress
+    features of :mod:`evalkit._synth_stress`: the first to every service of a
+    team, the second (the calendar shock) to the site-level rows.
     """
     names = np.array(list(_SERVICES))
     per_case = np.array([v[0] for v in _SERVICES.values()])
@@ -186,6 +190,8 @@ def make_services(rng: np.random.Generator, teams: pd.DataFrame, sites: pd.DataF
     post = since >= 1
     log_mu = (series_level[t_idx, s_idx] + _season(m_idx)
               + post * (np.log(level_ratio) + np.log(slope_ratio) * since))
+    if extra is not None:
+        log_mu = log_mu + extra[0][t_idx, m_idx]
     team_rows = _cost_rows(rng, log_mu, price[s_idx])
     team_part = pd.DataFrame({"site_id": teams["site_id"].to_numpy()[t_idx],
                               "team_id": teams["team_id"].to_numpy()[t_idx],
@@ -194,7 +200,8 @@ def make_services(rng: np.random.Generator, teams: pd.DataFrame, sites: pd.DataF
     n_site = len(sites)
     site_idx, sm = (a.ravel() for a in np.meshgrid(np.arange(n_site), np.arange(n_m), indexing="ij"))
     site_level = np.log(sites["population"].to_numpy() * 0.002 * 80.0) + rng.normal(0, 0.3, n_site)
-    site_rows = _cost_rows(rng, site_level[site_idx] + _season(sm), np.full(len(sm), 80.0))
+    site_shock = extra[1][sm] if extra is not None else 0.0
+    site_rows = _cost_rows(rng, site_level[site_idx] + _season(sm) + site_shock, np.full(len(sm), 80.0))
     site_part = pd.DataFrame({"site_id": sites["site_id"].to_numpy()[site_idx], "team_id": None,
                               "m": sm, "service": "other", **site_rows})
     out = pd.concat([team_part, site_part], ignore_index=True)

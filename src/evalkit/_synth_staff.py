@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._synth_sites import EXTRACTED, FOLLOW_START
+from ._synth_stress import SHOCK_END, SHOCK_START, in_shock, piecewise_segments
 
 __all__ = ["make_staff", "make_absences"]
 
@@ -76,19 +77,27 @@ _OTHER_RATE, _OTHER_MEAN = 0.6, 5.0  # other absences (training, family reasons)
 
 
 def make_absences(rng: np.random.Generator, staff: pd.DataFrame, teams: pd.DataFrame,
-                  site_sick_days: np.ndarray, rr: float) -> pd.DataFrame:
-    """Non-overlapping absence spells inside each employment spell."""
+                  site_sick_days: np.ndarray, rr: float, shock: float = 0.0) -> pd.DataFrame:
+    """Non-overlapping absence spells inside each employment spell.
+
+    The sick-leave rate is multiplied by ``rr`` from the pilot team's start,
+    by ``exp(shock)`` inside the calendar shock window (every team) and by
+    ``teams["sick_mult"]`` if present (permanent team differences).
+    """
     lo = staff["start"].to_numpy()
     hi = np.minimum(staff["end_day"].to_numpy(), EXTRACTED)
     team = staff["team"].to_numpy()
-    cut = np.clip(teams["start"].to_numpy()[team], lo, hi + 1)
+    start = teams["start"].to_numpy()[team]
     fte = staff["fte"].to_numpy()
     frailty = rng.gamma(2.0, 0.5, len(staff))  # mean 1, CV 0.71: some workers are often ill
-    sick_per_day = site_sick_days[teams["site"].to_numpy()[team]] * frailty * fte / 365.25 / _MEAN_SICK_DAYS
-    seg_lo = np.concatenate([lo, cut])
-    seg_len = np.concatenate([cut - lo, hi + 1 - cut])
-    seg_rate = np.concatenate([sick_per_day, sick_per_day * rr])
-    worker = np.tile(np.arange(len(staff)), 2)
+    team_mult = teams["sick_mult"].to_numpy()[team] if "sick_mult" in teams else 1.0
+    sick_per_day = (site_sick_days[teams["site"].to_numpy()[team]] * frailty * fte * team_mult
+                    / 365.25 / _MEAN_SICK_DAYS)
+    # pieces of each spell on which the rate is constant: cut at the model start and the shock window
+    window = [np.full(len(lo), SHOCK_START), np.full(len(lo), SHOCK_END)] if shock else []
+    worker, seg_lo, seg_len = piecewise_segments(lo, hi + 1, [start, *window])
+    seg_rate = (sick_per_day[worker] * np.where(seg_lo >= start[worker], rr, 1.0)
+                * np.exp(shock * in_shock(seg_lo)))
     sick = _spells(rng, worker, seg_lo, seg_len, seg_rate, _sick_lengths)
     other = _spells(rng, worker[: len(staff)], lo, hi + 1 - lo, _OTHER_RATE * fte / 365.25,
                     lambda g, n: 1 + g.poisson(_OTHER_MEAN - 1, n))

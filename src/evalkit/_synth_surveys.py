@@ -49,10 +49,17 @@ def _employed(staff: pd.DataFrame, waves: pd.DataFrame) -> tuple[np.ndarray, np.
     return m["w"].to_numpy(), m["s"].to_numpy()
 
 
-def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFrame, n_sites: int,
-                 kuopio: np.ndarray, change: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Survey answers (long format) and the survey waves (for time use)."""
-    waves = _waves(rng, teams, n_sites, kuopio)
+def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFrame, kuopio: np.ndarray,
+                 change: float, stress: tuple[float, float] = (0.0, 0.0)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Survey answers (long format) and the survey waves (for time use).
+
+    ``kuopio`` flags each site (three waves there); ``stress`` is
+    ``(team_sd, shock)`` of :class:`evalkit.synth.Stress`: extra permanent team
+    effects in Likert points, and a shift of every answer after the first wave
+    by ``shock`` points in the unfavourable direction.
+    """
+    extra_sd, shock = stress
+    waves = _waves(rng, teams, len(kuopio), kuopio)
     w_idx, s_idx = _employed(staff, waves)
     answered = rng.uniform(size=len(w_idx)) < _RESPONSE["worker"]
     worker = s_idx[answered]
@@ -68,6 +75,9 @@ def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFr
         next_id += len(w)
         rows.append((resp, w, ids.to_numpy(dtype=object), np.arange(len(w)), len(w), waves["hi"].to_numpy()[w]))
     team_effect = rng.normal(0, _SD_TEAM, len(teams))
+    if extra_sd:
+        team_effect += teams["survey_extra"].to_numpy()
+    sd = np.sqrt(_SD_PERSON**2 + _SD_TEAM**2 + extra_sd**2 + _SD_NOISE**2)
     pilot = teams["pilot"].to_numpy()
     out = []
     for resp, w, ids, person, n_people, latest in rows:
@@ -75,15 +85,18 @@ def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFr
         day = np.minimum(waves["lo"].to_numpy()[w] + np.floor(rng.uniform(size=len(w)) * window).astype(np.int64),
                          latest)  # a worker who leaves during the round answers before leaving
         team = waves["team"].to_numpy()[w]
-        treated = pilot[team] & (waves["wave"].to_numpy()[w] > 1)
+        later = waves["wave"].to_numpy()[w] > 1
+        treated = pilot[team] & later
         for r, scale, mean, direction in SCALES:
             if r != resp:
                 continue
             # a worker's person effect persists across waves (a panel); clients answer once
             person_effect = rng.normal(0, _SD_PERSON, n_people)[person]
-            latent = mean + team_effect[team] + person_effect + rng.normal(0, _SD_NOISE, len(w))
+            latent = (mean + team_effect[team] + person_effect + rng.normal(0, _SD_NOISE, len(w))
+                      - shock * direction * later)
             score = np.clip(np.round(latent), 1, 5).astype(np.int64)
-            score += _bump(rng, score, treated, mean, change * direction)
+            # treated answers are all after the first wave: movable shares at the shifted mean
+            score += _bump(rng, score, treated, (mean - shock * direction, sd), change * direction)
             out.append(pd.DataFrame({"respondent_id": ids, "team_id": teams["team_id"].to_numpy()[team],
                                      "respondent": resp, "wave": waves["wave"].to_numpy()[w], "answered": day,
                                      "scale": scale, "score": score}))
@@ -92,14 +105,18 @@ def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFr
     return surveys, waves
 
 
-def _bump(rng: np.random.Generator, score: np.ndarray, treated: np.ndarray, mean: float, delta: float) -> np.ndarray:
-    """Move treated answers one point with probability q so that E[change] = delta exactly."""
-    sd = np.sqrt(_SD_PERSON**2 + _SD_TEAM**2 + _SD_NOISE**2)
+def _bump(rng: np.random.Generator, score: np.ndarray, treated: np.ndarray, latent: tuple[float, float],
+          delta: float) -> np.ndarray:
+    """Move treated answers one point with probability q so that E[change] = delta exactly.
+
+    ``latent`` is the (mean, SD) of the treated answers' latent normal.
+    """
+    mean, sd = latent
     if delta >= 0:
         movable, p_movable, step = score < 5, norm.cdf((4.5 - mean) / sd), 1
     else:
         movable, p_movable, step = score > 1, norm.sf((1.5 - mean) / sd), -1
-    q = abs(delta) / p_movable
+    q = min(1.0, abs(delta) / p_movable)
     return step * (treated & movable & (rng.uniform(size=len(score)) < q))
 
 

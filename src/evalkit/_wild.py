@@ -12,16 +12,19 @@ p-value is then exact and needs no seed); otherwise weights are drawn with
 ``numpy.random.default_rng(seed)``.  Webb's six-point weights are used by
 default with fewer than 12 clusters, where Rademacher weights admit too few
 distinct bootstrap samples (Webb 2014; Roodman et al. 2019).  The p-value is
-the share of draws with |t*| >= |t|, ties counted (conservative).
+the share of draws with |t*| >= |t|, except the draws with the same weight
+in every cluster: those reproduce the sample, and boottest (``getp``) and
+fwildclusterboot (``get_bootstrap_pvalue``), counting |t*| > |t|, leave
+them out too. Other ties (a coefficient identified by a few clusters ties
+on whole blocks of draws) count, as in a randomisation test; a relative
+tolerance of 1e-9 keeps rounding from deciding a tie.
 
 Why not the PyPI package ``wildboottest`` (0.3.2, last release 2024-09)?
 It installs with numpy 2.4 / pandas 2.3 but pulls in numba and llvmlite
 (a large compiled dependency) for a few matrix products, and it returns
 p-values only, with no confidence interval by test inversion.  Its
-p-values serve as an external check (tests/test_effects.py): with full
-Rademacher enumeration they agree with ours except for draws whose |t*|
-equals |t| (always the draws v = +-1, which reproduce the sample), which
-wildboottest counts or not as rounding falls and which we count.
+p-values serve as an external check (tests/test_effects.py), and boottest's
+published enumerated example (Roodman et al. 2019) checks the interval.
 """
 from __future__ import annotations
 
@@ -143,6 +146,7 @@ def wild_test(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_clusters: int, 
         s_g = _group_sums(x * u[:, None], codes, n_clusters)               # G x k scores
         blocks.append((u_g, np.diag(u_g) - wx @ s_g.T))
     v, enumerated = _weights(weights, n_clusters, reps, seed)
+    reproduces = np.ptp(v, axis=0) == 0
     num_a, num_c = blocks[0][0] @ v, blocks[1][0] @ v
     den_a, den_c = blocks[0][1] @ v, blocks[1][1] @ v
 
@@ -152,11 +156,14 @@ def wild_test(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_clusters: int, 
         num = np.abs(num_a - r * num_c)
         with np.errstate(divide="ignore", invalid="ignore"):
             t_boot = np.where(den > 0, num / den, np.where(num > 0, np.inf, 0.0))
-        # Ties |t*| = |t| are structural (the draws v = +-1 reproduce the sample, and
-        # coefficients identified by a subset of clusters tie on whole blocks of
-        # draws); counting them, with a tolerance for rounding, keeps the test
-        # conservative as a randomisation test should be.
-        return float(np.mean(t_boot >= t_obs * (1 - 1e-9) - 1e-12))
+        # A draw whose weights are the same in every cluster reproduces the sample (|t*| = |t|
+        # exactly): like boottest and fwildclusterboot it does not count. Other ties are
+        # samples as extreme as the data (a coefficient identified by a few clusters ties on
+        # whole blocks of draws) and do count; the tolerance keeps rounding from deciding.
+        tol = t_obs * 1e-9 + 1e-12
+        beyond = t_boot > t_obs + tol
+        tied = (np.abs(t_boot - t_obs) <= tol) & ~reproduces
+        return float(np.mean(beyond | tied))
 
     def bound(side: int) -> float:
         inner, step = beta_j, 4.0 * se_raw

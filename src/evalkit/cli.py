@@ -25,11 +25,21 @@ def synth(
     sites: int = typer.Option(8, "--sites", min=1, help="Number of pilot sites (309 = national scale)."),
     seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives the same data."),
     fmt: str = typer.Option("csv", "--format", help="Table file format: csv, parquet or xlsx."),
+    null: bool = typer.Option(False, "--null", help="No true effects: every ratio 1, every change 0."),
+    team_sd: float = typer.Option(0.0, "--team-sd", help="SD of extra permanent team effects on every outcome."),
+    calendar_shock: float = typer.Option(0.0, "--calendar-shock",
+                                         help="Shock common to all teams, 2020-04 to 2021-03 (log scale)."),
+    cost_ar: float = typer.Option(0.0, "--cost-ar", help="AR(1) coefficient of monthly team cost disturbances."),
+    pretrend_site: Optional[str] = typer.Option(None, "--pretrend-site",
+                                                help="Site whose pilot teams' costs drift (parallel trends fail)."),
+    pretrend: float = typer.Option(0.01, "--pretrend", help="That drift per month (log scale)."),
 ) -> None:
     """Write a synthetic multi-site dataset with known true effects (in dataset.yaml)."""
     from . import synth as _synth
 
-    raise typer.Exit(_synth.cli_synth(out=out, sites=sites, seed=seed, fmt=fmt))
+    stress = {"team_sd": team_sd, "calendar_shock": calendar_shock, "cost_ar": cost_ar,
+              "pretrend_site": pretrend_site, "pretrend": pretrend}
+    raise typer.Exit(_synth.cli_synth(out=out, sites=sites, seed=seed, fmt=fmt, null=null, stress=stress))
 
 
 @app.command()

@@ -12,6 +12,12 @@ Conventions (R or Stata where Python and R differ):
   effects nested in the cluster are not counted in K (if all are nested, one
   is counted for the intercept); t on G-1 df (``t.df = "min"``).  Written by
   hand because statsmodels has no absorbed fixed effects.
+- ``se_type="cr2"``: the CR2 (Bell-McCaffrey) sandwich with a Satterthwaite t
+  per coefficient (a ``df`` column), as R clubSandwich ``coef_test(fit, vcov =
+  "CR2", test = "Satterthwaite")``; with absorbed unit effects nested in the
+  clusters it equals the dummy-variable fit, as clubSandwich for ``plm``
+  (``evalkit._crve``). The choice with few clusters: CRV1 with t on G - 1 df
+  is too narrow there.
 - ``se_type="wild"``: wild cluster restricted bootstrap-t, written here rather
   than taken from the PyPI package ``wildboottest`` (``evalkit._wild`` says why).
 - ``mixed_anova``: pingouin (checked against JASP and R ``afex``); with missing
@@ -34,14 +40,15 @@ import statsmodels.formula.api as smf
 from scipy import linalg, special
 from scipy import stats as st
 
-from . import _lmm
+from . import _crve, _lmm
+from ._ols import ols
 from ._staggered import staggered_did
 from ._wild import WildResult, cluster_codes, cluster_notes, crv1_vcov, wild_test
 from .result import EstimationError, InputError, Result, require_columns, wald_table
 
-__all__ = ["did", "did_table", "twfe", "staggered_did", "mixed_anova", "compare_groups"]
+__all__ = ["did", "did_table", "twfe", "staggered_did", "mixed_anova", "compare_groups", "ols"]
 
-_SE_TYPES = ("iid", "hc1", "cluster", "wild")
+_SE_TYPES = ("iid", "hc1", "cluster", "cr2", "wild")
 
 
 def _clean(data: pd.DataFrame, columns: Sequence[str | None], numeric: Sequence[str] = ()) -> pd.DataFrame:
@@ -109,7 +116,8 @@ def _change_scores(df: pd.DataFrame, outcome: str, unit: str, post: str, treated
 
 def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str | None = None,
         balanced: bool = False, covariates: Sequence[str] = (), cluster: str | None = None,
-        se_type: str | None = None, alpha: float = 0.05, seed: int | None = None) -> Result:
+        se_type: str | None = None, alpha: float = 0.05, seed: int | None = None,
+        boot_weights: str | None = None) -> Result:
     """Difference-in-differences of a pilot (treated) and a comparison group.
 
     Parameters
@@ -131,27 +139,33 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
     cluster : str, optional
         Cluster column (teams).  Giving one makes ``se_type`` default to
         ``"cluster"``.
-    se_type : {"iid", "hc1", "cluster", "wild"}, optional
+    se_type : {"iid", "hc1", "cluster", "cr2", "wild"}, optional
         Default ``"cluster"`` if ``cluster`` is given, else ``"iid"``.
-        ``"cluster"``: CRV1, G/(G-1)*(N-1)/(N-K), t on G-1 df.  ``"wild"``: the
-        same SE, with p and CI from the wild cluster restricted bootstrap
-        (Webb weights if G < 12, else Rademacher, enumerated when 2^G <= 9999).
+        ``"cluster"``: CRV1, G/(G-1)*(N-1)/(N-K), t on G-1 df.  ``"cr2"``:
+        CR2 with Satterthwaite df (column ``df``).  ``"wild"``: the CRV1 SE,
+        with p and CI from the wild cluster restricted bootstrap (Webb
+        weights if G < 12, else Rademacher, enumerated when 2^G <= 9999).
     alpha : float
         1 - confidence level.
     seed : int, optional
         Seed of the bootstrap draws (``se_type="wild"``).
+    boot_weights : {"webb", "rademacher"}, optional
+        Wild bootstrap weights; default Webb below 12 clusters, else Rademacher.
 
     Returns
     -------
     Result
-        Row ``did``: ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``t``, ``p``.
-        Stats: ``n``, ``n_units`` (when known), ``r2`` (OLS), ``n_clusters``.
+        Row ``did``: ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``t``, ``p``
+        (and ``df`` with ``"cr2"``). Stats: ``n``, ``n_units`` (when known),
+        ``r2`` (OLS), ``n_clusters``.
 
     References
     ----------
     Card & Krueger (1994), AER 84(4), Table 3.  R: ``lm(y ~ treated * post)``
     with ``sandwich::vcovCL(type = "HC1")``; Stata ``reg ..., vce(cluster)``;
-    ``fwildclusterboot::boottest`` / Stata ``boottest`` for ``"wild"``.
+    ``clubSandwich::coef_test(fit, vcov = "CR2", cluster = , test =
+    "Satterthwaite")`` for ``"cr2"``; ``fwildclusterboot::boottest`` / Stata
+    ``boottest`` for ``"wild"``.
 
     Examples
     --------
@@ -174,7 +188,7 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
         raise InputError(f"se_type must be one of {', '.join(_SE_TYPES)}, not {se_type!r}")
     if cluster is not None and se_type in ("iid", "hc1"):
         raise InputError(f"cluster= is ignored by se_type={se_type!r}: use 'cluster' or 'wild', or drop cluster=")
-    if se_type in ("cluster", "wild"):
+    if se_type in ("cluster", "cr2", "wild"):
         cluster = cluster or unit
         if cluster is None:
             raise InputError(f"se_type={se_type!r} needs cluster= (or unit=) to cluster on")
@@ -201,6 +215,14 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
         fit = model.fit(cov_type="nonrobust" if se_type == "iid" else "HC1")
         df_t = fit.df_resid
         method += ", iid SE as R lm" if se_type == "iid" else ", HC1 SE as Stata robust"
+    elif se_type == "cr2":
+        fit = model.fit()
+        robust = _crve.cr2(model.exog, fit.resid.to_numpy(), df[cluster].to_numpy(), coefs=[j])
+        table = wald_table(["did"], [fit.params.iloc[j]], [np.sqrt(robust.vcov[j, j])], alpha=alpha,
+                           df=[robust.df[j]])
+        stats.update(n_clusters=robust.n_clusters, r2=float(fit.rsquared))
+        method += f", CR2 SE by '{cluster}' with Satterthwaite t (as clubSandwich)"
+        return Result(table=table, stats=stats, method=method, warnings=_cr2_notes(robust.df[j]))
     else:
         codes, n_clusters = cluster_codes(df[cluster])
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": codes}, use_t=True)
@@ -212,9 +234,16 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
     stats["r2"] = float(fit.rsquared)
     res = Result(table=table, stats=stats, method=method, warnings=notes)
     if se_type == "wild":
-        res = _with_wild(res, wild_test(model.exog, model.endog, codes, n_clusters, j,
+        res = _with_wild(res, wild_test(model.exog, model.endog, codes, n_clusters, j, weights=boot_weights,
                                         alpha=alpha, seed=seed), seed)
     return res
+
+
+def _cr2_notes(df: float) -> list[str]:
+    """Say so when the Satterthwaite df show that a handful of clusters carry the estimate."""
+    if df < 4:
+        return [f"Satterthwaite df {df:.1f}: a few clusters carry the estimate, so the CR2 interval is wide"]
+    return []
 
 
 def _with_wild(res: Result, boot: WildResult, seed: int | None) -> Result:
@@ -322,8 +351,8 @@ def did_table(data: pd.DataFrame, outcome: str, treated: str, post: str, *,
 
 
 def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str, *,
-         cluster: str | None = None, se_type: str = "cluster", alpha: float = 0.05,
-         seed: int | None = None) -> Result:
+         covariates: Sequence[str] = (), cluster: str | None = None, se_type: str = "cluster",
+         alpha: float = 0.05, seed: int | None = None, boot_weights: str | None = None) -> Result:
     """Two-way fixed effects regression ``outcome ~ treatment | unit + time``.
 
     Parameters
@@ -335,15 +364,22 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
         Outcome and treatment (0/1 or a dose) columns.
     unit, time : str
         Unit and period columns (both absorbed as fixed effects).
+    covariates : sequence of str
+        Numeric control variables (``y ~ d + covariates | unit + time``);
+        only the treatment's row is reported.
     cluster : str, optional
         Cluster column; default ``unit``.
-    se_type : {"cluster", "wild"}
-        CRV1 with the fixest small-sample factor, or p and CI from the wild
-        cluster restricted bootstrap (needs units nested in clusters).
+    se_type : {"cluster", "cr2", "wild"}
+        CRV1 with the fixest small-sample factor; CR2 with Satterthwaite df
+        (column ``df``; equal to the dummy-variable fit, as clubSandwich for
+        ``plm``/``fixest``); or p and CI from the wild cluster restricted
+        bootstrap (needs units nested in clusters).
     alpha : float
         1 - confidence level.
     seed : int, optional
         Seed of the bootstrap draws.
+    boot_weights : {"webb", "rademacher"}, optional
+        As :func:`did`.
 
     Returns
     -------
@@ -355,7 +391,9 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
     References
     ----------
     R: ``fixest::feols(y ~ d | unit + time, cluster = ~unit)`` with the default
-    ``ssc()``; equals Stata ``xtreg y d i.time, fe vce(cluster unit)``.
+    ``ssc()``; equals Stata ``xtreg y d i.time, fe vce(cluster unit)``; for
+    ``"cr2"``, ``clubSandwich::coef_test(plm(y ~ d, effect = "twoways"), vcov
+    = "CR2", test = "Satterthwaite")``.
 
     Examples
     --------
@@ -366,10 +404,14 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
     >>> round(float(twfe(panel, "y", "d", "unit", "time")["d"]["estimate"]), 1)
     2.0
     """
-    if se_type not in ("cluster", "wild"):
-        raise InputError(f"se_type must be 'cluster' or 'wild', not {se_type!r}")
+    se_type = str(se_type).lower()
+    if se_type not in ("cluster", "cr2", "wild"):
+        raise InputError(f"se_type must be 'cluster', 'cr2' or 'wild', not {se_type!r}")
     cluster = cluster or unit
-    df = _clean(data, [outcome, treatment, unit, time, cluster], numeric=[outcome, treatment])
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    covariates = list(covariates)
+    df = _clean(data, [outcome, treatment, *covariates, unit, time, cluster], numeric=[outcome, treatment, *covariates])
     y = df[outcome].to_numpy(dtype=float)
     _varies(y, outcome)
     _varies(df[treatment].to_numpy(dtype=float), treatment)
@@ -378,9 +420,9 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
     if len(levels) < 2:
         raise InputError(f"'{time}' has a single period: two-way fixed effects need at least two")
     dummies = np.eye(len(levels))[t_codes][:, 1:]
-    z = np.column_stack([df[treatment].to_numpy(dtype=float), y, dummies])
+    z = np.column_stack([df[treatment].to_numpy(dtype=float), y, df[covariates].to_numpy(dtype=float), dummies])
     z = z - pd.DataFrame(z).groupby(u_codes).transform("mean").to_numpy()
-    x = np.column_stack([z[:, 0], _independent_columns(z[:, 2:])])
+    x = np.column_stack([z[:, 0], z[:, 2:2 + len(covariates)], _independent_columns(z[:, 2 + len(covariates):])])
     y_w = z[:, 1]
     if np.linalg.matrix_rank(x) < x.shape[1]:
         raise EstimationError(f"'{treatment}' is collinear with the unit and period effects "
@@ -388,6 +430,8 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
     beta = np.linalg.lstsq(x, y_w, rcond=None)[0]
     codes, n_clusters = cluster_codes(df[cluster])
     nested = [(df.groupby(col)[cluster].nunique() == 1).all() for col in (unit, time)]
+    if se_type == "cr2":
+        return _twfe_cr2(df, (treatment, unit, cluster), (x, beta, y_w - x @ beta, u_codes), nested[0], alpha)
     sizes = [n_units, len(levels)]
     k_dof = 1 + (1 if all(nested) else sum(sizes) - 1 - sum(s - 1 for s, n in zip(sizes, nested) if n))
     vcov = crv1_vcov(x, y_w - x @ beta, codes, n_clusters, k_dof)
@@ -402,8 +446,26 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
         # Demeaning by unit commutes with cluster-constant weights only if units nest in clusters.
         if not nested[0]:
             raise InputError(f"the wild bootstrap needs each '{unit}' inside one '{cluster}'")
-        res = _with_wild(res, wild_test(x, y_w, codes, n_clusters, 0, alpha=alpha, seed=seed), seed)
+        res = _with_wild(res, wild_test(x, y_w, codes, n_clusters, 0, weights=boot_weights, alpha=alpha,
+                                        seed=seed), seed)
     return res
+
+
+def _twfe_cr2(df: pd.DataFrame, names: tuple[str, str, str], fit: tuple, nested: bool, alpha: float) -> Result:
+    """CR2 of the two-way FE coefficient: absorbed units if they nest in the clusters, else unit dummies."""
+    treatment, unit, cluster = names
+    x, beta, resid, u_codes = fit
+    clusters = df[cluster].to_numpy()
+    if nested:
+        robust = _crve.cr2(x, resid, clusters, coefs=[0], absorbed=u_codes)
+    else:
+        # the unit effects' hat spans clusters: the full design with every unit's dummy (same fit, same beta)
+        robust = _crve.cr2(np.column_stack([x, np.eye(u_codes.max() + 1)[u_codes]]), resid, clusters, coefs=[0])
+    table = wald_table([treatment], [beta[0]], [np.sqrt(robust.vcov[0, 0])], alpha=alpha, df=[robust.df[0]])
+    stats = {"n": len(df), "n_units": int(u_codes.max() + 1), "n_clusters": robust.n_clusters}
+    method = (f"Two-way FE (unit + period), CR2 SE by '{cluster}' with Satterthwaite t (as clubSandwich"
+              f"{'; unit effects absorbed, nested in the clusters' if nested else '; unit dummies in the hat'})")
+    return Result(table=table, stats=stats, method=method, warnings=_cr2_notes(robust.df[0]))
 
 
 def _independent_columns(x: np.ndarray) -> np.ndarray:

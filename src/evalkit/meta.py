@@ -7,7 +7,12 @@ Conventions (all as metafor 4.x):
 
 - tau2 estimators: ``"REML"`` by Fisher scoring from the Hedges (HE) start,
   step-halving to stay >= 0, converged to 1e-10 (metafor stops at 1e-5, so
-  its printed values can differ from the exact optimum in the 5th decimal);
+  its printed values can differ from the exact optimum in the 5th decimal).
+  When the REML score at tau2 = 0 is not positive the optimum is the
+  boundary, tau2 = 0, taken at once (scoring can zigzag there in ever
+  smaller steps); if scoring still has not converged after
+  ``REML_MAXITER`` steps, the REML likelihood is maximised by bounded
+  Brent search instead and a warning says so: REML always ends;
   ``"DL"`` DerSimonian-Laird truncated at 0; ``"PM"`` Paule-Mandel (the root of
   the generalised Q statistic Q(tau2) = k - 1, 0 when Q(0) <= k - 1);
   ``"FE"``/``"EE"`` fixes tau2 at 0.
@@ -49,7 +54,7 @@ from scipy import optimize
 from scipy import stats as st
 
 from . import _effect_sizes as _es
-from .result import EstimationError, InputError, Result, require_columns, wald_table
+from .result import InputError, Result, require_columns, wald_table
 
 __all__ = ["pool", "effect_sizes", "forest_data"]
 
@@ -130,25 +135,49 @@ def _tau2_pm(y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
     return tau2, se
 
 
-def _tau2_reml(y: np.ndarray, v: np.ndarray) -> tuple[float, float]:
-    tau2 = max(0.0, float(np.var(y, ddof=1) - np.mean(v)))  # Hedges start, as metafor
-    for _ in range(REML_MAXITER):
-        w = 1.0 / (v + tau2)
-        tr_p, tr_pp = _p_stats(w)
-        py = w * (y - _wmean(y, w))
-        step = (np.sum(py**2) - tr_p) / tr_pp
-        while tau2 + step < 0:
-            step /= 2
-        tau2 += step
-        if abs(step) < REML_TOL:
-            break
+def _reml_score(y: np.ndarray, v: np.ndarray, tau2: float) -> tuple[float, float]:
+    """Twice the REML score in tau2, and tr(PP) (the Fisher information times 2)."""
+    w = 1.0 / (v + tau2)
+    tr_p, tr_pp = _p_stats(w)
+    py = w * (y - _wmean(y, w))
+    return float(np.sum(py**2) - tr_p), tr_pp
+
+
+def _reml_loglik(y: np.ndarray, v: np.ndarray, tau2: float) -> float:
+    w = 1.0 / (v + tau2)
+    return float(-0.5 * (np.sum(np.log(v + tau2)) + math.log(w.sum()) + np.sum(w * (y - _wmean(y, w)) ** 2)))
+
+
+def _tau2_reml(y: np.ndarray, v: np.ndarray) -> tuple[float, float, list[str]]:
+    notes: list[str] = []
+    score0, _ = _reml_score(y, v, 0.0)
+    if score0 <= 0:
+        tau2 = 0.0  # the likelihood falls from the boundary on: its maximum on [0, inf) is at 0
     else:
-        raise EstimationError(
-            f"REML estimation of tau2 did not converge in {REML_MAXITER} Fisher-scoring "
-            "iterations; try method='DL' or 'PM'"
-        )
+        tau2 = max(0.0, float(np.var(y, ddof=1) - np.mean(v)))  # Hedges start, as metafor
+        loglik = _reml_loglik(y, v, tau2)
+        for _ in range(REML_MAXITER):
+            score, tr_pp = _reml_score(y, v, tau2)
+            step = score / tr_pp
+            if abs(step) < REML_TOL:  # the full step, never a shortened one: converged means the score is ~0
+                break
+            # a step past the boundary goes half way to it instead (the optimum is inside: score(0) > 0);
+            # a step that lowers the likelihood is halved (scoring alone can oscillate with growing swings)
+            new = tau2 + step if tau2 + step > 0 else tau2 / 2
+            new_loglik = _reml_loglik(y, v, new)
+            while new_loglik < loglik and abs(new - tau2) > REML_TOL:
+                new = (new + tau2) / 2
+                new_loglik = _reml_loglik(y, v, new)
+            tau2, loglik = new, new_loglik
+        else:
+            upper = 10 * max(float(np.var(y, ddof=1)), float(np.max(v)))
+            best = optimize.minimize_scalar(lambda t: -_reml_loglik(y, v, t), bounds=(0.0, upper),
+                                            method="bounded", options={"xatol": 1e-12})
+            tau2 = float(best.x)
+            notes.append(f"REML Fisher scoring did not settle in {REML_MAXITER} steps: tau2 by bounded "
+                         "maximisation of the REML likelihood instead")
     _, tr_pp = _p_stats(1.0 / (v + tau2))
-    return tau2, math.sqrt(2.0 / tr_pp)
+    return tau2, math.sqrt(2.0 / tr_pp), notes
 
 
 def _heterogeneity(y: np.ndarray, v: np.ndarray, tau2: float, fixed: bool) -> dict[str, float]:
@@ -173,7 +202,11 @@ def _fit(y: np.ndarray, v: np.ndarray, method: str, test: str, alpha: float, pi_
         tau2, tau2_se = 0.0, float("nan")
         warnings.append("tau2 is fixed at 0 in the fixed-effect model; tau2_se is not estimated")
     else:
-        tau2, tau2_se = {"REML": _tau2_reml, "DL": _tau2_dl, "PM": _tau2_pm}[method](y, v)
+        if method == "REML":
+            tau2, tau2_se, notes = _tau2_reml(y, v)
+            warnings += notes
+        else:
+            tau2, tau2_se = {"DL": _tau2_dl, "PM": _tau2_pm}[method](y, v)
     w = 1.0 / (v + tau2)
     mu = _wmean(y, w)
     var_mu = 1.0 / w.sum()
@@ -247,8 +280,6 @@ def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "R
     ------
     InputError
         Missing/non-finite yi or vi (the rows are named), vi <= 0, unknown options.
-    EstimationError
-        REML Fisher scoring does not converge.
 
     References
     ----------

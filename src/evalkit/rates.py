@@ -21,11 +21,12 @@ from scipy import stats as st
 from . import _glm
 from .result import EstimationError, InputError, Result, require_columns
 
-__all__ = ["rate_model", "compare_rates", "rate_did"]
+__all__ = ["rate_model", "compare_rates", "rate_did", "rate_twfe"]
 
 
 def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
-               family: str = "poisson", cluster: str | None = None) -> Result:
+               family: str = "poisson", cluster: str | None = None, se_type: str | None = None,
+               alpha: float = 0.05) -> Result:
     """Poisson, quasi-Poisson or negative binomial (NB2) regression of event counts.
 
     Parameters
@@ -47,9 +48,19 @@ def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
         maximum likelihood of theta and beta; coefficient SEs are the GLM
         SEs at the fitted theta, as R ``MASS::glm.nb``.
     cluster : str, optional
-        Column of cluster ids (e.g. team): cluster-robust sandwich SEs with
-        the small-sample factor G/(G-1) * (N-1)/(N-K) (Stata
-        ``vce(cluster)``, R ``sandwich::vcovCL(type = "HC1")``), z-tests.
+        Column of cluster ids (e.g. team or worker) for cluster-robust SEs.
+    se_type : {"model", "cluster", "cr2", "cr3"}, optional
+        "model": the family's SEs (default without ``cluster``); "cluster"
+        (default with it): the sandwich with the small-sample factor
+        G/(G-1) * (N-1)/(N-K) (Stata ``vce(cluster)``, R
+        ``sandwich::vcovCL(type = "HC1")``), z-tests; "cr2": the CR2
+        (Bell-McCaffrey) sandwich with the GLM working model and a
+        Satterthwaite t per coefficient (column ``df``), as R clubSandwich
+        ``coef_test(fit, vcov = "CR2", test = "Satterthwaite")``: the choice
+        with few clusters; "cr3": the jackknife form (``vcov = "CR3"``),
+        larger where a few clusters weigh much or the counts are heavy-tailed.
+    alpha : float
+        1 - confidence level.
 
     Returns
     -------
@@ -92,7 +103,15 @@ def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
         offset = offset[keep]
     _glm.check_counts(events[keep], y.columns[0])
     groups = _cluster_ids(data, cluster, keep)
-    fit = _glm.fit(events[keep], X[keep], family=family, offset=offset, cluster=groups)
+    if not 0 < alpha < 1:
+        raise InputError(f"alpha must lie between 0 and 1, not {alpha}")
+    se_type = str(se_type or ("cluster" if cluster is not None else "model")).lower()
+    if se_type not in ("model", "cluster", "cr2", "cr3"):
+        raise InputError(f"se_type must be 'model', 'cluster', 'cr2' or 'cr3', not {se_type!r}")
+    if (se_type == "model") != (cluster is None):
+        raise InputError(f"se_type={se_type!r} " + ("needs cluster=" if cluster is None else "ignores cluster="))
+    fit = _glm.fit(events[keep], X[keep], family=family, offset=offset, cluster=groups, alpha=alpha,
+                   small_sample=se_type.upper() if se_type in ("cr2", "cr3") else None)
     return Result(table=fit.table, stats=fit.stats, warnings=notes + fit.warnings,
                   method=f"{_FAMILY_NAME[family]} rate model, log link"
                   + (", log-exposure offset" if exposure else "") + f"; {fit.convention}")
@@ -166,6 +185,72 @@ def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: s
     res.table = res.table.rename(index={"arm:period": "did", "Intercept": "intercept"}).loc[
         ["did", "arm", "period", "intercept"]]
     res.method = "Rate DiD (ratio of rate ratios): " + res.method
+    return res
+
+
+def rate_twfe(data: pd.DataFrame, events: str, exposure: str, treatment: str, unit: str, time: str, *,
+              family: str = "quasipoisson", cluster: str | None = None, se_type: str | None = None,
+              alpha: float = 0.05) -> Result:
+    """Difference-in-differences on rates with unit and time fixed effects (staggered starts).
+
+    Fits ``events ~ treatment + factor(unit) + factor(time)`` with
+    ``log(exposure)`` as offset: the ``treatment`` row's ``ratio`` is the
+    rate ratio when treated (e.g. a pilot team after its own start) against
+    the same unit untreated, net of what changed for every unit in the same
+    period. With :func:`rate_did` the arms switch at one date; here each unit
+    may switch at its own.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Rows of person-time, e.g. worker x half-year.
+    events, exposure : str
+        Event count (e.g. sick-leave days) and person-time (e.g. FTE-years).
+    treatment : str
+        0/1 column: 1 where the unit is treated.
+    unit, time : str
+        Columns absorbed as fixed effects (team, half-year).
+    family : {"poisson", "quasipoisson", "negbin"}
+        As :func:`rate_model`.
+    cluster, se_type : str, optional
+        Cluster ids (e.g. worker) and the kind of SE, as :func:`rate_model`.
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    Result
+        Row named ``treatment`` with the columns of :func:`rate_model`
+        (the fixed effects are left out of the table); its stats.
+
+    References
+    ----------
+    R ``glm(events ~ d + factor(unit) + factor(time) + offset(log(exposure)),
+    family = quasipoisson)``; Wooldridge (2023), Econometrics Journal 26:
+    C31-C66, on two-way fixed effects Poisson with staggered starts.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"team": ["a", "a", "b", "b", "c", "c"], "half": [1, 2] * 3,
+    ...                    "d": [0, 1, 0, 0, 0, 1], "days": [50, 40, 60, 66, 30, 25], "fte": [5.0] * 6})
+    >>> print(round(rate_twfe(df, "days", "fte", "d", "team", "half")["d"]["ratio"], 3))
+    0.739
+    """
+    require_columns(data, events, exposure, treatment, unit, time, cluster)
+    frame = pd.DataFrame({"events": data[events].to_numpy(), "exposure": data[exposure].to_numpy(),
+                          "d": _binary(data[treatment], treatment).to_numpy(),
+                          "unit": pd.factorize(data[unit], sort=True)[0],
+                          "time": pd.factorize(data[time], sort=True)[0]})
+    if cluster is not None:
+        frame["cluster"] = data[cluster].to_numpy()
+    if frame["d"].nunique() < 2:
+        raise EstimationError(f"{treatment!r} does not vary: nothing to compare")
+    res = rate_model(frame, "events ~ d + C(unit) + C(time)", exposure="exposure", family=family,
+                     cluster="cluster" if cluster is not None else None, se_type=se_type, alpha=alpha)
+    if "d" not in res.table.index:
+        raise EstimationError(f"{treatment!r} is collinear with the unit and time effects")
+    res.table = res.table.loc[["d"]].rename(index={"d": treatment})
+    res.method = "Rate DiD with unit and time fixed effects: " + res.method
     return res
 
 

@@ -48,7 +48,8 @@ _SECTION_OF = {"duration": "duration", "costs": "costs", "sick_leave": "sick_lea
                "workforce": "workforce"}
 #: how each key estimate is shown: scale of its row, measure label
 _KEY_SHOWN = {"hr_case_end": ("log", "hazard_ratio"), "hr_placement": ("log", "hazard_ratio"),
-              "cost_level": ("log", "cost_ratio"), "sick_leave_rr": ("log", "ratio_of_rate_ratios"),
+              "cost_level": ("log", "cost_ratio"), "cost_slope": ("log", "monthly_ratio"),
+              "sick_leave_rr": ("log", "ratio_of_rate_ratios"),
               "survey_change": ("difference", "difference_points")}
 _TABLES = ("cases", "placements", "contacts", "services", "staff", "absences", "surveys", "time_use")
 
@@ -174,7 +175,7 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
         first = direction(page, name, est, measure)[0]
         how_sure = "; ".join([est.certainty(cfg, short=True), *caveats(res, cfg, short=True)])
         lines.append(f"{outcome}: {first.rstrip('.')} \u2014 {how_sure}.")
-        if est.ratio:
+        if est.ratio and not est.descriptive:
             ratios[outcome] = est
     page.bullets(lines)
     if ratios:

@@ -52,12 +52,18 @@ class Result:
         One line naming the method and the conventions used.
     warnings : list of str
         Flags a reader must see (few clusters, fallback model, ...).
+    frames : dict of str to pandas.DataFrame
+        Row-level output a model has besides its table, e.g. ``fitted``
+        (observed, fitted and counterfactual values of a time series model),
+        so that no caller rebuilds a model from its private parts. Not part
+        of :meth:`to_dict` (it can be as long as the data).
     """
 
     table: pd.DataFrame
     stats: dict[str, Any] = field(default_factory=dict)
     method: str = ""
     warnings: list[str] = field(default_factory=list)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, key: str) -> pd.Series:
         """``res["did"]`` is the row named ``did`` of the table."""
@@ -134,13 +140,15 @@ def wald_table(
     se: Iterable[float],
     *,
     alpha: float = 0.05,
-    df: float | None = None,
+    df: float | Sequence[float] | None = None,
     ratio: bool = False,
 ) -> pd.DataFrame:
     """Tidy Wald table: estimate, se, statistic, p, CI (z, or t on ``df``).
 
-    With ``ratio=True`` adds ``ratio``, ``ratio_ci_low``, ``ratio_ci_high``
-    (exponentiated estimate and CI), as the ratio models need.
+    ``df`` may be one number or one per row (Satterthwaite df); per-row df
+    are kept in a ``df`` column. With ``ratio=True`` adds ``ratio``,
+    ``ratio_ci_low``, ``ratio_ci_high`` (exponentiated estimate and CI), as
+    the ratio models need.
     """
     est = np.asarray(list(estimate), dtype=float)
     se_ = np.asarray(list(se), dtype=float)
@@ -165,6 +173,8 @@ def wald_table(
         },
         index=pd.Index(list(names), name="term"),
     )
+    if df is not None and np.ndim(df) > 0:
+        out["df"] = np.asarray(df, dtype=float)
     if ratio:
         out["ratio"] = np.exp(out["estimate"])
         out["ratio_ci_low"] = np.exp(out["ci_low"])

@@ -6,23 +6,29 @@ researcher gets by calling evalkit directly. Each analysis is guarded: one
 that cannot be estimated on a site (too few events, clusters or periods)
 is recorded as not estimable, with the reason, and the others go on.
 
-Contrasts (all pilot versus comparison teams of the same site):
+Every headline (:data:`KEY_ESTIMATES`) is a difference-in-differences that
+uses the pilot teams' own time before their start: the pilot is assigned to
+whole teams, teams differ, and a site has two to six of them, so comparing
+pilot with comparison teams after the start would take a team's fixed
+difference for an effect, and no standard error can repair that with so few
+teams. Each headline's estimand is stated in :data:`ESTIMANDS`.
 
-- ``duration``: cases opened from a team's start (pilot teams: their own
-  ``model_start``; comparison teams: the site's first pilot start). A case
-  ends by closing or by a placement; reaching 18 (``age_limit``) and the
-  extraction date censor it. Kaplan-Meier by arm, Cox for any end and
-  cause-specific Cox for placement (team-clustered SEs, adjusted for legal
-  basis), cumulative incidence of placement and Gray's test.
-- ``costs``: monthly purchased-service euros of the site, interrupted at the
-  site's pilot start (quasi-Poisson, level and slope change, two harmonics);
-  and pilot-team against comparison-team costs (controlled ITS).
-- ``sick_leave``: sick-leave days per FTE-year by arm and period (before /
-  after each team's start), DiD on rates (quasi-Poisson, ratio of rate ratios).
-- ``survey``: worker wellbeing by wave and arm (mixed ANOVA) and the
-  wave x arm change (DiD of means).
+- ``duration``: case closing and placements, a Cox model on counting-process
+  rows with team strata, calendar periods and each pilot team's own start
+  (``evalkit._site_duration``); Kaplan-Meier curves, medians and cumulative
+  incidence of placement of cases opened after the start describe the arms.
+- ``costs``: the team-month panel of purchased-service euros, each pilot team
+  stepping at its own start (level and slope), team and month effects, AR(1)
+  working errors with HAR inference, and a pre-trend check
+  (``evalkit._site_costs``); the site's own purchases are its budget trend.
+- ``sick_leave``: sick-leave days per FTE-year, worker x half-year rows,
+  team and half-year effects, worker-clustered SEs
+  (``evalkit._site_sick_leave``); crude rates by arm and period describe them.
+- ``survey``: worker wellbeing, the wave x arm change with team and wave
+  effects (respondent-clustered SEs), computed whether or not the mixed
+  ANOVA beside it can be fitted.
 - ``workforce``: caseload per social worker by month and arm, face-to-face
-  share of working time by wave and arm, staff turnover.
+  share of working time by wave and arm, staff turnover (descriptive).
 """
 from __future__ import annotations
 
@@ -33,24 +39,36 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import effects, rates, survival, trends
+from . import _site_costs, _site_design, _site_duration, _site_sick_leave, effects, rates, survival
 from ._rules import lookup
 from .config import SiteConfig
-from .design import FEW_CLUSTERS
 from .result import EstimationError, EvalkitError, Result
 
-__all__ = ["SiteData", "SiteResults", "SiteTables", "site_data", "split_sites", "analyse", "KEY_ESTIMATES", "ANALYSES"]
+__all__ = ["SiteData", "SiteResults", "SiteTables", "site_data", "split_sites", "analyse", "design_stats",
+           "KEY_ESTIMATES", "ESTIMANDS", "ANALYSES"]
 
 #: roles counted as social workers for caseloads (DOMAIN.md: children per social worker)
 SOCIAL_WORKERS = ("social_worker", "consultant_social_worker")
 #: the headline estimates of a site, pooled across sites in the index:
 #: name -> (analysis, result key, table row, truth key in dataset.yaml)
 KEY_ESTIMATES = {
-    "hr_case_end": ("duration", "cox_end", "pilot", "hr_close"),
-    "hr_placement": ("duration", "cox_placement", "pilot", "hr_placement"),
-    "cost_level": ("costs", "its", "level_change", "cost_level_ratio"),
-    "sick_leave_rr": ("sick_leave", "rate_did", "did", "sick_leave_rr"),
-    "survey_change": ("survey", "did", "did", "survey_change"),
+    "hr_case_end": ("duration", "cox_end", "model_work", "hr_close"),
+    "hr_placement": ("duration", "cox_placement", "model_work", "hr_placement"),
+    "cost_level": ("costs", "panel", "level_change", "cost_level_ratio"),
+    "cost_slope": ("costs", "panel", "slope_change", "cost_slope_ratio"),
+    "sick_leave_rr": ("sick_leave", "rate_twfe", "model_work", "sick_leave_rr"),
+    "survey_change": ("survey", "did", "model_work", "survey_change"),
+}
+#: what each key estimate estimates, in words (the report says the same in fi, sv and en)
+ESTIMANDS = {
+    "hr_case_end": _site_duration.ESTIMAND.format(what="any end"),
+    "hr_placement": _site_duration.ESTIMAND.format(what="a placement, cause-specific"),
+    "cost_level": _site_costs.ESTIMAND,
+    "cost_slope": ("change in the monthly growth of a pilot team's purchased-service costs after its start "
+                   "(ratio per month), net of the comparison teams' course"),
+    "sick_leave_rr": _site_sick_leave.ESTIMAND,
+    "survey_change": ("change in pilot teams' mean worker wellbeing (Likert points) from the first survey wave to "
+                      "later waves, minus the change in comparison teams"),
 }
 
 
@@ -99,7 +117,11 @@ class SiteResults:
                 + (f"<p>Not estimated:</p><ul>{skipped}</ul>" if skipped else ""))
 
     def key_estimates(self) -> pd.DataFrame:
-        """Headline estimates (log scale for ratios): name, estimate, se, ratio, CI."""
+        """Headline estimates (log scale for ratios): name, estimate, se, CI, p, ratio, estimand.
+
+        ``ci_low``, ``ci_high`` and ``p`` are NaN where the design supports no
+        interval (the estimate is then descriptive; the Result's warnings say why).
+        """
         rows = []
         for name, (analysis, key, row, _) in KEY_ESTIMATES.items():
             res = self.results.get(analysis, {}).get(key)
@@ -108,7 +130,7 @@ class SiteResults:
             r = res.table.loc[row]
             rows.append({"name": name, "estimate": r["estimate"], "se": r["se"],
                          "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r.get("p", np.nan),
-                         "ratio": r.get("ratio", np.nan)})
+                         "ratio": r.get("ratio", np.nan), "estimand": ESTIMANDS[name]})
         return pd.DataFrame(rows).set_index("name") if rows else pd.DataFrame()
 
 
@@ -282,29 +304,6 @@ def duration_data(sd: SiteData) -> pd.DataFrame:
     })
 
 
-def _cox(d: pd.DataFrame, event: str, cfg: SiteConfig) -> Result:
-    """Cox for pilot vs comparison, SEs clustered by team, never below the model-based SE.
-
-    A site has a handful of teams, and a sandwich from so few clusters can be
-    far too small (it sums a few near-zero squares). Taking the larger of the
-    clustered and the model-based SE (the usual guard, Cameron & Miller 2015)
-    keeps one site from dominating the pooled estimate on a spurious SE.
-    """
-    robust, naive = survival._cox_both_ses(d, "days", event, ["pilot", "lsl"], cluster="team", alpha=cfg.alpha)
-    if "pilot" in robust.stats.get("may_be_infinite", ()):
-        raise EstimationError("the hazard ratio has no finite estimate: the likelihood keeps rising as it grows "
-                              "(almost no such case ends in one of the arms)")
-    n_teams = d["team"].nunique()
-    if n_teams >= FEW_CLUSTERS:
-        return robust
-    if naive.table.loc["pilot", "se"] <= robust.table.loc["pilot", "se"]:
-        return robust
-    naive.warnings.append(f"only {n_teams} clusters (teams): the team-clustered SE was smaller than the "
-                          "model-based SE, so the larger, model-based SE is used")
-    naive.stats["n_clusters"] = n_teams
-    return naive
-
-
 def analyse_duration(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
     d = duration_data(sd)
     d["arm"] = np.where(d["pilot"] == 1, "pilot", "comparison")
@@ -316,9 +315,17 @@ def analyse_duration(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], 
     }
     # a hazard ratio that cannot be estimated leaves the curves and the other ratio standing
     missing = {}
-    for key, event in (("cox_end", "any_end"), ("cox_placement", "placement")):
+    for key, cause in (("cox_end", None), ("cox_placement", 2)):
         try:
-            res[key] = _cox(d, event, cfg)
+            months = _site_duration.period_length(sd["cases"], cause)
+            ep = _site_duration.episodes(sd["cases"], sd["teams"], (sd.follow_start, sd.extracted_on), months)
+            unsupported = _site_design.did_supported(ep, "team", "period", "model_work")
+            if unsupported:  # cases opened after the start, pilot against comparison teams: a description
+                event = "any_end" if cause is None else "placement"
+                crude = survival.cox(d, "days", event, ["pilot", "lsl"], alpha=cfg.alpha)
+                res[key] = _site_design.descriptive(crude, "pilot", "model_work", unsupported)
+            else:
+                res[key] = _site_duration.cox_did(ep, cause, cfg.alpha, months)
         except EstimationError as exc:
             missing[key] = str(exc)
     counts = d.groupby("arm")["event"].value_counts().unstack(fill_value=0)
@@ -329,30 +336,33 @@ def analyse_duration(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], 
 
 
 def monthly_costs(sd: SiteData) -> pd.DataFrame:
-    """Site's purchased-service euros per month: month, t (1, 2, ...), total, pilot, comparison."""
-    s = sd["services"].copy()
-    s["arm"] = s["team_id"].map(_arm(sd)).fillna("site")
-    wide = s.pivot_table(index="month", columns="arm", values="cost_eur", aggfunc="sum", fill_value=0.0)
-    wide["total"] = wide.sum(axis=1)
-    wide = wide.sort_index().reset_index()
-    wide["t"] = np.arange(1, len(wide) + 1)
-    return wide
+    """Site's purchased-service euros per month: month, t (1, 2, ...), pilot, comparison, site, total."""
+    return _site_costs.monthly_by_arm(_site_costs.team_months(sd["services"], sd["teams"]),
+                                      _site_costs.site_months(sd["services"]))
 
 
 def analyse_costs(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
-    m = monthly_costs(sd)
-    start_month = sd.pilot_start.strftime("%Y-%m")
-    if start_month not in set(m["month"]):
-        raise EvalkitError(f"no purchased-service data for the pilot start month {start_month}")
-    start = int(m.loc[m["month"] == start_month, "t"].iloc[0])
-    res = {"its": trends.its(m, "total", "t", start=start, family="quasipoisson", harmonics=2,
-                             slope_change=True)}
-    if {"pilot", "comparison"} <= set(m.columns):
-        long = m.melt(id_vars=["month", "t"], value_vars=["pilot", "comparison"], var_name="arm",
-                      value_name="cost")
-        res["controlled_its"] = trends.controlled_its(long, "cost", "t", "arm", start=start, treated="pilot",
-                                                      family="quasipoisson", harmonics=2)
-    return res, {"monthly": m, "by_service": _costs_by_service(sd), "per_child": _costs_per_child(sd, m)}
+    panel = _site_costs.team_months(sd["services"], sd["teams"])
+    if panel.empty:
+        raise EvalkitError("no purchased-service costs booked to the site's teams")
+    usable = _site_costs.usable(panel)
+    unsupported = _site_design.did_supported(usable.assign(work=usable["month"] >= usable["start"].fillna("9999")),
+                                             "team_id", "month", "work") if len(usable) else \
+        f"no pilot team has {_site_costs.MIN_PRE_MONTHS} months of cost data before its start"
+    tabs: dict[str, pd.DataFrame] = {}
+    if unsupported:
+        res = {"panel": _site_design.descriptive(_site_costs.after_start(panel, cfg.alpha), "pilot", "level_change",
+                                                 unsupported)}
+        tabs["not_estimable"] = pd.DataFrame({"reason": {"panel": unsupported}}).rename_axis("result")
+    else:
+        res = {"panel": _site_costs.panel_effect(panel, cfg.alpha)}
+        try:
+            res["pretrend"] = _site_costs.pretrend(panel, cfg.alpha)
+        except EstimationError:
+            pass  # too short a pre-period for a slope: the report says the check could not be made
+    m = _site_costs.monthly_by_arm(panel, _site_costs.site_months(sd["services"]))
+    return res, {**tabs, "monthly": m, "by_service": _costs_by_service(sd), "per_child": _costs_per_child(sd, m),
+                 "team_months": panel.drop(columns="team_id")}
 
 
 def _costs_by_service(sd: SiteData) -> pd.DataFrame:
@@ -416,27 +426,20 @@ def sick_leave_data(sd: SiteData) -> pd.DataFrame:
     return out[out["fte_years"] > 0].drop(columns="spell")
 
 
-def _warn_unclustered(result: Result, n_teams: int, units: str) -> None:
-    """Flag SEs that treat people as independent although the arm is assigned by team.
-
-    With the handful of teams a site has, no cluster-robust SE is reliable
-    either (see effects.did), so the estimate stays individual-level and the
-    report says the interval may be too narrow.
-    """
-    result.warnings.append(
-        f"SEs treat {units} as independent and ignore clustering by team ({n_teams} teams): "
-        "the interval may be too narrow")
-    result.stats.setdefault("n_clusters", n_teams)
-
-
 def analyse_sick_leave(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
     d = sick_leave_data(sd)
-    res = {
-        "rates": rates.compare_rates(d, "days", "fte_years", "arm", by="period", reference="comparison",
-                                     alpha=cfg.alpha),
-        "rate_did": rates.rate_did(d, "days", "fte_years", "pilot", "post", family="quasipoisson"),
-    }
-    _warn_unclustered(res["rate_did"], d["team_id"].nunique(), "workers")
+    res = {"rates": rates.compare_rates(d, "days", "fte_years", "arm", by="period", reference="comparison",
+                                        alpha=cfg.alpha)}
+    panel = _site_sick_leave.worker_periods(sd["staff"], sd["absences"], sd["teams"],
+                                            (sd.follow_start, sd.extracted_on))
+    unsupported = _site_design.did_supported(panel, "team_id", "half", "model_work")
+    if unsupported:  # rates after the start, pilot against comparison teams, as a description
+        after = d[d["post"] == 1]
+        crude = rates.rate_model(after, "days ~ pilot", exposure="fte_years", family="quasipoisson",
+                                 alpha=cfg.alpha)
+        res["rate_twfe"] = _site_design.descriptive(crude, "pilot", "model_work", unsupported)
+    else:
+        res["rate_twfe"] = _site_sick_leave.rate_effect(panel, cfg.alpha)
     return res, {"by_worker": d}
 
 
@@ -444,17 +447,16 @@ def analyse_survey(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], di
     s = sd["surveys"]
     s = s[(s["respondent"] == "worker") & (s["scale"] == "wellbeing")].copy()
     s["arm"] = s["team_id"].map(_arm(sd))
-    first, last = s["wave"].min(), s["wave"].max()
-    two = s[s["wave"].isin([first, last])].copy()
-    two["pilot"] = (two["arm"] == "pilot").astype(int)
-    two["post"] = (two["wave"] == last).astype(int)
-    res = {
-        "anova": effects.mixed_anova(s, "score", "wave", "arm", "respondent_id"),
-        "did": effects.did(two, "score", "pilot", "post", se_type="hc1", alpha=cfg.alpha),
-    }
-    _warn_unclustered(res["did"], two["team_id"].nunique(), "respondents")
-    means = s.groupby(["arm", "wave"])["score"].agg(["mean", "count"]).reset_index()
-    return res, {"means": means}
+    first = s["wave"].min()
+    s["model_work"] = ((s["arm"] == "pilot") & (s["wave"] > first)).astype(int)
+    res = {"did": effects.twfe(s, "score", "model_work", "team_id", "wave", cluster="respondent_id",
+                               se_type="cr2", alpha=cfg.alpha)}
+    tabs = {"means": s.groupby(["arm", "wave"])["score"].agg(["mean", "count"]).reset_index()}
+    try:  # the ANOVA describes; the headline above stands without it
+        res["anova"] = effects.mixed_anova(s, "score", "wave", "arm", "respondent_id")
+    except (EvalkitError, np.linalg.LinAlgError) as exc:
+        tabs["not_estimable"] = pd.DataFrame({"reason": {"anova": str(exc)}}).rename_axis("result")
+    return res, tabs
 
 
 def caseload_by_month(sd: SiteData) -> pd.DataFrame:
@@ -497,6 +499,14 @@ def analyse_workforce(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result],
     return res, {"caseload": caseload_by_month(sd), "face_to_face": share}
 
 
+def design_stats(sd: SiteData) -> dict[str, int]:
+    """What limits a site's comparisons: teams per arm, and months of follow-up after the first start."""
+    arms = sd["teams"]["arm"].astype("object")
+    months = (sd.extracted_on.year - sd.pilot_start.year) * 12 + sd.extracted_on.month - sd.pilot_start.month
+    return {"n_pilot_teams": int((arms == "pilot").sum()), "n_comparison_teams": int((arms == "comparison").sum()),
+            "months_after_start": int(months)}
+
+
 ANALYSES: dict[str, Callable[[SiteData, SiteConfig], tuple[dict[str, Result], dict[str, pd.DataFrame]]]] = {
     "duration": analyse_duration,
     "costs": analyse_costs,
@@ -526,9 +536,13 @@ def analyse(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteC
     """
     sd = site_data(tables, meta, config)
     out = SiteResults(config.site)
+    limits = design_stats(sd)
     for name, fn in ANALYSES.items():
         try:
             out.results[name], out.tables[name] = fn(sd, config)
+            for analysis, key, _, _ in KEY_ESTIMATES.values():
+                if analysis == name and key in out.results[name]:
+                    out.results[name][key].stats.update(limits)
         except EvalkitError as exc:
             out.skipped[name] = str(exc)
         except np.linalg.LinAlgError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
@@ -66,10 +67,18 @@ def results_document(site_results: Any, stamp: Mapping[str, Any]) -> dict[str, A
         "site": site_results.site,
         "stamp": dict(stamp),
         "key_estimates": {} if key.empty else
-        {name: {c: (None if v != v else float(v)) for c, v in row.items()} for name, row in key.iterrows()},
+        {name: {c: _value(v) for c, v in row.items()} for name, row in key.iterrows()},
         "results": {a: {k: r.to_dict() for k, r in res.items()} for a, res in site_results.results.items()},
         "skipped": dict(site_results.skipped),
     }
+
+
+def _value(v: Any) -> Any:
+    """A key estimate's cell for JSON: text as it is, a number as float, NaN and inf as null."""
+    if isinstance(v, str):
+        return v
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
 def write_results(site_results: Any, stamp: Mapping[str, Any], out_dir: str | Path) -> Path:

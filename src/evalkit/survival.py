@@ -42,10 +42,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from . import _cmprsk, _coxph, _km
+from . import _cmprsk, _coxph, _km, _rmst
 from .result import EstimationError, InputError, Result, require_columns, wald_table
 
-__all__ = ["km", "median_survival", "survival_at", "logrank", "cox", "cox_zph", "cif", "gray_test"]
+__all__ = ["km", "median_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif", "gray_test"]
 
 
 # ---------------------------------------------------------------- input checks
@@ -272,6 +272,81 @@ def survival_at(data, duration, event, times: Sequence[float], *, group=None,
     return Result(table, {"n": len(df)}, f"Kaplan-Meier at fixed times, {_ci_label(conf_type, alpha)}", warns)
 
 
+def rmst(data, duration, event, *, tau, group=None, reference=None, alpha=0.05) -> Result:
+    """Restricted mean survival time up to ``tau``, by group, with the difference and ratio, as R survRM2.
+
+    The RMST is the mean time to the event within the first ``tau`` time
+    units (the area under the Kaplan-Meier curve): "cases stayed open on
+    average 250 of the first 730 days". Unlike a hazard ratio it reads in
+    days and needs no proportional hazards.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    duration, event : str
+        Time and event (1/0) columns.
+    tau : float or None
+        Truncation time, in the units of ``duration``. It may not exceed
+        the last time at which every group's curve is defined (survRM2's
+        rule); ``None`` takes that time.
+    group : str, optional
+        Column with the groups; with two, the contrasts are added.
+    reference : optional
+        The group the other is compared with (default: the first in sorted
+        order, as survRM2's arm 0).
+    alpha : float
+        1 - confidence level.
+
+    Returns
+    -------
+    Result
+        Rows per group value (``all`` without ``group``): ``estimate`` (the
+        RMST), ``se``, ``ci_low``, ``ci_high``, ``rmtl`` (tau - RMST, the
+        restricted mean time lost); with two groups, rows ``difference``
+        (other minus reference, with ``p``) and ``ratio`` (other over
+        reference, CI and p on the log scale). Stats: ``tau``, ``n``,
+        ``reference``, ``other``.
+
+    References
+    ----------
+    R ``survRM2::rmst2(time, status, arm, tau)`` (Uno et al. 2014, J Clin
+    Oncol 32:2380-2385; Royston & Parmar 2013, BMC Med Res Methodol 13:152).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"days": [5, 8, 12, 20, 3, 9, 15, 30], "closed": [1, 1, 0, 1, 1, 1, 1, 0],
+    ...                    "arm": ["comparison"] * 4 + ["pilot"] * 4})
+    >>> res = rmst(df, "days", "closed", tau=14, group="arm")
+    >>> print(res["comparison"]["estimate"], res["pilot"]["estimate"], res["difference"]["estimate"])
+    10.25 10.0 -0.25
+    """
+    df, warns = _prepare(data, duration, event, group)
+    if not 0 < alpha < 1:
+        raise InputError("alpha must be between 0 and 1")
+    parts = [(g, sub["_t"].to_numpy(), sub["_e"].to_numpy()) for g, sub in _groups(df, group)]
+    tau = _rmst.check_tau(tau, _rmst.tau_limit([(t, e) for _, t, e in parts]))
+    z = _st.norm.ppf(1 - alpha / 2)
+    est, var, rows = {}, {}, []
+    for g, t, e in parts:
+        est[g], var[g] = _rmst.rmst_one(t, e, tau)
+        se = float(np.sqrt(var[g]))
+        rows.append({"group": str(g), "estimate": est[g], "se": se, "ci_low": est[g] - z * se,
+                     "ci_high": est[g] + z * se, "rmtl": tau - est[g]})
+    table = pd.DataFrame(rows).set_index("group")
+    stats = {"tau": tau, "n": len(df)}
+    if len(parts) == 2:
+        labels = [g for g, _, _ in parts]
+        if reference is not None and reference not in labels:
+            raise InputError(f"reference {reference!r} is not one of the groups")
+        ref = labels[0] if reference is None else reference
+        other = labels[1] if ref == labels[0] else labels[0]
+        table = pd.concat([table, _rmst.contrasts(est, var, other, ref, alpha)])
+        stats.update(reference=str(ref), other=str(other))
+    table.index.name = "term"
+    return Result(table, stats, f"Restricted mean survival time up to tau = {tau:g} as R survRM2 rmst2 "
+                                "(KM area, survRM2 variance, Wald z; ratio on the log scale)", warns)
+
+
 def logrank(data, duration, event, group) -> Result:
     """Log-rank test of equal survival in k >= 2 groups, as R ``survdiff`` (rho = 0).
 
@@ -373,15 +448,31 @@ def _design(df, rhs, covariates):
 _COX_METHOD = "Cox PH, Efron ties (R coxph convergence), Wald CI"
 
 
-def _cox_fit(data, duration, event, covariates, strata, cluster):
+def _entry_times(df, entry):
+    """Checked entry times of counting-process rows (entry < duration), or None."""
+    if entry is None:
+        return None
+    start = pd.to_numeric(df[entry], errors="coerce").astype(float).to_numpy()
+    if not np.isfinite(start).all():
+        raise InputError(f"entry column {entry!r} must be finite numbers")
+    if (start >= df["_t"].to_numpy()).any():
+        n_bad = int((start >= df["_t"].to_numpy()).sum())
+        raise InputError(f"{n_bad} row(s) do not end after they enter: each row needs {entry!r} < duration")
+    return start
+
+
+def _cox_fit(data, duration, event, covariates, strata, cluster, entry=None):
     """Checked frame, Efron fit and the fit's model-level stats: what :func:`cox` and the site plan use."""
-    df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata, cluster))
+    df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata, cluster, entry))
     x, names = _design(df, rhs, covariates)
-    fit = _coxph.fit(df["_t"].to_numpy(), df["_e"].to_numpy(), x, df[strata].to_numpy() if strata else None)
+    start = _entry_times(df, entry)
+    fit = _coxph.fit(df["_t"].to_numpy(), df["_e"].to_numpy(), x, df[strata].to_numpy() if strata else None,
+                     entry=start)
     lr = 2 * (fit.loglik - fit.loglik0)
+    # Harrell's C compares durations from a common origin; with delayed entry it is not defined
+    concordance = np.nan if start is not None else _coxph.concordance(df["_t"], df["_e"], x @ fit.beta)
     stats = {"loglik": fit.loglik, "lr_chi2": lr, "lr_df": len(names),
-             "lr_p": float(_st.chi2.sf(lr, len(names))),
-             "concordance": _coxph.concordance(df["_t"], df["_e"], x @ fit.beta),
+             "lr_p": float(_st.chi2.sf(lr, len(names))), "concordance": concordance,
              "events": int(df["_e"].sum()), "n": len(df)}
     if fit.infinite:
         stats["may_be_infinite"] = [names[i] for i in fit.infinite]
@@ -410,7 +501,7 @@ def _cox_result(names, fit, vcov, stats, method, warns, alpha):
 
 
 def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster=None,
-        alpha=0.05) -> Result:
+        entry=None, alpha=0.05) -> Result:
     """Cox proportional-hazards regression, as R ``coxph`` (Efron ties).
 
     Parameters
@@ -428,6 +519,12 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
         Column of clusters (e.g. team): robust sandwich SEs as R
         ``coxph(..., cluster = )``: grouped dfbeta residuals, no small-sample
         factor.
+    entry : str, optional
+        Entry-time column for counting-process data, as R ``Surv(entry,
+        duration, event)``: a row is at risk at times t with entry < t <=
+        duration. One subject may have several rows (time-varying
+        covariates, delayed entry); give ``cluster`` = the subject id for
+        SEs that allow for that.
     alpha : float
 
     Returns
@@ -437,13 +534,14 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
         ``hr_ci_high``, ``z``, ``p``, and ``estimate``/``ci_low``/``ci_high``
         (log scale) and ``ratio*`` (= hr) as other ratio models. ``stats``:
         ``loglik``, ``lr_chi2``, ``lr_df``, ``lr_p`` (likelihood-ratio test
-        against the null model), ``concordance``, ``events``, ``n``, and
-        ``n_clusters`` with ``cluster``.
+        against the null model), ``concordance`` (NaN with ``entry``),
+        ``events``, ``n``, and ``n_clusters`` with ``cluster``.
 
     References
     ----------
-    R ``survival::coxph(Surv(time, status) ~ x, ties = "efron")``; the
-    check of proportional hazards is :func:`cox_zph`.
+    R ``survival::coxph(Surv(time, status) ~ x, ties = "efron")`` and, with
+    ``entry``, ``coxph(Surv(start, stop, event) ~ x)``; the check of
+    proportional hazards is :func:`cox_zph`.
 
     Examples
     --------
@@ -455,8 +553,10 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     """
     if ties != "efron":
         raise InputError("only ties='efron' (R coxph's default) is available")
-    df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, strata, cluster)
+    df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, strata, cluster, entry)
     vcov, method = fit.vcov, _COX_METHOD
+    if entry is not None:
+        method += ", counting-process rows (entry, stop]"
     if cluster is not None:
         vcov, n_cl, suffix, notes = _clustered(df, fit, cluster)
         stats, method, warns = {**stats, "n_clusters": n_cl}, method + suffix, warns + notes

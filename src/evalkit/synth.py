@@ -33,10 +33,11 @@ from . import __version__
 from ._synth_cases import OPEN_YEARS, make_cases, make_contacts
 from ._synth_sites import EXTRACTED, FOLLOW_START, make_services, make_sites, make_teams
 from ._synth_staff import make_absences, make_staff
+from ._synth_stress import Stress
 from ._synth_surveys import SCALES, make_surveys, make_time_use, max_survey_change
 from .result import InputError
 
-__all__ = ["Effects", "SyntheticDataset", "synthesise", "cli_synth"]
+__all__ = ["Effects", "Stress", "SyntheticDataset", "synthesise", "cli_synth"]
 
 _MAX_PLACEMENT_SHARE = 0.16  # the largest baseline share of case ends that are placements (LSL cases)
 
@@ -114,6 +115,18 @@ class Effects:
         if not -0.15 <= self.face_to_face_share_change <= 0.3:
             raise InputError("Effects.face_to_face_share_change must lie between -0.15 and 0.3 (a share of time)")
 
+    @classmethod
+    def null(cls) -> "Effects":
+        """No effect on anything: every ratio 1, every change 0 (``evalkit synth --null``).
+
+        Examples
+        --------
+        >>> Effects.null().hr_close
+        1.0
+        """
+        return cls(hr_close=1.0, hr_placement=1.0, cost_level_ratio=1.0, cost_slope_ratio=1.0, sick_leave_rr=1.0,
+                   survey_change=0.0, face_to_face_share_change=0.0)
+
     def describe(self) -> dict[str, dict[str, Any]]:
         """The effects with their definitions, as written into ``dataset.yaml``."""
         definitions = {
@@ -155,7 +168,8 @@ class SyntheticDataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None) -> SyntheticDataset:
+def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None,
+               stress: Stress | None = None) -> SyntheticDataset:
     """Generate a synthetic multi-site dataset with known true effects.
 
     Parameters
@@ -166,7 +180,12 @@ def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None) ->
     seed : int, default 1
         Random seed; the same seed and arguments give identical tables.
     effects : Effects, optional
-        True pilot effects; ``Effects()`` (the documented defaults) if omitted.
+        True pilot effects; ``Effects()`` (the documented defaults) if omitted,
+        ``Effects.null()`` for none.
+    stress : Stress, optional
+        Features of real data that break easy estimators (team effects on
+        every outcome, a calendar shock, autocorrelated costs, a pre-trend at
+        one site); none if omitted. Recorded under ``stress`` in ``meta``.
 
     Returns
     -------
@@ -198,17 +217,26 @@ def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None) ->
     effects = Effects() if effects is None else effects
     if not isinstance(effects, Effects):
         raise InputError("effects must be an evalkit.synth.Effects")
-    g = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    stress = Stress() if stress is None else stress
+    if not isinstance(stress, Stress):
+        raise InputError("stress must be an evalkit.synth.Stress")
+    # the first eight streams are those of the plain generator, so Stress() changes nothing
+    g = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
     site_df = make_sites(g[0], int(sites))
-    teams = make_teams(g[1], site_df)
-    cases, placements = make_cases(g[2], teams, effects.hr_close, effects.hr_placement)
+    if stress.pretrend_site is not None and stress.pretrend_site not in set(site_df["site_id"]):
+        raise InputError(f"Stress.pretrend_site {stress.pretrend_site!r} is not one of the {sites} site(s)")
+    teams = _with_team_effects(make_teams(g[1], site_df), stress, g[8], effects)
+    cases, placements = make_cases(g[2], teams, effects.hr_close, effects.hr_placement, stress.calendar_shock)
     contacts = make_contacts(g[3], cases, teams["start"].to_numpy())
-    services = make_services(g[4], teams, site_df, effects.cost_level_ratio, effects.cost_slope_ratio, OPEN_YEARS)
+    extra = stress.cost_extra(g[8], teams, site_df["site_id"].to_numpy()) if stress.active else None
+    services = make_services(g[4], teams, site_df, effects.cost_level_ratio, effects.cost_slope_ratio, OPEN_YEARS,
+                             extra)
     staff = make_staff(g[5], teams, OPEN_YEARS, effects.hr_close)
     site_sick_days = g[5].uniform(9.0, 16.0, len(site_df))
-    absences = make_absences(g[6], staff, teams, site_sick_days, effects.sick_leave_rr)
+    absences = make_absences(g[6], staff, teams, site_sick_days, effects.sick_leave_rr, stress.calendar_shock)
     kuopio = (site_df["site_id"] == "kuopio").to_numpy()
-    surveys, waves = make_surveys(g[7], teams, staff, len(site_df), kuopio, effects.survey_change)
+    surveys, waves = make_surveys(g[7], teams, staff, kuopio, effects.survey_change,
+                                  (stress.team_sd, stress.calendar_shock))
     time_use = make_time_use(g[7], teams, staff, waves, effects.face_to_face_share_change)
     teams = teams.assign(model_start=_dates(np.where(teams["pilot"], teams["start"], -1)))
     tables = {
@@ -225,7 +253,22 @@ def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None) ->
         "surveys": surveys.assign(answered=_dates(surveys["answered"])),
         "time_use": time_use,
     }
-    return SyntheticDataset({k: _text_as_string(v) for k, v in tables.items()}, _meta(int(sites), seed, effects))
+    return SyntheticDataset({k: _text_as_string(v) for k, v in tables.items()},
+                            _meta(int(sites), seed, effects, stress))
+
+
+def _with_team_effects(teams: pd.DataFrame, stress: Stress, rng: np.random.Generator,
+                       effects: Effects) -> pd.DataFrame:
+    """Permanent extra team effects on every outcome (``Stress.team_sd``), as multipliers or points."""
+    if not stress.team_sd:
+        return teams
+    n = len(teams)
+    # a team's placement share stays a probability, also after the start (hr_placement / hr_close)
+    cap = 1 / (_MAX_PLACEMENT_SHARE * max(1.0, effects.hr_placement / effects.hr_close))
+    return teams.assign(frailty=teams["frailty"] * np.exp(stress.team_effects(rng, n)),
+                        place_mult=np.minimum(np.exp(stress.team_effects(rng, n)), cap),
+                        sick_mult=np.exp(stress.team_effects(rng, n)),
+                        survey_extra=stress.team_effects(rng, n))
 
 
 def _dates(day: Any) -> np.ndarray:
@@ -244,7 +287,7 @@ def _text_as_string(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _meta(sites: int, seed: int, effects: Effects) -> dict[str, Any]:
+def _meta(sites: int, seed: int, effects: Effects, stress: Stress) -> dict[str, Any]:
     iso = lambda d: str(np.datetime64(d, "D"))  # noqa: E731
     return {
         "name": f"evalkit-synthetic-{sites}-sites-seed-{seed}",
@@ -258,10 +301,12 @@ def _meta(sites: int, seed: int, effects: Effects) -> dict[str, Any]:
         "follow_up": {"start": _dt.date.fromisoformat(iso(FOLLOW_START)),
                       "end": _dt.date.fromisoformat(iso(EXTRACTED))},
         "true_effects": effects.describe(),
+        "stress": stress.describe(),
     }
 
 
-def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv") -> int:
+def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", *, null: bool = False,
+              stress: dict[str, Any] | None = None) -> int:
     """Generate and write a synthetic dataset; print a short summary. Returns the exit code.
 
     Parameters
@@ -272,6 +317,10 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv") 
         As :func:`synthesise`.
     fmt : {"csv", "parquet", "xlsx"}
         Table file format.
+    null : bool
+        No true effects (:meth:`Effects.null`).
+    stress : dict, optional
+        Keyword arguments of :class:`Stress`.
 
     Returns
     -------
@@ -298,7 +347,8 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv") 
         return 2
     t0 = time.perf_counter()
     try:
-        ds = synthesise(sites=sites, seed=seed)
+        ds = synthesise(sites=sites, seed=seed, effects=Effects.null() if null else None,
+                        stress=Stress(**(stress or {})))
     except InputError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
@@ -310,7 +360,10 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv") 
         return 2
     write_dataset(ds.tables, ds.meta, out, fmt=fmt)
     t2 = time.perf_counter()
-    console.print(f"Synthetic dataset: {sites} site(s), seed {seed} -> {out}")
+    console.print(f"Synthetic dataset: {sites} site(s), seed {seed}{', no true effects' if null else ''} -> {out}",
+                  markup=False)
+    if ds.meta["stress"] != Stress().describe():
+        console.print("stress: " + ", ".join(f"{k} {v}" for k, v in ds.meta["stress"].items()), markup=False)
     table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
