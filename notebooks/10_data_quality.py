@@ -20,7 +20,7 @@
 # rows each table has for the site, how many rows of the whole dataset validation set
 # aside and why, and the case durations and end reasons by arm.
 #
-# Run for one site: `papermill notebooks/10_data_quality.ipynb out.ipynb -p site kuopio -p lang en`
+# Run for one site: `papermill --cwd notebooks notebooks/10_data_quality.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
 # JupyterLab and edit the parameters cell. This is a researcher's notebook: the Result
 # objects below show every row and figure of the estimators, without the disclosure
@@ -30,7 +30,7 @@
 site: str = "kuopio"
 data_dir: str = "../data/synthetic"
 params_file: str = ""
-lang: str = ""
+lang: str = "en"  # the prose of this notebook is English; fi or sv translates its sections only
 out_dir: str = ""
 config_json: str = ""
 

@@ -20,7 +20,7 @@
 # from the first to the last round in pilot teams minus that in comparison teams (DiD of
 # means), and the mixed ANOVA (or mixed model) over all rounds.
 #
-# Run for one site: `papermill notebooks/20_effects.ipynb out.ipynb -p site kuopio -p lang en`
+# Run for one site: `papermill --cwd notebooks notebooks/20_effects.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
 # JupyterLab and edit the parameters cell. This is a researcher's notebook: the Result
 # objects below show every row and figure of the estimators, without the disclosure
@@ -30,7 +30,7 @@
 site: str = "kuopio"
 data_dir: str = "../data/synthetic"
 params_file: str = ""
-lang: str = ""
+lang: str = "en"  # the prose of this notebook is English; fi or sv translates its sections only
 out_dir: str = ""
 config_json: str = ""
 

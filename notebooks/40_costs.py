@@ -23,7 +23,7 @@
 # (`evalkit.trends.pretrend_test`). Purchases booked to no team are the site's own budget
 # trend, not part of the estimate.
 #
-# Run for one site: `papermill notebooks/40_costs.ipynb out.ipynb -p site kuopio -p lang en`
+# Run for one site: `papermill --cwd notebooks notebooks/40_costs.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
 # JupyterLab and edit the parameters cell. This is a researcher's notebook: the Result
 # objects below show every row and figure of the estimators, without the disclosure
@@ -33,7 +33,7 @@
 site: str = "kuopio"
 data_dir: str = "../data/synthetic"
 params_file: str = ""
-lang: str = ""
+lang: str = "en"  # the prose of this notebook is English; fi or sv translates its sections only
 out_dir: str = ""
 config_json: str = ""
 

@@ -21,7 +21,7 @@
 # half-year effects, each pilot team switching at its own start (quasi-Poisson,
 # worker-clustered jackknife SEs with Satterthwaite df).
 #
-# Run for one site: `papermill notebooks/50_sick_leave.ipynb out.ipynb -p site kuopio -p lang en`
+# Run for one site: `papermill --cwd notebooks notebooks/50_sick_leave.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
 # JupyterLab and edit the parameters cell. This is a researcher's notebook: the Result
 # objects below show every row and figure of the estimators, without the disclosure
@@ -31,7 +31,7 @@
 site: str = "kuopio"
 data_dir: str = "../data/synthetic"
 params_file: str = ""
-lang: str = ""
+lang: str = "en"  # the prose of this notebook is English; fi or sv translates its sections only
 out_dir: str = ""
 config_json: str = ""
 

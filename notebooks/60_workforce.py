@@ -20,7 +20,7 @@
 # legal caps (35 in 2022-23, 30 from 2024), the face-to-face share of working time by
 # time-use round and arm, and staff turnover (leavers per FTE-year).
 #
-# Run for one site: `papermill notebooks/60_workforce.ipynb out.ipynb -p site kuopio -p lang en`
+# Run for one site: `papermill --cwd notebooks notebooks/60_workforce.ipynb out.ipynb -p site kuopio -p lang en`
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
 # JupyterLab and edit the parameters cell. This is a researcher's notebook: the Result
 # objects below show every row and figure of the estimators, without the disclosure
@@ -30,7 +30,7 @@
 site: str = "kuopio"
 data_dir: str = "../data/synthetic"
 params_file: str = ""
-lang: str = ""
+lang: str = "en"  # the prose of this notebook is English; fi or sv translates its sections only
 out_dir: str = ""
 config_json: str = ""
 

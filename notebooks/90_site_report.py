@@ -24,7 +24,7 @@
 # the rendered report.
 #
 # Rendered for every site by `evalkit render --data data/synthetic --params params --out reports`;
-# for one site: `papermill notebooks/90_site_report.ipynb out.ipynb -p site kuopio -p lang en`
+# for one site: `papermill --cwd notebooks notebooks/90_site_report.ipynb out.ipynb -p site kuopio -p lang en`
 # (first `evalkit synth --out data/synthetic`).
 
 # %% tags=["parameters"]
@@ -33,6 +33,7 @@ data_dir: str = "../data/synthetic"
 params_file: str = ""
 lang: str = ""
 out_dir: str = ""
+researcher_dir: str = ""
 config_json: str = ""
 
 # %%
@@ -70,4 +71,4 @@ report.sick_leave(results, cfg)
 report.workforce(results, cfg)
 
 # %%
-report.save_results(results, dataset, data_dir, cfg, out_dir)
+report.save_results(results, dataset, data_dir, cfg, out_dir, researcher_dir)

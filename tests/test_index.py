@@ -28,27 +28,49 @@ def _bcg_results() -> dict[str, dict]:
     d = pd.read_csv(DATA / "dat_bcg.csv")
     yi = np.log((d.tpos / (d.tpos + d.tneg)) / (d.cpos / (d.cpos + d.cneg)))
     vi = 1 / d.tpos - 1 / (d.tpos + d.tneg) + 1 / d.cpos - 1 / (d.cpos + d.cneg)
+    z = 1.959964
     return {f"trial_{t}": {"site": f"trial_{t}", "key_estimates": {
-        "hr_placement": {"estimate": float(y), "se": float(np.sqrt(v)), "ratio": float(np.exp(y))}}}
+        "hr_placement": {"estimate": float(y), "se": float(np.sqrt(v)), "ratio": float(np.exp(y)),
+                         "ci_low": float(y - z * np.sqrt(v)), "ci_high": float(y + z * np.sqrt(v))}}}
         for t, y, v in zip(d.trial, yi, vi)}
 
 
 def test_site_estimates_keeps_only_weighable_estimates_and_flags_ratios():
-    docs = {"a": {"key_estimates": {"x": {"estimate": 0.1, "se": 0.2, "ratio": 1.1},
-                                    "y": {"estimate": 0.3, "se": 0.0, "ratio": None},
-                                    "z": {"estimate": None, "se": 0.1, "ratio": None}}},
-            "b": {"key_estimates": {"x": {"estimate": 0.2, "se": None, "ratio": 1.2},
-                                    "w": {"estimate": 1.5, "se": 0.5, "ratio": None}}},
+    ci = {"ci_low": -1.0, "ci_high": 2.0}
+    docs = {"a": {"key_estimates": {"x": {"estimate": 0.1, "se": 0.2, "ratio": 1.1, **ci},
+                                    "y": {"estimate": 0.3, "se": 0.0, "ratio": None, **ci},
+                                    "z": {"estimate": None, "se": 0.1, "ratio": None, **ci},
+                                    "d": {"estimate": 0.3, "se": 0.1, "ratio": None, "ci_low": None,
+                                          "ci_high": None}}},  # descriptive: no interval, not pooled
+            "b": {"key_estimates": {"x": {"estimate": 0.2, "se": None, "ratio": 1.2, **ci},
+                                    "w": {"estimate": 1.5, "se": 0.5, "ratio": None, **ci}}},
             "c": {}}
     est = site_estimates(docs)
     assert est[["site", "name", "ratio"]].values.tolist() == [["a", "x", True], ["b", "w", False]]
+
+
+def test_index_shows_each_sites_own_interval_and_municipality_as_text(tmp_path):
+    docs = _bcg_results()
+    # a site whose interval is wider than +-1.96 SE (a t on few df, as CR2 gives): the index must not recompute it
+    docs["trial_1"]["key_estimates"]["hr_placement"].update(ci_low=float(np.log(0.01)), ci_high=float(np.log(7.0)))
+    docs["trial_1"]["municipality"] = "Kuopio"
+    manifest = Manifest(tmp_path)
+    for site, doc in docs.items():
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "results.json").write_text(json.dumps(doc))
+        manifest.record(site, {"status": "done", "report": f"{site}/report.html"})
+    page = write_index(tmp_path, manifest, "en").read_text()
+    table = page[page.index('<table class="forest-numbers">'):]
+    assert "<th>Kuopio</th>" in table and "0.01\u20137.00" in table
+    assert ">trial_1<" not in page  # shown by its name, never its id (the id stays in the link only)
 
 
 def test_pooled_estimate_matches_metafor_on_the_bcg_trials():
     fit = pooled_estimates(site_estimates(_bcg_results()))["hr_placement"]
     row = fit["pooled"]
     # R: metafor::rma(yi, vi, data = escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg),
-    #    test = "knha"): estimate -0.7145, se 0.1808 (the z fit's 0.1798 rescaled), t on 12 df
+    #    test = "adhoc"): estimate -0.7145, se 0.1808 (the z fit's 0.1798 rescaled by a factor > 1, so
+    #    the same as "knha"), t on 12 df
     assert round(row["estimate"], 4) == -0.7145 and round(row["se"], 4) == 0.1808
     # shared/reference case 6: pooled RR 0.49 (0.33-0.73), the Knapp-Hartung interval
     assert (round(np.exp(row["ci_low"]), 2), round(np.exp(row["ci_high"]), 2)) == (0.33, 0.73)

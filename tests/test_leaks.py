@@ -86,3 +86,51 @@ def test_small_cells_are_shown_as_below_the_threshold_and_the_report_says_so(ren
     assert f"&lt;{THRESHOLD}" in html or f"<{THRESHOLD}" in html
     assert "..</td>" in html or ">..<" in html  # secondary suppression is visible as such
 
+
+
+def _count_cells(node, path=""):
+    """Every (path, value) under a key of evalkit.disclosure.COUNT_NAMES in a JSON document."""
+    from evalkit.disclosure import COUNT_NAMES
+
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in COUNT_NAMES and isinstance(v, (int, float)) and not isinstance(v, bool):
+                yield f"{path}/{k}", v
+            yield from _count_cells(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _count_cells(v, f"{path}[{i}]")
+
+
+def test_no_json_file_in_the_output_folder_holds_a_count_under_the_threshold(rendered):
+    import json
+
+    files = sorted(rendered["out"].rglob("*.json"))
+    assert any(p.name == "results.json" for p in files) and any(p.name == "manifest.json" for p in files)
+    seen = 0
+    for path in files:
+        cells = list(_count_cells(json.loads(path.read_text(encoding="utf-8"))))
+        seen += len(cells)
+        small = [(where, v) for where, v in cells if 1 <= v < THRESHOLD]
+        assert not small, f"{path.relative_to(rendered['out'])}: {small[:5]}"
+    assert seen  # the scan found counts to check (those at or over the threshold are published)
+    doc = json.loads((rendered["out"] / "kuopio" / "results.json").read_text(encoding="utf-8"))
+    assert doc["disclosure_threshold"] == THRESHOLD and "duration/km" in doc["withheld"]
+    # a key estimate whose section is hidden has no numbers anywhere: neither here nor in the report's summary
+    for name, est in doc["key_estimates"].items():
+        if est["withheld"]:
+            assert est["estimate"] is None and est["ci_low"] is None, name
+    assert any(est["withheld"] for est in doc["key_estimates"].values())
+
+
+def test_the_report_hash_is_the_inputs_as_in_manifest_and_index(rendered):
+    import json
+
+    from evalkit.stamp import dataset_hash
+
+    digest = dataset_hash(rendered["data"])
+    doc = json.loads((rendered["out"] / "kuopio" / "results.json").read_text(encoding="utf-8"))
+    manifest = json.loads((rendered["out"] / "manifest.json").read_text(encoding="utf-8"))
+    assert doc["stamp"]["dataset"]["sha256"] == digest == manifest["batch"]["dataset_sha256"]
+    assert digest in (rendered["out"] / "kuopio" / "report.html").read_text(encoding="utf-8")
+    assert digest[:12] in (rendered["out"] / "index.html").read_text(encoding="utf-8")

@@ -190,6 +190,17 @@ def test_knapp_hartung_factor_not_truncated_at_one():
     z_se = pool(d, yi="yi", vi="vi", method="FE")["pooled"]["se"]
     kh_se = pool(d, yi="yi", vi="vi", method="FE", test="knha")["pooled"]["se"]
     assert kh_se < z_se
+    # metafor test = "adhoc": the factor truncated at 1, so the SE is the z SE here, still with t on k - 1 df
+    adhoc = pool(d, yi="yi", vi="vi", method="FE", test="adhoc")
+    assert adhoc["pooled"]["se"] == pytest.approx(z_se, rel=1e-12) and adhoc.stats["df"] == 3
+
+
+def test_adhoc_equals_knapp_hartung_when_its_factor_exceeds_one(rr):
+    # BCG: the KH factor is (0.1808 / 0.1798)^2 > 1, so metafor's "adhoc" and "knha" agree
+    # R: rma(yi, vi, data = dat, test = "adhoc") prints se 0.1808 on t(12), as test = "knha"
+    kh = pool(rr, yi="yi", vi="vi", test="knha")["pooled"]
+    adhoc = pool(rr, yi="yi", vi="vi", test="adhoc")["pooled"]
+    assert round(adhoc["se"], 4) == 0.1808 and adhoc["ci_low"] == pytest.approx(kh["ci_low"], rel=1e-12)
 
 
 def test_dl_tau2_se_matches_metafor_matrix_formula(rr):

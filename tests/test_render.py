@@ -315,3 +315,22 @@ def test_engine_papermill_from_the_command_line_gives_the_warm_engines_results(b
     assert cold["results"] == warm["results"] and cold["key_estimates"] == warm["key_estimates"]
     refused = _render(dataset, params, tmp_path / "out2", "--engine", "lukewarm")
     assert refused.exit_code == 2 and "warm or papermill" in refused.output
+
+
+def test_render_without_params_renders_every_site_with_defaults(tmp_path, dataset):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["render", "--data", str(dataset), "--out", str(out), "--notebook", str(STUB),
+                                 "--lang", "sv"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["sites"]) == set(SITES) and not manifest["batch"]["sites_without_params"]
+    assert all(e["status"] == "done" for e in manifest["sites"].values())
+    assert '<html lang="sv">' in (out / "kuopio" / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_page_has_a_readable_title_print_style_and_no_unused_notebook_css(batch):
+    page = (batch["out"] / "kuopio" / "report.html").read_text(encoding="utf-8")
+    title = re.search(r"<title>(.*?)</title>", page).group(1)
+    assert "Kuopio" in title and "evalkit" not in title  # the municipality and the subject, not an id
+    assert "@page{size:A4" in page and "break-inside:avoid" in page and "max-width:80ch" in page
+    assert "--jp-" not in page and len(page.encode()) < 120_000  # JupyterLab's ~270 KB theme is not shipped

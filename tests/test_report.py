@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from evalkit import report, site
-from evalkit._report_text import Estimate, caveats, signed_percent
+from evalkit._report_text import Estimate, caveats, evidence, evidence_short, signed_percent
 from evalkit.config import SiteConfig, write_params
 from evalkit.i18n import LANGUAGES, fmt_ci, fmt_number, label
 from evalkit.io import write_dataset
@@ -168,6 +168,56 @@ def test_certainty_and_caveats_in_words():
     assert caveats(res, cfg) == [label("few_clusters", "en", n=4), label("other_caveats", "en", n=1)]
     assert signed_percent(0.9, "fi") == "\u221210\u00a0%" and signed_percent(1.05, "en") == "+5.0%"
     assert signed_percent(1.25, "sv") == "+25\u00a0%"
+
+
+#: direction words of the key estimates' sentences, by language (none may appear unless the interval excludes 1)
+DIRECTION_WORDS = {"en": ("sooner", "later", "rose", "fell", "lower", "higher", "more favourably", "slowed"),
+                   "fi": ("nopeammin", "hitaammin", "nousivat", "laskivat", "vähenivät", "lisääntyivät"),
+                   "sv": ("snabbare", "långsammare", "steg", "sjönk", "minskade", "ökade")}
+EDGE_CASES = {  # the wording rules' kinds, on the ratio scale
+    "excludes": (Estimate(0.80, 0.70, 0.92, ratio=True), "clear"),
+    "touches": (Estimate(0.85, 0.72, 1.00, ratio=True), "unclear"),
+    "includes": (Estimate(0.37, 0.12, 1.17, ratio=True), "unclear"),
+    "unbounded": (Estimate(float("inf"), 0.79, float("inf"), ratio=True), "unbounded"),
+    "uninformative": (Estimate(0.19, 0.0002, 1691.63, ratio=True), "unbounded"),
+    "not a number": (Estimate(float("nan"), float("nan"), float("nan"), ratio=True), "unbounded"),
+    "near one": (Estimate(0.995, 0.991, 0.999, ratio=True), "clear"),
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+def test_words_follow_the_evidence(case, lang):
+    est, kind = EDGE_CASES[case]
+    cfg = SiteConfig(site="x", lang=lang)
+    assert est.kind == kind
+    for name in ("sick_leave_rr", "cost_level"):
+        text = " ".join(evidence(name, est, "rate_ratio", cfg)) + " " + evidence_short(name, est, "rate_ratio", cfg)
+        assert not re.search(r"\binf\b|\bnan\b|\.\.|∞", text, flags=re.IGNORECASE), text
+        said_direction = [w for w in DIRECTION_WORDS[lang] if re.search(rf"\b{w}\b", text)]
+        words = label(f"{name}_what", lang)  # the neutral "rose or fell" phrase names both directions
+        if kind == "clear":
+            assert said_direction and "%" in text
+            assert fmt_number(1.0, lang, 2) not in text  # no limit rounds to "no difference" (0.995 -> 1.00)
+        else:
+            assert not [w for w in said_direction if w not in words], text
+            assert signed_percent(est.value, lang) not in text  # no percentage change leads an uninformative claim
+        if kind == "unbounded":
+            assert not re.search(r"\d", text.replace(label(f"{name}_what", lang), "").replace("95", "")), text
+
+
+def test_an_estimate_whose_section_is_hidden_is_not_in_the_summary(data):
+    results = data["results"]
+    cfg = SiteConfig(site="kuopio", lang="en", disclosure_threshold=50)
+    assert "survey_change" in results.withheld(50)
+    html = report.summary(results, cfg).html
+    did = results.results["survey"]["did"].table.loc["model_work"]
+    line = [li for li in re.findall(r"<li>(.*?)</li>", html) if li.startswith(label("survey_change_title", "en"))]
+    assert line and label("withheld_short", "en", threshold=50) in line[0]
+    assert fmt_number(did["estimate"], "en", 2) not in line[0]
+    assert label("summary_withheld_note", "en") in html
+    assert label("suppressed_none", "en", threshold=50) not in html  # no note that contradicts it
+    assert label("hidden_small", "en", threshold=50) in report.effects(results, cfg).html
 
 
 def test_load_config_from_json_params_file_or_defaults(tmp_path):

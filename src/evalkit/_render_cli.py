@@ -15,7 +15,7 @@ from .render import RenderOptions, render_batch
 __all__ = ["cli_render", "cli_params"]
 
 
-def cli_render(data: Path, params: Path, out: Path, options: RenderOptions) -> int:
+def cli_render(data: Path, params: Path | None, out: Path, options: RenderOptions) -> int:
     """What ``evalkit render`` runs: one progress bar, a summary; returns the exit code.
 
     0: every site rendered; 1: at least one site failed (see manifest.json);
@@ -82,8 +82,8 @@ def _summary(manifest: Manifest, out: Path) -> int:
     console = Console(stderr=True, highlight=False)
     aside = manifest.batch.get("rows_set_aside") or {}
     if aside:
-        console.print(f"validation set aside {sum(aside.values())} row(s) ("
-                      + ", ".join(f"{t}: {n}" for t, n in aside.items()) + "); run `evalkit validate` for details")
+        console.print("validation set aside rows (" + ", ".join(f"{t}: {n}" for t, n in aside.items())
+                      + "); run `evalkit validate` for details")
     if manifest.batch.get("sites_without_params"):
         console.print("no params file, not rendered: " + ", ".join(manifest.batch["sites_without_params"]))
     failed = sorted(manifest.failed())

@@ -76,6 +76,8 @@ class Page:
         self.curves = False
         self.shown = False  # a table or figure: only then is there anything to say about suppression
         self.level = _level(cfg)
+        #: key estimates withheld for small counts (SiteResults.withheld), set by the section that has results
+        self.withheld: dict[str, str] = {}
 
     def t(self, key: str, **values: object) -> str:
         """A label in the report's language."""
@@ -132,6 +134,12 @@ class Page:
         """Counts of a suppressed display with the language's thousands separator ("<5", ".." kept)."""
         lang = self.cfg.lang
         return display.map(lambda v: fmt_number(int(v), lang, 0) if v.isdigit() else v)
+
+    def in_words(self, display: pd.DataFrame) -> pd.DataFrame:
+        """A suppressed display for use inside a sentence: "fewer than 5" and "not shown" instead of the marks."""
+        words = {small_mark(self.cfg.disclosure_threshold): self.t("fewer_than", threshold=self.cfg.disclosure_threshold),
+                 SECONDARY_MARK: self.t("not_shown")}
+        return self.formatted(display).map(lambda v: words.get(v, v))
 
     def skipped(self, reason: str) -> None:
         self.para(reason, css="evalkit-skipped")

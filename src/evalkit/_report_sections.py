@@ -13,8 +13,8 @@ import pandas as pd
 
 from . import plots
 from ._report_html import Page, blank_where_hidden, number_format, small
-from ._report_text import (Estimate, caveats, design_limits, estimate_from_row, missing_reason, not_estimable,
-                           signed_percent)
+from ._report_text import (Estimate, caveats, design_limits, estimate_from_row, evidence, missing_reason,
+                           not_estimable, signed_percent)
 from .disclosure import SECONDARY_MARK
 from .i18n import fmt_ci, fmt_number, fmt_percent
 from .result import Result
@@ -37,19 +37,14 @@ def arm_names(page: Page) -> dict[str, str]:
     return {"pilot": page.t("pilot_teams"), "comparison": page.t("comparison_teams")}
 
 
-def direction(page: Page, name: str, est: Estimate, measure: str) -> list[str]:
-    """Direction sentence of a key estimate with its numbers, what the CI says, and caveats.
+def direction(page: Page, name: str, est: Estimate, measure: str, digits: int = 2) -> list[str]:
+    """Sentences on a key estimate by the wording rules (:func:`evalkit._report_text.evidence`), with caveats.
 
-    A description (the design supports no interval) gets a neutral sentence:
-    it compares different teams, so no direction of change is claimed.
+    A description (the design supports no interval) compares different
+    teams, so no direction of change is claimed and no caveat applies.
     """
-    if est.descriptive:  # a plain rate ratio between teams, not a ratio of rate ratios
-        plain = "rate_ratio" if measure == "ratio_of_rate_ratios" else measure
-        return [page.t("descriptive_sentence", numbers=est.numbers(plain, page.cfg)), est.certainty(page.cfg)]
-    key = f"{name}_{'up' if est.up else 'down'}"
-    pct = signed_percent(est.value, page.cfg.lang) if est.ratio else ""
-    sentence = page.t(key, numbers=est.numbers(measure, page.cfg), pct=pct)
-    return [sentence, est.certainty(page.cfg), *caveats(est.result, page.cfg)]
+    said = evidence(name, est, measure, page.cfg, digits)
+    return said if est.kind in ("descriptive", "unbounded") else [*said, *caveats(est.result, page.cfg)]
 
 
 def _days(value: float, page: Page) -> str:
@@ -65,7 +60,7 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
     ends = ends.rename(index=names, columns={c: page.t(f"end_{c}") for c in ends.columns})
     ends.index.name = ends.columns.name = None
     safe = page.suppress(ends)
-    shown = page.formatted(safe.display)
+    shown = page.in_words(safe.display)
     page.para(page.t("dur_scope", pilot=shown.loc[names["pilot"], page.total],
                      comparison=shown.loc[names["comparison"], page.total]))
     med = res["median"].table
@@ -130,9 +125,7 @@ def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]
                      start=_month(starts.min(), lang) if len(starts) else "–"))
     page.para(*direction(page, "cost_level", estimate_from_row(panel, "level_change", "log"), "cost_ratio"))
     if "slope_change" in panel.table.index:
-        slope = estimate_from_row(panel, "slope_change", "log")
-        page.para(page.t("costs_slope", pct=signed_percent(slope.value, lang),
-                         numbers=slope.numbers("monthly_ratio", page.cfg, 3)), slope.certainty(page.cfg))
+        page.para(*direction(page, "cost_slope", estimate_from_row(panel, "slope_change", "log"), "monthly_ratio", 3))
     if "fitted" not in panel.frames:  # a description has no model of the course without the pilot
         _cost_tables(page, m, tabs)
         return
@@ -216,11 +209,11 @@ def sick_leave_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataF
     shown = pd.DataFrame({p: [rate(a, p) for a in ARMS] for p in periods}, index=list(ARMS))
     shown = blank_where_hidden(shown.rename(index=names, columns=periods), safe)
     cell = lambda a, p: shown.loc[names[a], periods[p]].split(" ")[0]  # noqa: E731
-    page.para(page.t("sick_rates", pb=cell("pilot", "before"), cb=cell("comparison", "before"),
-                     pa=cell("pilot", "after"), ca=cell("comparison", "after")))
-    if safe.n_primary:
+    if "sick_leave_rr" in page.withheld:  # the one rule of SiteResults.withheld, as summary and results.json
         page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
     else:
+        page.para(page.t("sick_rates", pb=cell("pilot", "before"), cb=cell("comparison", "before"),
+                         pa=cell("pilot", "after"), ca=cell("comparison", "after")))
         est = estimate_from_row(res["rate_twfe"], "model_work", "log")
         page.para(*direction(page, "sick_leave_rr", est, "ratio_of_rate_ratios"))
         if not est.descriptive:
@@ -250,7 +243,7 @@ def survey_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame
     safe = page.suppress(counts)
     shown = blank_where_hidden(grid("mean").map(lambda v: fmt_number(v, lang, 2)), safe)
     page.para(page.t("survey_scope", k=len(waves)))
-    if safe.n_primary:
+    if "survey_change" in page.withheld:
         page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
     else:
         page.para(*direction(page, "survey_change", estimate_from_row(res["did"], "model_work", "difference"),

@@ -18,13 +18,15 @@ from .i18n import fmt_ci, fmt_number, fmt_percent, label
 from .result import Result
 
 __all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "missing_reason", "caveats",
-           "design_limits", "design_reason"]
+           "design_limits", "design_reason", "evidence", "evidence_short"]
 
 #: text in quotes in an error message is a value from the data (a team, a site): never shown
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _URL = re.compile(r"https?://\S+")
 #: a warning of crude rate comparisons that says nothing about the estimate shown
 _BENIGN = "undefined for the reference group"
+#: a ratio interval spanning more than this factor bounds nothing a reader can use
+UNINFORMATIVE_FOLD = 100.0
 
 
 def level(cfg: SiteConfig) -> str:
@@ -81,8 +83,37 @@ class Estimate:
         """The CI excludes "no effect"."""
         return not (self.low <= self.null <= self.high)
 
+    @property
+    def kind(self) -> str:
+        """What the evidence allows a sentence to claim: the one input of the wording rules.
+
+        ``"descriptive"`` (the design supports no interval), ``"unbounded"`` (no
+        finite interval, or a ratio interval spanning more than
+        :data:`UNINFORMATIVE_FOLD`-fold: too little data), ``"clear"`` (the
+        interval excludes no difference: a direction may be named) or
+        ``"unclear"`` (it includes or touches no difference: no direction).
+        """
+        if self.descriptive:
+            return "descriptive"
+        values = np.array([self.value, self.low, self.high], dtype=float)
+        if not np.isfinite(values).all():
+            return "unbounded"
+        if self.ratio and (values.min() <= 0 or self.high / self.low > UNINFORMATIVE_FOLD):
+            return "unbounded"
+        return "clear" if self.clear else "unclear"
+
+    def digits(self, base: int = 2) -> int:
+        """Decimals to show: ``base``, more where a clear interval's limits would round to no difference."""
+        if self.kind != "clear":
+            return base
+        for digits in range(base, base + 3):
+            if all(round(v, digits) != self.null for v in (self.value, self.low, self.high)):
+                return digits
+        return base + 3
+
     def numbers(self, measure_key: str, cfg: SiteConfig, digits: int = 2) -> str:
         """``hazard ratio 1,31 (95 %:n luottamusväli 1,10…1,56)``; the value alone for a description."""
+        digits = self.digits(digits)
         if self.descriptive:
             return label("estimate_only", cfg.lang, measure=label(measure_key, cfg.lang),
                          value=fmt_number(self.value, cfg.lang, digits))
@@ -161,3 +192,52 @@ def design_limits(result: Result, cfg: SiteConfig) -> list[str]:
     if st.get("period_months") == 0:
         out.append(label("limit_no_calendar", cfg.lang))
     return out
+
+
+def evidence(name: str, est: Estimate, measure: str, cfg: SiteConfig, digits: int = 2) -> list[str]:
+    """The sentences about one estimate that its interval allows: the wording rules, in one place.
+
+    - ``clear`` (the interval excludes no difference): the direction word of
+      ``{name}_up``/``{name}_down``, the percentage change for ratios, the
+      numbers, and what the interval says;
+    - ``unclear`` (it includes or touches no difference): no direction word and
+      no percentage: the data cannot tell, and the range of values they fit;
+    - ``unbounded`` (no finite or no useful interval): too little data, and
+      no numbers at all (never "inf", "nan" or "..");
+    - ``descriptive`` (the design supports no interval): the plain comparison
+      and why there is no interval (:meth:`Estimate.certainty`).
+
+    Examples
+    --------
+    >>> cfg = SiteConfig(site="demo", lang="en")
+    >>> print(evidence("sick_leave_rr", Estimate(0.37, 0.12, 1.17, ratio=True), "rate_ratio", cfg)[0])
+    The data cannot tell whether sick leave in pilot teams rose or fell after their start compared with the same teams before it, allowing for comparison teams: the values they fit run from 0.12 to 1.17 (rate ratio, 95% confidence interval; estimate 0.37).
+    """
+    kind, lang = est.kind, cfg.lang
+    what = label(f"{name}_what", lang)
+    if kind == "descriptive":
+        plain = "rate_ratio" if measure == "ratio_of_rate_ratios" else measure
+        return [label("descriptive_sentence", lang, numbers=est.numbers(plain, cfg, digits)), est.certainty(cfg)]
+    if kind == "unbounded":
+        return [label("too_little_data", lang, what=what, level=level(cfg))]
+    if kind == "unclear":
+        d = est.digits(digits)
+        return [label("unclear_sentence", lang, what=what, measure=label(measure, lang), level=level(cfg),
+                      low=fmt_number(est.low, lang, d), high=fmt_number(est.high, lang, d),
+                      value=fmt_number(est.value, lang, d))]
+    pct = signed_percent(est.value, lang) if est.ratio else ""
+    sentence = label(f"{name}_{'up' if est.up else 'down'}", lang, numbers=est.numbers(measure, cfg, digits), pct=pct)
+    return [sentence, est.certainty(cfg)]
+
+
+def evidence_short(name: str, est: Estimate, measure: str, cfg: SiteConfig, digits: int = 2) -> str:
+    """One summary line's claim by the same rules as :func:`evidence` (without the outcome's name)."""
+    kind, lang = est.kind, cfg.lang
+    if kind == "unbounded":
+        return label("too_little_data_short", lang)
+    if kind == "unclear":
+        d = est.digits(digits)
+        return label("unclear_short", lang, measure=label(measure, lang), low=fmt_number(est.low, lang, d),
+                     high=fmt_number(est.high, lang, d))
+    first = evidence(name, est, measure, cfg, digits)[0].rstrip(".")
+    return f"{first} \u2014 {est.certainty(cfg, short=True)}"

@@ -70,7 +70,8 @@ def params(
 @app.command()
 def render(
     data: Path = typer.Option(..., "--data", help="Dataset folder (validated once for the whole batch)."),
-    params: Path = typer.Option(Path("params"), "--params", help="Folder of <site>.yaml files."),
+    params: Optional[Path] = typer.Option(None, "--params", help="Folder of <site>.yaml files (default: every "
+                                          "site of the data with default parameters)."),
     out: Path = typer.Option(Path("reports"), "--out", help="Output folder (index.html, manifest.json, <site>/)."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Sites rendered at the same time."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Report language for every site: fi, sv or en."),

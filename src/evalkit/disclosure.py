@@ -17,10 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_THRESHOLD", "SECONDARY_MARK", "Suppressed", "suppress_counts", "small_mark"]
+__all__ = ["DEFAULT_THRESHOLD", "SECONDARY_MARK", "COUNT_NAMES", "Suppressed", "suppress_counts", "small_mark",
+           "publishable", "small_count"]
 
 DEFAULT_THRESHOLD = 5
 SECONDARY_MARK = ".."
+#: names of Result columns and statistics that count people, cases, days or events
+COUNT_NAMES = frozenset({"n", "events", "n_risk", "n_event", "n_censor", "competing", "censored", "n_cases",
+                         "n_subjects", "n_clusters", "n_units", "n_obs", "count", "days", "open_cases"})
 
 
 def small_mark(threshold: int = DEFAULT_THRESHOLD) -> str:
@@ -178,3 +182,41 @@ def _display(values, primary, secondary, threshold) -> np.ndarray:
     shown[primary] = small_mark(threshold)
     shown[secondary] = SECONDARY_MARK
     return shown
+
+
+def small_count(value: object, threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Whether ``value`` is a count that may not be published (``1 <= value < threshold``)."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return 1 <= v < threshold
+
+
+def publishable(result: dict, threshold: int = DEFAULT_THRESHOLD) -> dict | None:
+    """A Result's JSON form (``Result.to_dict()``) made safe for a published folder, or None.
+
+    Curves (tables with ``time`` and ``n_risk``) are never published as tables:
+    the differences of consecutive risk sets are small counts; the report's
+    figures show them cut where fewer than ``threshold`` are at risk. A table
+    with a small count in any :data:`COUNT_NAMES` column is withheld whole (one
+    hidden row could be recovered from the totals). Count statistics under
+    the threshold become None.
+
+    Examples
+    --------
+    >>> doc = {"method": "m", "stats": {"n": 3}, "table": [{"arm": "a", "events": 12}], "warnings": []}
+    >>> publishable(doc)["stats"]
+    {'n': None}
+    >>> publishable({**doc, "table": [{"arm": "a", "events": 2}]}) is None
+    True
+    """
+    rows = result.get("table", [])
+    columns = set(rows[0]) if rows else set()
+    if {"time", "n_risk"} <= columns:
+        return None
+    if any(small_count(row.get(c), threshold) for row in rows for c in columns & COUNT_NAMES):
+        return None
+    stats = {k: (None if k in COUNT_NAMES and small_count(v, threshold) else v)
+             for k, v in result.get("stats", {}).items()}
+    return {**result, "stats": stats}

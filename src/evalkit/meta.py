@@ -25,7 +25,11 @@ Conventions (all as metafor 4.x):
   I2 = 100 max(0, Q - (k - 1)) / Q, H2 = Q / (k - 1).
 - ``test="knha"``: Knapp-Hartung: t on k - 1 df, variance of the estimate
   scaled by the weighted residual variance sum w (y - mu)^2 / (k - 1),
-  without truncating that factor at 1 (metafor's default).
+  without truncating that factor at 1 (metafor's default). ``test="adhoc"``
+  truncates it at 1, so the interval is never narrower than the Wald one
+  (metafor's ``test = "adhoc"``; Röver, Knapp & Friede 2015): with few sites
+  and little heterogeneity the untruncated factor is often below 1 and the
+  interval too narrow.
 - Prediction interval as ``predict.rma``: mu +- crit sqrt(se^2 + tau2), crit
   from N(0, 1), or from t(k - 1) under knha; ``pi_type="t"`` uses t(k - 1)
   also with z tests (metafor's ``predict(..., pi.type="t")``). Under FE the
@@ -59,7 +63,7 @@ from .result import InputError, Result, require_columns, wald_table
 __all__ = ["pool", "effect_sizes", "forest_data"]
 
 METHODS = ("REML", "DL", "PM", "FE", "EE")
-TESTS = ("z", "knha")
+TESTS = ("z", "knha", "adhoc")
 #: Fisher-scoring limits for REML. metafor stops at a change of 1e-5 within 100
 #: iterations; scoring can zigzag slowly (ratio ~0.8 per step), so the tighter
 #: tolerance gets more iterations.
@@ -211,9 +215,10 @@ def _fit(y: np.ndarray, v: np.ndarray, method: str, test: str, alpha: float, pi_
     mu = _wmean(y, w)
     var_mu = 1.0 / w.sum()
     df = None
-    if test == "knha":
+    if test in ("knha", "adhoc"):
         df = k - 1
-        var_mu *= np.sum(w * (y - mu) ** 2) / (k - 1)
+        factor = np.sum(w * (y - mu) ** 2) / (k - 1)
+        var_mu *= max(factor, 1.0) if test == "adhoc" else factor
     table = wald_table(["pooled"], [mu], [math.sqrt(var_mu)], alpha=alpha, df=df)
     crit = st.t.ppf(1 - alpha / 2, k - 1) if (df is not None or pi_t) else st.norm.ppf(1 - alpha / 2)
     half = crit * math.sqrt(var_mu + tau2)
@@ -228,8 +233,9 @@ def _fit(y: np.ndarray, v: np.ndarray, method: str, test: str, alpha: float, pi_
 def _method_line(method: str, test: str, pi_t: bool) -> str:
     model = ("Fixed-effect (inverse-variance) model" if method in ("FE", "EE")
              else f"Random-effects model, {method} tau^2")
-    inference = ("Knapp-Hartung t on k-1 df (untruncated)" if test == "knha" else "Wald z")
-    pi = "t(k-1)" if (pi_t or test == "knha") else "z"
+    inference = {"knha": "Knapp-Hartung t on k-1 df (untruncated)",
+                 "adhoc": "Knapp-Hartung t on k-1 df, factor truncated at 1 (ad hoc)"}.get(test, "Wald z")
+    pi = "t(k-1)" if (pi_t or test != "z") else "z"
     return f"{model}; {inference} CI; {pi} prediction interval as metafor predict.rma"
 
 
@@ -242,7 +248,7 @@ def _single(y: np.ndarray, v: np.ndarray, method: str, test: str, alpha: float) 
              "q": nan, "q_df": 0, "q_p": nan, "method": method, "test": "z"}
     warnings = ["only one study: the pooled estimate is that study's estimate; tau2, I2, H2, Q "
                 "and the prediction interval are undefined"]
-    if test == "knha":
+    if test != "z":
         warnings.append("Knapp-Hartung needs k >= 2; a Wald z interval is reported")
     return Result(table, stats, "Single study (no pooling); Wald z CI", warnings)
 
@@ -259,8 +265,9 @@ def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "R
         Effect estimates (e.g. log risk ratios) and their sampling variances (> 0).
     method : {"REML", "DL", "PM", "FE", "EE"}
         Estimator of the between-study variance tau2 ("FE"/"EE": tau2 = 0).
-    test : {"z", "knha"}
-        Wald z inference, or Knapp-Hartung t on k - 1 degrees of freedom.
+    test : {"z", "knha", "adhoc"}
+        Wald z inference, or Knapp-Hartung t on k - 1 degrees of freedom
+        ("adhoc": its variance factor truncated at 1, as metafor).
     alpha : float
         1 - confidence level of the CI and the prediction interval.
     pi_type : {"default", "t"}
@@ -274,7 +281,7 @@ def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "R
         Row ``pooled``: ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``z`` (or
         ``t``), ``p``, ``pi_low``, ``pi_high``. Stats: ``k``, ``n`` (= k),
         ``tau2``, ``tau2_se``, ``tau``, ``i2`` (percent), ``h2``, ``q``, ``q_df``,
-        ``q_p``, ``method``, ``test`` (and ``df`` under knha).
+        ``q_p``, ``method``, ``test`` (and ``df`` under knha and adhoc).
 
     Raises
     ------
@@ -299,7 +306,7 @@ def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "R
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if test not in TESTS:
-        raise InputError(f"test must be 'z' or 'knha', not {test!r}")
+        raise InputError(f"test must be 'z', 'knha' or 'adhoc', not {test!r}")
     if not 0 < alpha < 1:
         raise InputError(f"alpha must lie between 0 and 1, not {alpha}")
     if pi_type not in ("default", "t"):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -38,6 +39,7 @@ from ._render_files import DONE, FAILED, PENDING, BatchLock, Manifest, RenderErr
 from ._render_html import debug_copy, failing_cell, failure_page, path_placeholders, report_html, scrub
 from ._render_params import write_site_params
 from .config import ParamsError, SiteConfig, load_params
+from .disclosure import DEFAULT_THRESHOLD, small_mark
 from .result import EvalkitError
 
 __all__ = ["render_batch", "render_site", "prepare_batch_data", "load_site_params", "write_site_params",
@@ -195,7 +197,7 @@ def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeou
     except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout fails this site only
         error = _error(type(exc).__name__, str(exc))
     pairs = path_placeholders(Path(out), nb_path.parent.parent, Path(data_dir))
-    title = f"{cfg.site} | evalkit"
+    title = _title(site_dir, cfg)
     try:
         if error and executed.exists():
             error.update(failing_cell(executed))
@@ -220,6 +222,17 @@ def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeou
     else:
         entry["results"] = f"{cfg.site}/results.json"
     return entry
+
+
+def _title(site_dir: Path, cfg: SiteConfig) -> str:
+    """The page title a reader sees in a tab or a bookmark: the municipality and what the report is about."""
+    from . import i18n
+
+    try:
+        name = json.loads((site_dir / "results.json").read_text(encoding="utf-8")).get("municipality") or ""
+    except (OSError, ValueError):
+        name = ""
+    return i18n.label("title_heading", cfg.lang, municipality=name or cfg.site)
 
 
 def _input_hash(data: Path) -> str | None:
@@ -308,7 +321,7 @@ def _batch_lang(options: RenderOptions, configs: dict[str, SiteConfig]) -> str:
     return common[0][0] if common else "fi"
 
 
-def render_batch(data: Path, out: Path, params: Path, options: RenderOptions = RenderOptions(), *,
+def render_batch(data: Path, out: Path, params: Path | None, options: RenderOptions = RenderOptions(), *,
                  on_plan: Callable[[list[str]], None] | None = None,
                  on_site: SiteCallback | None = None) -> Manifest:
     """Render every site with a params file into ``out``; returns the manifest.
@@ -320,8 +333,10 @@ def render_batch(data: Path, out: Path, params: Path, options: RenderOptions = R
     out : Path
         Output folder: ``<site>/report.html``, ``<site>/results.json``,
         ``manifest.json``, ``index.html``, ``_data/``.
-    params : Path
-        Folder of ``<site>.yaml`` files (``_template.yaml`` is ignored).
+    params : Path or None
+        Folder of ``<site>.yaml`` files (``_template.yaml`` is ignored); None
+        renders every site of the data with default parameters (``options.lang``
+        or Finnish).
     options : RenderOptions
         ``jobs``, ``lang`` (overrides every site's), ``resume``, ``executor``,
         ``timeout`` (seconds per notebook cell), ``notebook``.
@@ -343,11 +358,12 @@ def render_batch(data: Path, out: Path, params: Path, options: RenderOptions = R
     RenderError
         The batch cannot start (see :class:`RenderError`).
     """
-    out, params, notebook = Path(out).resolve(), Path(params).resolve(), Path(options.notebook).resolve()
+    out, notebook = Path(out).resolve(), Path(options.notebook).resolve()
+    params = Path(params).resolve() if params is not None else None
     if not notebook.is_file():
         raise RenderError(f"the report notebook {notebook.name} is missing (run from a clone of the evalkit "
                           "repository, or name one with --notebook)")
-    if not params.is_dir():
+    if params is not None and not params.is_dir():
         raise RenderError(f"no params folder {params.name}/: create it with `evalkit params --data DIR --out "
                           f"{params.name}`")
     if options.executor != "local" and not options.executor.startswith("dask://"):
@@ -366,15 +382,21 @@ def render_batch(data: Path, out: Path, params: Path, options: RenderOptions = R
             shutil.rmtree(shared.path, ignore_errors=True)
 
 
-def _render_prepared(shared: BatchData, out: Path, params: Path, notebook: Path, options: RenderOptions,
+def _render_prepared(shared: BatchData, out: Path, params: Path | None, notebook: Path, options: RenderOptions,
                      manifest: Manifest, on_plan, on_site) -> Manifest:
     """The batch after its data are prepared: plan, run every site, write the index."""
-    configs, errors = load_site_params(params, options.lang, shared.site_ids)
+    if params is None:  # no params folder given: every site of the data, with defaults
+        configs, errors = {s: SiteConfig(site=s, lang=options.lang or "fi") for s in shared.site_ids}, {}
+    else:
+        configs, errors = load_site_params(params, options.lang, shared.site_ids)
     lang = _batch_lang(options, configs)
     keep = {s for s in manifest.done() if (out / s / "report.html").is_file()
             and (out / s / "results.json").is_file()} if options.resume else set()
     manifest.sites = {s: e for s, e in manifest.sites.items() if s in keep and s in configs}
-    manifest.set_batch(dataset=shared.name, dataset_sha256=shared.sha256, rows_set_aside=shared.set_aside,
+    threshold = max((c.disclosure_threshold for c in configs.values()), default=DEFAULT_THRESHOLD)
+    # OUT is published: a count of rows set aside under the threshold is shown as "<5", as in the reports
+    aside = {t: n if n >= threshold else small_mark(threshold) for t, n in shared.set_aside.items()}
+    manifest.set_batch(dataset=shared.name, dataset_sha256=shared.sha256, rows_set_aside=aside,
                        lang=lang, notebook=notebook.name, evalkit=__version__, started=now(),
                        sites_without_params=sorted(set(shared.site_ids) - configs.keys() - errors.keys()))
     for site, message in errors.items():

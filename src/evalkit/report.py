@@ -32,8 +32,8 @@ import pandas as pd
 
 from . import plots, validation
 from ._report_html import Page, Section, number_format
-from ._report_sections import costs_body, direction, duration_body, sick_leave_body, survey_body, workforce_body
-from ._report_text import caveats, estimate_from_row, missing_reason, not_estimable
+from ._report_sections import costs_body, duration_body, sick_leave_body, survey_body, workforce_body
+from ._report_text import caveats, estimate_from_row, evidence_short, missing_reason, not_estimable
 from .config import SiteConfig, load_params
 from .i18n import fmt_date
 from .result import EvalkitError
@@ -130,11 +130,14 @@ def title(dataset: validation.Dataset, cfg: SiteConfig) -> Section:
 def summary(results: SiteResults, cfg: SiteConfig) -> Section:
     """One page: each key estimate in one line (what changed, by how much, how sure) and a figure.
 
-    A line says the direction of the change in pilot teams relative to
-    comparison teams, the estimate with its confidence interval, whether the
-    interval includes "no effect" and whether few teams make it unreliable.
-    The figure shows the ratio estimates (not the survey change, which is in
-    scale points) with their intervals on a log axis.
+    A line follows the wording rules (:func:`evalkit._report_text.evidence`):
+    a direction and the estimate with its interval only where the interval
+    excludes "no effect"; otherwise that the data cannot tell, with the range
+    they fit; "too little data" where the interval has no useful limits; and
+    whether few teams make it unreliable. An estimate whose section is
+    hidden for small counts (:meth:`evalkit.site.SiteResults.withheld`) is
+    not quoted. The figure shows the ratio estimates with finite intervals
+    (not the survey change, which is in scale points) on a log axis.
 
     Parameters
     ----------
@@ -159,6 +162,7 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
     """
     page = Page(cfg, "summary_heading")
     page.para(page.t("summary_intro"), page.t("ci_meaning", level=page.level))
+    withheld = results.withheld(cfg.disclosure_threshold)
     lines, ratios = [], {}
     for name, (analysis, key, row, _) in KEY_ESTIMATES.items():
         if _SECTION_OF[analysis] not in cfg.sections:
@@ -170,17 +174,21 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
                                                                      page.t("not_run"))
             lines.append(f"{outcome}: {not_estimable(reason, cfg, short=True)}")
             continue
+        if name in withheld:  # the section hides it: so does the summary, and its note says so
+            lines.append(f"{outcome}: {page.t('withheld_short', threshold=cfg.disclosure_threshold)}.")
+            continue
         scale, measure = _KEY_SHOWN[name]
         est = estimate_from_row(res, row, scale)
-        first = direction(page, name, est, measure)[0]
-        how_sure = "; ".join([est.certainty(cfg, short=True), *caveats(res, cfg, short=True)])
-        lines.append(f"{outcome}: {first.rstrip('.')} \u2014 {how_sure}.")
-        if est.ratio and not est.descriptive:
+        claim = evidence_short(name, est, measure, cfg, 3 if name == "cost_slope" else 2)
+        lines.append(f"{outcome}: {'; '.join([claim, *caveats(res, cfg, short=True)])}.")
+        if est.ratio and est.kind in ("clear", "unclear"):
             ratios[outcome] = est
     page.bullets(lines)
+    if withheld:
+        page.para(page.t("summary_withheld_note"))
     if ratios:
         _summary_figure(page, ratios)
-    return page.done()
+    return page.done(notes=not withheld)
 
 
 def _summary_figure(page: Page, ratios: dict) -> None:
@@ -229,7 +237,7 @@ def data_quality(dataset: validation.Dataset, site_data: SiteData, cfg: SiteConf
         index=lambda t: page.t(f"tbl_{t}"), columns={"valid": page.t("dq_valid"),
                                                     "quarantined": page.t("dq_set_aside")})
     safe = page.suppress(checked)
-    shown, total = page.formatted(safe.display), page.total
+    shown, total = page.in_words(safe.display), page.total
     page.para(page.t("dq_validation", set_aside=shown.loc[total, page.t("dq_set_aside")], rows=shown.loc[total, total]))
     page.show(site_rows, page.t("dq_table_site"))
     page.show(safe, page.t("dq_table_validation"))
@@ -249,6 +257,7 @@ def _analysis_section(results: SiteResults, cfg: SiteConfig, analysis: str, head
     if _SECTION_OF[analysis] not in cfg.sections:
         return Section("")
     page = Page(cfg, heading)
+    page.withheld = results.withheld(cfg.disclosure_threshold)
     if analysis not in results.results:
         page.skipped(not_estimable(results.skipped.get(analysis, page.t("not_run")), cfg))
         return page.done()
@@ -396,7 +405,7 @@ def workforce(results: SiteResults, cfg: SiteConfig) -> Section:
 
 
 def save_results(results: SiteResults, dataset: validation.Dataset, data_dir: str | Path, cfg: SiteConfig,
-                 out_dir: str | Path = "") -> Section:
+                 out_dir: str | Path = "", researcher_dir: str | Path = "") -> Section:
     """The reproducibility stamp as a section; also writes ``out_dir/results.json`` when ``out_dir``.
 
     Parameters
@@ -405,20 +414,34 @@ def save_results(results: SiteResults, dataset: validation.Dataset, data_dir: st
     dataset : evalkit.validation.Dataset
         For the dataset's name and extraction date.
     data_dir : str or Path
-        The dataset folder, hashed (SHA-256 over its files).
+        The dataset folder. Its hash (SHA-256 over its files) is the stamp's,
+        unless the folder records the hash of the files it was made from
+        (``source_sha256`` in ``dataset.yaml``, as ``evalkit render`` writes):
+        then that one, so that report, ``results.json``, manifest and index
+        name the same input.
     cfg : SiteConfig
-        Recorded as the parameters.
+        Recorded as the parameters; its ``disclosure_threshold`` governs
+        what ``results.json`` publishes.
     out_dir : str or Path
-        Where ``results.json`` goes; "" writes nothing.
+        Where the published ``results.json`` goes (small counts and the
+        estimates resting on them withheld); "" writes nothing.
+    researcher_dir : str or Path
+        Where an unsuppressed ``results.json`` goes, for researchers only;
+        "" writes none. Never the published folder.
 
     Returns
     -------
     Section
         Dataset name and hash, schema, package versions, parameters, render time.
     """
-    stamp = make_stamp(dataset.meta, dataset_hash(data_dir), cfg.model_dump(mode="json"))
+    digest = dataset.meta.get("source_sha256") or dataset_hash(data_dir)
+    stamp = make_stamp(dataset.meta, str(digest), cfg.model_dump(mode="json"))
     if out_dir:
-        write_results(results, stamp, out_dir)
+        write_results(results, stamp, out_dir, threshold=cfg.disclosure_threshold)
+    if researcher_dir:
+        if out_dir and Path(researcher_dir).resolve() == Path(out_dir).resolve():
+            raise EvalkitError("researcher_dir must not be the published out_dir: it holds small counts")
+        write_results(results, stamp, researcher_dir)
     page = Page(cfg, "about_heading")
     page.para(page.t("about_intro"))
     params = "; ".join(f"{k} = {', '.join(v) if isinstance(v, list) else v}" for k, v in stamp["params"].items())

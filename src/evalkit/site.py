@@ -104,6 +104,8 @@ class SiteResults:
     results: dict[str, dict[str, Result]] = field(default_factory=dict)
     tables: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: the municipality's name (the sites table's), what a reader sees instead of the id
+    municipality: str = ""
 
     def __repr__(self) -> str:
         done = {a: sorted(r) for a, r in self.results.items()}
@@ -116,22 +118,55 @@ class SiteResults:
         return (f"<p><b>Site {html.escape(self.site)}</b>: analyses {', '.join(self.results)}</p>{body}"
                 + (f"<p>Not estimated:</p><ul>{skipped}</ul>" if skipped else ""))
 
-    def key_estimates(self) -> pd.DataFrame:
-        """Headline estimates (log scale for ratios): name, estimate, se, CI, p, ratio, estimand.
+    def key_estimates(self, threshold: int | None = None) -> pd.DataFrame:
+        """Headline estimates (log scale for ratios): name, estimate, se, CI, p, ratio, estimand, withheld.
 
         ``ci_low``, ``ci_high`` and ``p`` are NaN where the design supports no
         interval (the estimate is then descriptive; the Result's warnings say why).
+        With a disclosure ``threshold``, the estimates that :meth:`withheld`
+        names have every number NaN and the reason in ``withheld`` (empty otherwise).
         """
+        hidden = self.withheld(threshold) if threshold else {}
         rows = []
         for name, (analysis, key, row, _) in KEY_ESTIMATES.items():
             res = self.results.get(analysis, {}).get(key)
             if res is None or row not in res.table.index:
                 continue
             r = res.table.loc[row]
-            rows.append({"name": name, "estimate": r["estimate"], "se": r["se"],
-                         "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p": r.get("p", np.nan),
-                         "ratio": r.get("ratio", np.nan), "estimand": ESTIMANDS[name]})
+            numbers = {"estimate": r["estimate"], "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                       "p": r.get("p", np.nan), "ratio": r.get("ratio", np.nan)}
+            if name in hidden:
+                numbers = dict.fromkeys(numbers, np.nan)
+            rows.append({"name": name, **numbers, "estimand": ESTIMANDS[name], "withheld": hidden.get(name, "")})
         return pd.DataFrame(rows).set_index("name") if rows else pd.DataFrame()
+
+    def withheld(self, threshold: int) -> dict[str, str]:
+        """Key estimates not shown anywhere because counts they rest on are under ``threshold``.
+
+        The one rule the report's sections, its summary, ``results.json`` and the
+        index follow: sick leave is withheld when a cell of days by arm and
+        period is from 1 to ``threshold - 1``; the survey change when a cell of
+        respondents by arm and round is. Returns name -> reason.
+
+        Examples
+        --------
+        >>> r = SiteResults("demo", tables={"survey": {"means": pd.DataFrame({"count": [3, 40]})}})
+        >>> r.withheld(5)
+        {'survey_change': 'counts under 5'}
+        """
+        def small(values: Any) -> bool:
+            v = pd.to_numeric(pd.Series(values), errors="coerce")
+            return bool(((v >= 1) & (v < threshold)).any())
+
+        reason = f"counts under {threshold}"
+        out = {}
+        rates = self.results.get("sick_leave", {}).get("rates")
+        if rates is not None and small(rates.table["events"]):
+            out["sick_leave_rr"] = reason
+        means = self.tables.get("survey", {}).get("means")
+        if means is not None and small(means["count"]):
+            out["survey_change"] = reason
+        return out
 
 
 def site_data(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteConfig) -> SiteData:
@@ -535,7 +570,8 @@ def analyse(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteC
         could not run.
     """
     sd = site_data(tables, meta, config)
-    out = SiteResults(config.site)
+    names = sd["sites"]["municipality"] if "municipality" in sd["sites"] else pd.Series(dtype=object)
+    out = SiteResults(config.site, municipality=str(names.iloc[0]) if len(names) else "")
     limits = design_stats(sd)
     for name, fn in ANALYSES.items():
         try:

@@ -60,15 +60,41 @@ def make_stamp(meta: Mapping[str, Any], content_hash: str, params: Mapping[str, 
     }
 
 
-def results_document(site_results: Any, stamp: Mapping[str, Any]) -> dict[str, Any]:
-    """The content of ``results.json``: stamp, key estimates, every Result, skipped analyses."""
-    key = site_results.key_estimates()
+def results_document(site_results: Any, stamp: Mapping[str, Any], threshold: int | None = None) -> dict[str, Any]:
+    """The content of ``results.json``: stamp, key estimates, every Result, skipped analyses.
+
+    With a disclosure ``threshold`` (what a published output folder gets), the
+    key estimates that ``site_results.withheld(threshold)`` names carry no
+    numbers, only the reason, and each Result passes
+    :func:`evalkit.disclosure.publishable`; what it withholds is listed under
+    ``withheld``. Without one, everything is kept: the researcher's copy,
+    which never goes into a published folder.
+    """
+    from .disclosure import publishable
+    from .site import KEY_ESTIMATES
+
+    key = site_results.key_estimates(threshold)
+    results: dict[str, dict] = {}
+    withheld: list[str] = []
+    hidden = site_results.withheld(threshold) if threshold else {}
+    hidden_results = {KEY_ESTIMATES[name][:2] for name in hidden}
+    for analysis, res in site_results.results.items():
+        for name, r in res.items():
+            doc = r.to_dict()
+            if threshold:
+                doc = None if (analysis, name) in hidden_results else publishable(doc, threshold)
+            if doc is None:
+                withheld.append(f"{analysis}/{name}")
+            else:
+                results.setdefault(analysis, {})[name] = doc
     return {
         "site": site_results.site,
+        "municipality": getattr(site_results, "municipality", ""),
         "stamp": dict(stamp),
         "key_estimates": {} if key.empty else
         {name: {c: _value(v) for c, v in row.items()} for name, row in key.iterrows()},
-        "results": {a: {k: r.to_dict() for k, r in res.items()} for a, res in site_results.results.items()},
+        "results": results,
+        **({"disclosure_threshold": threshold, "withheld": withheld} if threshold else {}),
         "skipped": dict(site_results.skipped),
     }
 
@@ -81,13 +107,14 @@ def _value(v: Any) -> Any:
     return v if math.isfinite(v) else None
 
 
-def write_results(site_results: Any, stamp: Mapping[str, Any], out_dir: str | Path) -> Path:
-    """Write ``out_dir/results.json`` atomically (temporary file, then rename)."""
+def write_results(site_results: Any, stamp: Mapping[str, Any], out_dir: str | Path,
+                  threshold: int | None = None) -> Path:
+    """Write ``out_dir/results.json`` atomically (temporary file, then rename); see :func:`results_document`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
     tmp = out / ".results.json.tmp"
-    tmp.write_text(json.dumps(results_document(site_results, stamp), indent=2, ensure_ascii=False,
+    tmp.write_text(json.dumps(results_document(site_results, stamp, threshold), indent=2, ensure_ascii=False,
                               sort_keys=True), encoding="utf-8")
     tmp.replace(path)
     return path
