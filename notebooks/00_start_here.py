@@ -155,11 +155,14 @@ evalkit.rates.rate_did(workers, "days", "fte_years", "pilot", "post", family="qu
 # %%
 monthly = evalkit.site.monthly_costs(one_site)
 start = one_site.pilot_start.strftime("%Y-%m")
-evalkit.trends.its(monthly, "total", "month", start=start, family="quasipoisson", harmonics=2,
-                   slope_change=True)
+cost_its = evalkit.trends.its(monthly, "total", "month", start=start, family="quasipoisson", harmonics=2,
+                              slope_change=True)
+cost_its
 
 # %%
-evalkit.plots.its_plot(monthly, "month", "total", start=start, labels={"ylabel": "Euros per month"});
+line = cost_its.frames["fitted"]
+evalkit.plots.its_plot(line, "time", "observed", start=start, fitted=line["fitted"],
+                       counterfactual=line["counterfactual"], labels={"ylabel": "Euros per month"});
 
 # %% [markdown]
 # ## 6. Meta-analysis: pooling sites

@@ -422,3 +422,51 @@ def test_identifier_like_group_columns_are_refused():
         km_curves(km(many, "days", "closed", group="child_id"))
     with pytest.raises(InputError, match="identifier"):
         bar_share(pd.DataFrame({"wave": 1, "arm": [f"W{i}" for i in range(12)], "share": 0.2}))
+
+
+def _visible_tick_labels(ax):
+    """The x tick labels matplotlib draws inside the view, with their rendered extents in pixels."""
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    left, right = sorted(ax.get_xlim())
+    out = []
+    for tick, text in zip(ax.xaxis.get_major_locator()(), ax.get_xticklabels()):
+        if left <= tick <= right and text.get_text():
+            out.append((text.get_text(), text.get_window_extent(renderer)))
+    return out
+
+
+@pytest.mark.parametrize("comma", [False, True], ids=["en", "fi"])
+@pytest.mark.parametrize("low, high", [(0.01, 100), (0.12, 1.17), (0.95, 1.05), (0.995, 1.004), (4.0, 5.5),
+                                       (0.0002, 1691.6), (0.2, 0.26), (0.5, 2.0)])
+def test_ratio_axes_have_three_labelled_ticks_that_never_overlap(low, high, comma):
+    mid = np.sqrt(low * high)
+    table = pd.DataFrame({"estimate": np.log([mid, mid]), "ci_low": np.log([low, mid]),
+                          "ci_high": np.log([mid, high]), "weight": [50.0, 50.0], "kind": "study"},
+                         index=["A", "B"])
+    fmt = (lambda v: f"{v:.2f}".replace(".", ",")) if comma else None
+    ax = forest(table, ratio=True, number_format=fmt)
+    labels = _visible_tick_labels(ax)
+    texts = [t for t, _ in labels]
+    assert len(labels) >= 3, texts
+    assert len(set(texts)) == len(texts), texts  # no two ticks read the same ("1,00", "1,00")
+    boxes = sorted((box for _, box in labels), key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), texts
+    assert all(("." not in t) if comma else ("," not in t) for t in texts), texts
+
+
+def test_arms_keep_their_colours_whatever_the_row_order():
+    from evalkit.plots import rates_by_arm
+
+    table = pd.DataFrame({"arm": ["comparison", "comparison", "pilot", "pilot"],
+                          "period": ["before", "after", "before", "after"], "estimate": [10.0, 11, 9, 8],
+                          "ci_low": [9.0, 10, 8, 7], "ci_high": [11.0, 12, 10, 9]})
+    colours = []
+    for rows in (table, table.iloc[::-1]):
+        ax = rates_by_arm(rows, periods=["before", "after"])
+        handles, names = ax.get_legend_handles_labels()
+        colours.append({n: tuple(np.round(matplotlib.colors.to_rgb(h.lines[0].get_color()), 3))
+                        for h, n in zip(handles, names)})
+    pilot = [n for n in colours[0] if "ilot" in n]
+    assert colours[0] == colours[1] and len(pilot) == 1
+    assert colours[0][pilot[0]] == tuple(np.round(PALETTE[0], 3))

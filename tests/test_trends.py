@@ -373,3 +373,21 @@ def test_staggered_its_refuses_what_it_cannot_estimate():
         staggered_its(p.assign(eur=0.0), "eur", "month", "team", "start")
     with pytest.raises(InputError, match="same on every row"):
         staggered_its(p.assign(start=p["month"]), "eur", "month", "team", "start")
+
+
+def test_its_carries_fitted_and_counterfactual_values_for_figures():
+    df = pd.DataFrame({"month": pd.period_range("2017-01", periods=24, freq="M"),
+                       "cases": [30, 32, 31, 33, 35, 34, 36, 35, 37, 38, 37, 39,
+                                 30, 31, 30, 32, 31, 33, 32, 34, 33, 35, 34, 35]})
+    res = its(df, "cases", "month", start="2018-01", slope_change=True)
+    line = res.frames["fitted"]
+    assert list(line.columns) == ["time", "observed", "fitted", "counterfactual"] and len(line) == 24
+    # Poisson with its canonical log link and an intercept: fitted values sum to the observed (score equation)
+    assert line["fitted"].sum() == pytest.approx(line["observed"].sum(), rel=1e-8)
+    before = line["time"] < pd.Period("2018-01", freq="M")
+    np.testing.assert_allclose(line.loc[before, "counterfactual"], line.loc[before, "fitted"])
+    after = line.loc[~before]
+    # after the start the counterfactual removes exactly the level and slope change (slope counted from 1)
+    step = np.log(after["fitted"] / after["counterfactual"]).to_numpy()
+    lc, sc = res["level_change"]["estimate"], res["slope_change"]["estimate"]
+    np.testing.assert_allclose(step, lc + sc * np.arange(1, len(after) + 1), rtol=1e-8)

@@ -23,12 +23,19 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from .result import InputError, Result
 
-__all__ = ["PALETTE", "NumberFormat", "style", "save_png", "to_base64_png"]
+__all__ = ["PALETTE", "ARM_COLOURS", "NumberFormat", "group_colour", "style", "save_png", "to_base64_png"]
 
 NumberFormat = Callable[[float], str]
 
 PALETTE: list[tuple[float, float, float]] = sns.color_palette("colorblind")
 """Colour-blind-safe colours, in the order figures use them."""
+#: the arms keep their colours in every figure, whatever order the rows come in
+ARM_COLOURS = {"pilot": 0, "comparison": 1}
+
+
+def group_colour(value: object, position: int) -> tuple[float, float, float]:
+    """A group's colour: the arm's own for "pilot" and "comparison", else by position."""
+    return PALETTE[ARM_COLOURS.get(str(value), position) % len(PALETTE)]
 
 
 @contextmanager

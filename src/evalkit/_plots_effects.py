@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Polygon
-from matplotlib.ticker import FixedLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
-from ._plots_base import (PALETTE, NumberFormat, as_table, as_x, category, date_axis, few_groups,
+from ._plots_base import (PALETTE, NumberFormat, as_table, as_x, category, date_axis, few_groups, group_colour,
                           fixed_format, format_ticks, legend, legend_below, midpoint, need, new_axes,
                           style, texts, to_array)
 from .result import InputError, Result
@@ -30,17 +30,59 @@ _FOREST_LABELS = {
     "estimate": "Estimate (95% CI)",
     "ci_sep": "\u2013",
 }
-#: Candidate ticks for a log ratio axis: readable values, never 10^k notation.
-_RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 4, 5, 10, 20, 50, 100)
+#: Ticks for a log ratio axis, nicest first: readable values, never 10^k notation.
+_RATIO_TICKS = (1, 10, 0.1, 100, 0.01, 2, 0.5, 5, 0.2, 20, 0.05, 50, 0.02, 4, 0.25, 1.5, 0.75)
+#: Labelled ticks a ratio axis may carry at most (spaced evenly enough on the log scale not to touch)
+_MAX_TICKS = 7
 
 
-def _ratio_axis(ax: Axes, low: float, high: float, number_format: NumberFormat) -> None:
-    ax.set_xscale("log")
+def ratio_ticks(low: float, high: float) -> list[float]:
+    """At least three readable ticks for a log ratio axis spanning ``low``..``high`` whose labels never touch.
+
+    Wide ranges take the nicest values of :data:`_RATIO_TICKS`, no two closer
+    than a sixth of the range in log units; narrow ranges (fewer than three
+    such values inside) take evenly spaced values (log and linear scales
+    nearly agree there), extended past the data where needed.
+
+    Examples
+    --------
+    >>> ratio_ticks(0.01, 100)
+    [0.01, 0.1, 1, 10, 100]
+    >>> ratio_ticks(0.98, 1.03)
+    [0.98, 1.0, 1.02]
+    """
+    low, high = min(low, high), max(low, high)
     inside = [t for t in _RATIO_TICKS if low <= t <= high]
-    ticks = inside if len(inside) >= 3 else [t for t in _RATIO_TICKS if low / 4 <= t <= high * 4]
+    if len(inside) >= 3:
+        gap = (np.log10(max(inside)) - np.log10(min(inside))) / (_MAX_TICKS - 1)
+        kept: list[float] = []
+        for t in inside:  # nicest first: each kept unless it crowds one already kept
+            if all(abs(np.log10(t) - np.log10(k)) >= gap * 0.999 for k in kept):
+                kept.append(t)
+        return sorted(kept)
+    for nbins in (4, 5, 6, 3):
+        ticks = [float(t) for t in MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+                 if t > 0]
+        within = [t for t in ticks if low <= t <= high]
+        if len(within) >= 3:
+            return [round(t, 10) for t in within]
+    return [round(t, 10) for t in ticks[:_MAX_TICKS]]
+
+
+def _ratio_axis(ax: Axes, low: float, high: float, number_format: NumberFormat | None) -> None:
+    ax.set_xscale("log")
+    # the view: the data with a margin of a tenth of its log range (at least 1%), ticks spread over it
+    pad = max(0.1 * np.log(high / low), 0.01)
+    left, right = low * np.exp(-pad), high * np.exp(pad)
+    ticks = ratio_ticks(left, right)
+    ax.set_xlim(min(left, ticks[0] / 1.02), max(right, ticks[-1] * 1.02))  # every chosen tick in view
     ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(FixedLocator([]))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    format_ticks(ax.xaxis, number_format)
+    digits = next(d for d in range(6) if all(abs(round(t, d) - t) < 1e-9 for t in ticks))
+    comma = "," in (number_format or fixed_format(1))(0.5)
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda v, _pos: f"{v:.{digits}f}".replace(".", "," if comma else ".")))
 
 
 def forest(forest_table: Result | pd.DataFrame, *, ratio: bool = True, ax: Axes | None = None,
@@ -310,7 +352,7 @@ def rates_by_arm(table: Result | pd.DataFrame, *, arm: str = "arm", period: str 
             xs = np.array([order.index(p) for p in sub.index], dtype=float) + 0.12 * (j - (len(arms) - 1) / 2)
             est = sub[value].to_numpy(float)
             err = np.vstack([est - sub["ci_low"].to_numpy(float), sub["ci_high"].to_numpy(float) - est])
-            colour = PALETTE[j % len(PALETTE)]
+            colour = group_colour(a, j)
             ax.plot(xs, est, "-", color=colour, linewidth=1, alpha=0.5)
             ax.errorbar(xs, est, yerr=err, fmt="o", color=colour, capsize=4, markersize=7,
                         linewidth=1.5, label=category(a, text))

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from ._plots_base import (PALETTE, NumberFormat, as_table, category, few_groups, format_ticks, legend,
+from ._plots_base import (NumberFormat, as_table, category, few_groups, format_ticks, group_colour, legend,
                           need, new_axes, style, texts)
 from .disclosure import DEFAULT_THRESHOLD, small_mark
 from .result import InputError, Result
@@ -173,7 +173,7 @@ def km_curves(km_result: Result | pd.DataFrame, *, group: str | None = None,
         ax = new_axes(ax, (7.5, 5.2) if times is not None else (7.5, 4.5))
         rows, right = [], 0.0 if times is None else float(times.max())
         for i, (g, sub) in enumerate(_groups(table, group)):
-            colour, name = PALETTE[i % len(PALETTE)], category(g, text)
+            colour, name = group_colour(g, i), category(g, text)
             shown = _shown(sub, sub["n_risk"].to_numpy(), threshold)
             if shown.empty:
                 _hidden(ax, name, colour, text, threshold)
@@ -270,7 +270,7 @@ def cif_curves(cif_result: Result | pd.DataFrame | Mapping[str, Result | pd.Data
             need(table, "cif_curves", "time", "cif", "ci_low", "ci_high")
             col = _group_column(table, _CIF_COLUMNS, group)
             for i, (g, sub) in enumerate(_groups(table.dropna(subset=["cif"]), col)):
-                colour = PALETTE[i % len(PALETTE)]
+                colour = group_colour(g, i)
                 parts = [g] * (col is not None) + [cause] * (cause is not None)
                 name = " – ".join(category(v, text) for v in parts) or text["all"]
                 shown = _shown(sub, _cif_risk(sub, g, risk_table, col), threshold)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from ._plots_base import (PALETTE, NumberFormat, as_table, as_x, category, date_axis, few_groups,
+from ._plots_base import (PALETTE, NumberFormat, as_table, as_x, category, date_axis, few_groups, group_colour,
                           fixed_format, format_ticks, legend, legend_below, need, new_axes, style, texts)
 from .result import InputError, Result
 
@@ -110,7 +110,7 @@ def caseload(data: pd.DataFrame, time: str, value: str, group: str, *,
             rows = (data[group] == g).to_numpy()
             order = np.argsort(x[rows].to_numpy(), kind="stable")
             ax.plot(x[rows].iloc[order], y[rows].iloc[order], "o-", markersize=4, linewidth=2,
-                    color=PALETTE[j % len(PALETTE)], label=category(g, text))
+                    color=group_colour(g, j), label=category(g, text))
         top = [float(y.max())] if y.notna().any() else []  # values hidden by disclosure are NaN
         if target is not None:
             ax.plot([x.min(), x.max()], [target, target], "--", color=PALETTE[2], linewidth=1.8,
@@ -187,7 +187,7 @@ def bar_share(table: Result | pd.DataFrame, *, wave: str = "wave", arm: str = "a
         for j, a in enumerate(arms):
             heights = [pct.get((w, a), np.nan) for w in waves]
             bars = ax.bar(np.arange(len(waves)) + width * (j - (len(arms) - 1) / 2), heights, width * 0.95,
-                          color=PALETTE[j % len(PALETTE)], label=category(a, text))
+                          color=group_colour(a, j), label=category(a, text))
             ax.bar_label(bars, labels=["" if np.isnan(h) else fmt(h) for h in heights],
                          padding=3, fontsize="small")
         ax.set_xticks(range(len(waves)), [category(w, text) if str(w) in text else f"{text['wave']} {w}"

@@ -77,7 +77,9 @@ def its(data: pd.DataFrame, outcome: str, time: str, *, start, offset: str | Non
         ``ratio``, ``ratio_ci_low``, ``ratio_ci_high`` (the level change as a
         rate ratio, the trend and slope change per time unit). ``stats``: as
         :func:`evalkit.rates.rate_model` (``n``, ``dispersion``, ...) plus
-        ``n_pre``, ``n_post`` and ``hac_lags`` for gaussian.
+        ``n_pre``, ``n_post`` and ``hac_lags`` for gaussian. ``frames["fitted"]``:
+        ``time``, ``observed``, ``fitted`` and ``counterfactual`` (the model
+        without its level and slope change) per time point, for figures.
 
     References
     ----------
@@ -105,7 +107,26 @@ def its(data: pd.DataFrame, outcome: str, time: str, *, start, offset: str | Non
     X = _segments(t, s0, slope_change)
     X = X.join(_harmonics(frame, season, t, harmonics, period))
     fit = _fit_series(frame, outcome, offset, family, X, None)
-    return _result(fit, family, "Interrupted time series (segmented regression)")
+    res = _result(fit, family, "Interrupted time series (segmented regression)")
+    res.frames["fitted"] = _fitted_frame(frame, (time, outcome, offset), X, res.table["estimate"], family)
+    return res
+
+
+def _fitted_frame(frame: pd.DataFrame, columns: tuple, X: pd.DataFrame, beta: pd.Series,
+                  family: str) -> pd.DataFrame:
+    """Observed, fitted and counterfactual (no level or slope change) values per time point, on the outcome's scale."""
+    time, outcome, offset = columns
+    b = beta.reindex(X.columns).to_numpy(float)
+    eta = X.to_numpy(float) @ b
+    eta0 = X.assign(**{c: 0.0 for c in ("level_change", "slope_change") if c in X}).to_numpy(float) @ b
+    if offset is not None:
+        off = pd.to_numeric(frame[offset], errors="coerce").to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            off = np.where(off > 0, np.log(off), np.nan)
+        eta, eta0 = eta + off, eta0 + off
+    inverse = (lambda v: v) if family == "gaussian" else np.exp
+    return pd.DataFrame({"time": frame[time].to_numpy(), "observed": pd.to_numeric(frame[outcome]).to_numpy(float),
+                         "fitted": inverse(eta), "counterfactual": inverse(eta0)})
 
 
 def controlled_its(data: pd.DataFrame, outcome: str, time: str, group: str, *, start,
