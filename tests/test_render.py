@@ -334,3 +334,16 @@ def test_report_page_has_a_readable_title_print_style_and_no_unused_notebook_css
     assert "Kuopio" in title and "evalkit" not in title  # the municipality and the subject, not an id
     assert "@page{size:A4" in page and "break-inside:avoid" in page and "max-width:80ch" in page
     assert "--jp-" not in page and len(page.encode()) < 120_000  # JupyterLab's ~270 KB theme is not shipped
+
+
+def test_index_lists_every_site_of_the_data_also_those_without_params(tmp_path, dataset):
+    params = tmp_path / "params"
+    made = runner.invoke(app, ["params", "--data", str(dataset), "--out", str(params)])
+    assert made.exit_code == 0, made.output
+    for site in ("jyvaskyla", "joensuu"):
+        (params / f"{site}.yaml").unlink()
+    result = _render(dataset, params, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r"<tr><td>(.*?)</td><td class=\"(\w+)\">", page)
+    assert {status for _, status in rows} == {"done", "no_params"} and len(rows) == 3

@@ -221,9 +221,11 @@ def write_index(out: Path, manifest: Any, lang: str) -> Path:
     failed = any(e.get("status") != DONE for e in manifest.sites.values())
     meta = i18n.label("index_stamp", lang, dataset=batch.get("dataset", ""),
                       sha=str(batch.get("dataset_sha256", ""))[:12], time=now(), version=__version__)
+    listed = {**manifest.sites, **{s: {"status": "no_params"} for s in batch.get("sites_without_params", [])
+                                   if s not in manifest.sites}}  # every site of the data, also those not rendered
     body = (f"<h1>{html.escape(i18n.label('index_title', lang))}</h1>"
             f'<p class="meta">{html.escape(meta)}</p>'
-            f"<h2>{html.escape(i18n.label('index_sites', lang))}</h2>{_sites_table(manifest.sites, lang, names)}"
+            f"<h2>{html.escape(i18n.label('index_sites', lang))}</h2>{_sites_table(listed, lang, names)}"
             + (f"<p>{html.escape(i18n.label('index_failed_note', lang))}</p>" if failed else "")
             + f"<h2>{html.escape(i18n.label('index_pooled_heading', lang))}</h2>"
             f"<p>{html.escape(i18n.label('index_pooled_intro', lang))}</p>"
