@@ -178,3 +178,19 @@ def test_a_design_without_a_pre_period_gives_descriptions_without_intervals(data
     summary = report.summary(res, cfg).html
     assert summary.count("a description, no interval (no pilot team has data from both before and after") == 4
     assert "ended sooner" not in summary and "fell" not in summary.split("Worker wellbeing")[0]
+
+
+def test_months_whose_open_case_counts_miss_earlier_cases_are_flagged_and_left_out_of_costs_per_case():
+    warnings.simplefilter("ignore")
+    d = synthesise(sites=1, seed=11)
+    sd = site.site_data(d.tables, d.meta, SiteConfig(site="kuopio"))
+    load = site.caseload_by_month(sd)
+    by_month = load.groupby("month").agg(open_cases=("open_cases", "sum"), complete=("complete", "all"))
+    assert not by_month["complete"].iloc[0] and by_month["complete"].iloc[-1]
+    assert by_month["complete"].is_monotonic_increasing  # one build-up period, then complete
+    # the flagged months are the rising ones: their counts are well under the complete months' level
+    assert by_month.loc[~by_month["complete"], "open_cases"].mean() < 0.8 * by_month.loc[
+        by_month["complete"], "open_cases"].mean()
+    first_year = str(by_month.index[0].year)
+    per_child = site.analyse(d.tables, d.meta, SiteConfig(site="kuopio")).tables["costs"]["per_child"]
+    assert first_year not in per_child.index

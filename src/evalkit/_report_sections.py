@@ -261,6 +261,11 @@ def workforce_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFr
     lang, names, cfg = page.cfg.lang, arm_names(page), page.cfg
     load = tabs["caseload"].copy()
     load.loc[small(load["open_cases"], cfg.disclosure_threshold), "caseload"] = np.nan
+    if "complete" in load and not load["complete"].all():  # counts that miss the cases opened before the data
+        first = load.loc[load["complete"], "month"].min()
+        page.para(page.t("buildup_note", start=_month(load["month"].min().strftime("%Y-%m"), lang),
+                         complete=_month(first.strftime("%Y-%m"), lang) if pd.notna(first) else "–"))
+        load = load[load["complete"]]
     recent = load[load["month"] > load["month"].max() - pd.DateOffset(months=12)]
     avg = recent.groupby("arm")["caseload"].mean()
     page.para(page.t("caseload_recent", pilot=fmt_number(avg.get("pilot"), lang, 1),

@@ -46,7 +46,7 @@ import pandas as pd
 from . import survival
 from .result import EstimationError, Result
 
-__all__ = ["episodes", "period_length", "cox_did", "MIN_EVENTS_PER_PERIOD", "ESTIMAND"]
+__all__ = ["episodes", "period_length", "cox_did", "buildup_end", "MIN_EVENTS_PER_PERIOD", "ESTIMAND"]
 
 #: fewest events of the outcome in every calendar period before periods are made longer
 MIN_EVENTS_PER_PERIOD = 5
@@ -183,3 +183,40 @@ def cox_did(ep: pd.DataFrame, cause: int | None, alpha: float, period_months: in
         res.warnings.append("too few events to adjust for calendar time: a change common to all teams could "
                             "pose as an effect")
     return res
+
+
+def buildup_end(cases: pd.DataFrame, window: tuple[pd.Timestamp, pd.Timestamp], share: float = 0.9) -> pd.Timestamp:
+    """The first day on which counts of open cases are at least ``share`` complete.
+
+    An extract holds the cases opened from ``window[0]`` on, so early counts
+    of open cases miss the cases opened before it and still open: they rise
+    from zero although the caseload did not. With cases opening at a steady
+    rate, the count ``d`` days into the window is the share
+    ``int_0^d S(u) du / int_0^inf S(u) du`` of the full count (S: survival of
+    case duration; a renewal argument). S is the Kaplan-Meier curve of the
+    cases' durations (open cases censored at ``window[1]``); the integral is
+    taken up to the last observed duration, which understates the mean of
+    long-tailed durations, so the day returned is, if anything, too early.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"opened": pd.to_datetime(["2016-01-01"] * 4),
+    ...                   "closed": pd.to_datetime(["2016-03-01", "2016-07-01", "2017-01-01", None])})
+    >>> buildup_end(c, (pd.Timestamp("2016-01-01"), pd.Timestamp("2018-12-31"))).date()
+    datetime.date(2018, 7, 14)
+    """
+    follow_start, extracted_on = window
+    end = cases["closed"].fillna(extracted_on)
+    days = (end - cases["opened"]).dt.days.clip(lower=0).to_numpy(float)
+    if len(days) == 0:
+        return follow_start
+    curve = survival.km(pd.DataFrame({"d": days, "e": cases["closed"].notna().astype(int)}), "d", "e").table
+    t = np.r_[0.0, curve["time"].to_numpy(float)]
+    s = np.r_[1.0, curve["survival"].to_numpy(float)]
+    area = np.r_[0.0, np.cumsum(np.diff(t) * s[:-1])]
+    if area[-1] <= 0:
+        return follow_start
+    target = share * area[-1]
+    k = np.flatnonzero(area >= target)[0] - 1  # the step of S in which the area reaches the target
+    day = t[k] + (target - area[k]) / s[k]
+    return follow_start + pd.Timedelta(days=round(float(day)))

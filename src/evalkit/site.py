@@ -413,8 +413,9 @@ def _costs_by_service(sd: SiteData) -> pd.DataFrame:
 
 
 def _costs_per_child(sd: SiteData, monthly: pd.DataFrame) -> pd.DataFrame:
-    """Euros per open case (child) per month, averaged by year; months with no open case left out."""
-    open_cases = caseload_by_month(sd).groupby("month")["open_cases"].sum()
+    """Euros per open case (child) per month, averaged by year; months with no open case, or incomplete counts, left out."""
+    load = caseload_by_month(sd)
+    open_cases = load[load["complete"]].groupby("month")["open_cases"].sum()
     open_cases.index = open_cases.index.strftime("%Y-%m")
     m = monthly.set_index("month")["total"].to_frame().join(open_cases.rename("open_cases"), how="inner")
     m = m[m["open_cases"] > 0]
@@ -495,7 +496,13 @@ def analyse_survey(sd: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], di
 
 
 def caseload_by_month(sd: SiteData) -> pd.DataFrame:
-    """Open cases per social-worker FTE on the 15th of each month, by arm."""
+    """Open cases per social-worker FTE on the 15th of each month, by arm.
+
+    ``complete`` is False in the months before
+    :func:`evalkit._site_duration.buildup_end`, whose counts miss the cases
+    opened before the data begin (they rise from zero although the caseload
+    did not): figures and costs per case leave those months out.
+    """
     months = pd.date_range(sd.follow_start, sd.extracted_on, freq="MS") + pd.Timedelta(days=14)
     arm = _arm(sd)
     c, st = sd["cases"], sd["staff"]
@@ -513,6 +520,7 @@ def caseload_by_month(sd: SiteData) -> pd.DataFrame:
         rows.append(pd.DataFrame({"month": months, "arm": name, "open_cases": open_n, "sw_fte": fte}))
     out = pd.concat(rows, ignore_index=True)
     out["caseload"] = out["open_cases"] / out["sw_fte"].where(out["sw_fte"] > 0)
+    out["complete"] = out["month"] >= _site_duration.buildup_end(c, (sd.follow_start, sd.extracted_on))
     return out
 
 
