@@ -32,7 +32,7 @@ from scipy import linalg, optimize
 
 from .result import EstimationError, InputError
 
-__all__ = ["GlsFit", "fit", "ERRORS"]
+__all__ = ["GlsFit", "fit", "whiten", "ERRORS"]
 
 ERRORS = ("iid", "ar1", "arma11", "ar1_noise")
 
@@ -173,3 +173,15 @@ def fit(x: np.ndarray, y: np.ndarray, group: np.ndarray, time: np.ndarray, *, er
     loglik, (beta, r, sigma2) = _profile(x, y, groups, errors, params)
     r_inv = linalg.solve_triangular(r, np.eye(k))
     return GlsFit(beta, sigma2 * r_inv @ r_inv.T, sigma2, params, n - k, loglik, y - x @ beta)
+
+
+def whiten(a: np.ndarray, group: np.ndarray, time: np.ndarray, kind: str, params: dict) -> np.ndarray:
+    """``a`` (rows sorted by group, then time) premultiplied by L^-1 of each group's correlation, R = L L'.
+
+    OLS on whitened data is the GLS fit; its residuals are uncorrelated under
+    the working model, which is what a cluster-robust variance then needs.
+    """
+    a = np.asarray(a, dtype=float)
+    flat = a.ndim == 1
+    out, _ = _Groups(np.asarray(group), np.asarray(time)).whiten(a[:, None] if flat else a, kind, params)
+    return out[:, 0] if flat else out
