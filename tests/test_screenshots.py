@@ -48,7 +48,7 @@ def _screenshot(page: Path, png: Path) -> np.ndarray:
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     f"--user-data-dir={png.parent / 'chromium-profile'}", f"--screenshot={png}",
-                    "--window-size=1280,4000", page.resolve().as_uri()],
+                    "--window-size=1400,8000", page.resolve().as_uri()],  # the width readers use; tall enough for the figures below the summary
                    check=True, capture_output=True, timeout=120)
     return np.asarray(Image.open(png).convert("RGB")).astype(int)
 

@@ -10,6 +10,7 @@ cross-sectional Cox 72%, with one null site in four "significant".
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,11 @@ def test_every_headline_covers_its_truth(tmp_path, scenario):
         where = (r["name"], r["level"])
         assert r["shown"] >= 0.9, where  # the design supports an interval at every synthetic site
         assert r["coverage"] >= (0.85 if r["level"] == "site" else 0.75), (where, r["coverage"])
-        assert abs(r["bias_se"]) < 0.5, (where, r["bias_se"])
+        # a bias of a quarter SE is tolerable; beyond it, three Monte Carlo SEs of the mean bias (in SE
+        # units: sd_se / sqrt(n)). A fixed 0.5 ignored that the 24 pooled estimates have a Monte Carlo SE
+        # near 0.2: seeds 10000-10023 of the stress scenario gave +0.65, seeds 10000-10119 +0.05. The old
+        # diluted cost estimate was about 7 SEs off.
+        bound = 0.25 + 3 * r["sd_se"] / math.sqrt(r["n"])
+        assert abs(r["bias_se"]) < bound, (where, r["bias_se"], bound)
         if scenario == "null" and r["level"] == "site":
             assert r["reject"] <= 0.15, (where, r["reject"])

@@ -28,12 +28,19 @@ _RUNNING: "weakref.WeakSet[AsyncKernelManager]" = weakref.WeakSet()
 _LOCK = threading.Lock()
 
 
+#: BLAS and OpenMP in every report kernel use one thread: the last digits of a BLAS result depend on the
+#: number of threads, and a report's numbers must not depend on the engine, the executor (dask workers
+#: set one thread themselves) or the machine's cores; the batch's workers are the parallelism anyway
+_ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def site_kernel_manager(cwd: str, log: IO[str]) -> type[AsyncKernelManager]:
     """An ``AsyncKernelManager`` class whose kernels start in ``cwd`` and write stderr to ``log``."""
 
     class SiteKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
-            await super().start_kernel(**{**kw, "cwd": cwd, "stderr": log})
+            env = {**os.environ, **(kw.get("env") or {}), **_ONE_THREAD}
+            await super().start_kernel(**{**kw, "cwd": cwd, "stderr": log, "env": env})
             with _LOCK:
                 _RUNNING.add(self)  # weakly: a manager papermill is done with drops out by itself
 
