@@ -28,9 +28,8 @@ _RUNNING: "weakref.WeakSet[AsyncKernelManager]" = weakref.WeakSet()
 _LOCK = threading.Lock()
 
 
-#: BLAS and OpenMP in every report kernel use one thread: the last digits of a BLAS result depend on the
-#: number of threads, and a report's numbers must not depend on the engine, the executor (dask workers
-#: set one thread themselves) or the machine's cores; the batch's workers are the parallelism anyway
+#: BLAS and OpenMP in every report kernel use one thread: the batch's workers are the parallelism, and
+#: more threads per kernel would oversubscribe the cores (``site.analyse`` limits its own fits anyway)
 _ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 

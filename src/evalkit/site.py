@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from . import _site_costs, _site_design, _site_duration, _site_sick_leave, effects, rates, survival
 from ._rules import lookup
@@ -577,7 +578,13 @@ def analyse(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: SiteC
         descriptive tables; ``skipped[analysis]`` the reason an analysis
         could not run.
     """
-    sd = site_data(tables, meta, config)
+    # One BLAS thread: a multi-threaded sum can change the last bits of a fit,
+    # and a report's numbers must not depend on the machine or on how it was run.
+    with threadpool_limits(limits=1):
+        return _analyse(site_data(tables, meta, config), config)
+
+
+def _analyse(sd: SiteData, config: SiteConfig) -> SiteResults:
     names = sd["sites"]["municipality"] if "municipality" in sd["sites"] else pd.Series(dtype=object)
     out = SiteResults(config.site, municipality=str(names.iloc[0]) if len(names) else "")
     limits = design_stats(sd)
