@@ -212,7 +212,7 @@ def test_an_estimate_whose_section_is_hidden_is_not_in_the_summary(data):
     assert "survey_change" in results.withheld(50)
     html = report.summary(results, cfg).html
     did = results.results["survey"]["did"].table.loc["model_work"]
-    line = [li for li in re.findall(r"<li>(.*?)</li>", html) if li.startswith(label("survey_change_title", "en"))]
+    line = [li for li in re.findall(r"<li[^>]*>(.*?)</li>", html) if li.startswith(label("survey_change_title", "en"))]
     assert line and label("withheld_short", "en", threshold=50) in line[0]
     assert fmt_number(did["estimate"], "en", 2) not in line[0]
     assert label("summary_withheld_note", "en") in html

@@ -19,11 +19,13 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter
+from matplotlib.category import StrCategoryFormatter
+from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter
 
 from .result import InputError, Result
 
-__all__ = ["PALETTE", "ARM_COLOURS", "NumberFormat", "group_colour", "style", "save_png", "to_base64_png"]
+__all__ = ["PALETTE", "ARM_COLOURS", "NumberFormat", "OVERLAP_KEY", "group_colour", "style", "save_png",
+           "to_base64_png", "overlapping_tick_labels"]
 
 NumberFormat = Callable[[float], str]
 
@@ -86,12 +88,79 @@ def _figure(fig_or_ax: Figure | Axes) -> Figure:
     return fig
 
 
+#: PNG text key under which a figure records how many pairs of its tick labels still overlap (audited)
+OVERLAP_KEY = "evalkit overlapping tick labels"
+
+
+def _drawn_labels(axis, renderer) -> list:
+    """The rendered extents of the major tick labels an axis draws (inside its view, not empty)."""
+    locs = axis.get_majorticklocs()
+    lo, hi = sorted(axis.get_view_interval())
+    slack = (hi - lo) * 1e-9
+    return [t.label1 for loc, t in zip(locs, axis.get_major_ticks(len(locs)))
+            if lo - slack <= loc <= hi + slack and t.label1.get_visible() and t.label1.get_text()]
+
+
+def _clashes(labels: list, renderer) -> int:
+    """Pairs of labels whose boxes overlap or come within a pixel of each other."""
+    boxes = [label.get_window_extent(renderer).expanded(1.0, 1.0).padded(0.5) for label in labels]
+    return sum(bool(min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0))
+               for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def overlapping_tick_labels(fig: Figure) -> int:
+    """Pairs of drawn tick labels that overlap, over every axis of the figure (0 for a readable figure).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig, ax = plt.subplots(figsize=(2, 2))
+    >>> _ = ax.set_xticks(range(30))
+    >>> overlapping_tick_labels(fig) > 0
+    True
+    >>> plt.close(fig)
+    """
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    return int(sum(_clashes(_drawn_labels(axis, renderer), renderer)
+               for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)))
+
+
+#: formatters of axes whose ticks are names (seaborn's categories, set_xticklabels), not numbers or dates
+_NAMES = (FixedFormatter, StrCategoryFormatter)
+
+
+def _declutter(fig: Figure) -> int:
+    """Make crowded tick labels readable (categories turn upright, numbers and dates keep every other label).
+
+    Returns the pairs that still overlap, which the PNG records for the output audit.
+    """
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for attempt in range(5):
+                labels = _drawn_labels(axis, renderer)
+                if not _clashes(labels, renderer):
+                    break
+                if attempt == 0 and axis is ax.xaxis and isinstance(axis.get_major_formatter(), _NAMES):
+                    for label in labels:  # category names: upright, read bottom to top
+                        label.set_rotation(90)
+                else:
+                    for label in labels[1::2]:
+                        label.set_visible(False)
+                fig.draw_without_rendering()
+    return overlapping_tick_labels(fig)
+
+
 def _write_png(fig: Figure, target) -> None:
     # No "Software" chunk: the PNG then carries nothing about the machine or
     # the matplotlib build; figures are closed so batch rendering does not leak.
     try:
         with style():
-            fig.savefig(target, format="png", metadata={"Software": None})
+            overlaps = _declutter(fig)
+            fig.savefig(target, format="png", metadata={"Software": None, OVERLAP_KEY: str(overlaps)})
     finally:
         plt.close(fig)
 

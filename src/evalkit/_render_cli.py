@@ -12,7 +12,7 @@ from ._render_files import Manifest, RenderError
 from ._render_params import write_site_params
 from .render import RenderOptions, render_batch
 
-__all__ = ["cli_render", "cli_params"]
+__all__ = ["cli_render", "cli_params", "cli_audit"]
 
 
 def cli_render(data: Path, params: Path | None, out: Path, options: RenderOptions) -> int:
@@ -93,4 +93,35 @@ def _summary(manifest: Manifest, out: Path) -> int:
         console.print(f"[red]failed[/red] {site}{where}: {err.get('type', '')}: {err.get('message', '')}")
     console.print(f"{len(manifest.done())} of {len(manifest.sites)} site(s) rendered into {out}/ "
                   "(index.html, manifest.json)")
-    return 1 if failed else 0
+    findings = manifest.batch.get("audit") or []
+    _print_findings(console, findings, out)
+    return 1 if failed or findings else 0
+
+
+def _print_findings(console: Any, findings: list[str], out: Path) -> None:
+    from rich.markup import escape
+
+    if findings:
+        console.print(f"[red]{len(findings)} finding(s)[/red]: do not publish {escape(str(out))}/ as it is")
+        for line in findings[:20]:
+            console.print("  " + escape(line))
+        if len(findings) > 20:
+            console.print(f"  ... and {len(findings) - 20} more (manifest.json, batch.audit)")
+
+
+def cli_audit(out: Path) -> int:
+    """What ``evalkit audit`` runs: 0 when the folder may be published, 1 with findings, 2 if not a folder."""
+    from rich.console import Console
+
+    from ._console import print_error
+    from .audit import audit_output
+
+    if not Path(out).is_dir():
+        print_error(f"{Path(out).name}: not a folder")
+        return 2
+    console = Console(stderr=True, highlight=False)
+    findings = [str(f) for f in audit_output(out)]
+    _print_findings(console, findings, Path(out))
+    if not findings:
+        console.print(f"{sum(1 for p in Path(out).rglob('*') if p.is_file())} file(s) checked: nothing found")
+    return 1 if findings else 0

@@ -89,8 +89,10 @@ class Page:
             cls = f" class='{css}'" if css else ""
             self.parts.append(f"<p{cls}>{html.escape(text)}</p>")
 
-    def bullets(self, items: list[str]) -> None:
-        self.parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+    def bullets(self, items: list[str], keys: list[str] | None = None) -> None:
+        """A list; ``keys`` name what each item is about (``data-estimate``, read by :mod:`evalkit.audit`)."""
+        attrs = [f' data-estimate="{html.escape(k)}"' for k in keys] if keys else [""] * len(items)
+        self.parts.append("<ul>" + "".join(f"<li{a}>{html.escape(i)}</li>" for a, i in zip(attrs, items)) + "</ul>")
 
     def table(self, shown: pd.DataFrame, caption: str = "", css: str = "evalkit-table") -> None:
         """A table of already formatted strings (nothing in it may identify a person)."""
@@ -115,7 +117,7 @@ class Page:
             shown = shown.drop(columns=self.total)
         if self.total in shown.index and shown.shape[0] == 2:
             shown = shown.drop(index=self.total)
-        self.table(self.formatted(shown), caption)
+        self.table(self.formatted(shown), caption, css="evalkit-table evalkit-counts")
         if safe.n_primary or safe.n_secondary:
             self.notes.append(self.t("suppressed_cells", table=caption, primary=safe.n_primary,
                                      secondary=safe.n_secondary,

@@ -1,4 +1,4 @@
-"""The ``evalkit`` command line: ``synth``, ``validate``, ``params`` and ``render``.
+"""The ``evalkit`` command line: ``synth``, ``validate``, ``params``, ``render`` and ``audit``.
 
 Commands stay thin: each parses its options and hands over to the module that
 owns the work, so the same code serves Python callers and the shell.
@@ -82,10 +82,14 @@ def render(
     engine: str = typer.Option("warm", "--engine",
                                help="warm: one kernel per worker, reused and cleaned between sites; "
                                     "papermill: a new kernel per site. Same reports."),
+    researcher_out: Optional[Path] = typer.Option(None, "--researcher-out",
+                                                  help="Folder apart from OUT for each site's unsuppressed "
+                                                       "results.json (small counts: never publish it)."),
 ) -> None:
     """Render one HTML report per site, OUT/manifest.json and OUT/index.html.
 
-    Exit 0: every site rendered; 1: a site failed (see manifest.json); 2: the batch could not start.
+    Exit 0: every site rendered and OUT passed the audit; 1: a site failed or the audit found something
+    (see manifest.json); 2: the batch could not start.
     """
     from . import render as _render
     from ._render_cli import cli_render
@@ -95,8 +99,23 @@ def render(
     if engine not in ("warm", "papermill"):
         raise typer.BadParameter("use warm or papermill", param_hint="--engine")
     options = _render.RenderOptions(jobs=jobs, lang=lang, resume=resume, executor=executor, timeout=timeout,
-                                    notebook=notebook or _render.REPORT_NOTEBOOK, engine=engine)
+                                    notebook=notebook or _render.REPORT_NOTEBOOK, engine=engine,
+                                    researcher_out=researcher_out)
     raise typer.Exit(cli_render(data=data, params=params, out=out, options=options))
+
+
+@app.command()
+def audit(
+    out: Path = typer.Argument(..., help="A rendered output folder, as it is about to be published."),
+) -> None:
+    """Check every file of OUT: no small count, no nan/inf/.. in prose, alt text on every figure,
+    readable tick labels, no withheld estimate quoted, one interval and one data hash everywhere.
+
+    Exit 0: nothing found; 1: findings (file, rule, where; never the value); 2: OUT is not a folder.
+    """
+    from ._render_cli import cli_audit
+
+    raise typer.Exit(cli_audit(out))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -166,7 +166,7 @@ def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str) -> str
     table = fit.table if k >= _MIN_SITES_PI else fit.table[fit.table["kind"] != "prediction"]
     img = _forest_png(table, ratio, lang)
     return (f'<h3>{title}</h3><p>{html.escape(text)}</p>'
-            f'<div class="forest"><img alt="{title}" src="data:image/png;base64,{img}">'
+            f'<div class="forest" data-estimate="{html.escape(name)}"><img alt="{title}" src="data:image/png;base64,{img}">'
             f"{_forest_table(table, ratio, lang)}</div>")
 
 

@@ -28,13 +28,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import MultipleLocator
 
-from ._plots_base import PALETTE, save_png, style, to_base64_png
+from ._plots_base import PALETTE, overlapping_tick_labels, save_png, style, to_base64_png
 from ._plots_effects import forest, its_plot, rates_by_arm
 from ._plots_survival import cif_curves, km_curves
 from ._plots_workforce import LEGAL_CAPS, RECOMMENDED_CASELOAD, bar_share, caseload
 from .result import InputError, Result
 
-__all__ = ["PALETTE", "style", "event_study", "km_curves", "cif_curves", "forest", "its_plot",
+__all__ = ["PALETTE", "style", "overlapping_tick_labels", "event_study", "km_curves", "cif_curves", "forest", "its_plot",
            "rates_by_arm", "caseload", "bar_share", "LEGAL_CAPS", "RECOMMENDED_CASELOAD",
            "save_png", "to_base64_png"]
 

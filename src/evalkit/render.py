@@ -42,7 +42,7 @@ from .config import ParamsError, SiteConfig, load_params
 from .disclosure import DEFAULT_THRESHOLD, small_mark
 from .result import EvalkitError
 
-__all__ = ["render_batch", "render_site", "prepare_batch_data", "load_site_params", "write_site_params",
+__all__ = ["render_batch", "render_site", "SiteTask", "prepare_batch_data", "load_site_params", "write_site_params",
            "BatchData", "RenderOptions", "Manifest", "RenderError", "REPORT_NOTEBOOK", "atomic_write"]
 
 REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "90_site_report.ipynb"
@@ -62,6 +62,7 @@ class RenderOptions:
     timeout: float | None = 600
     notebook: Path = REPORT_NOTEBOOK
     engine: str = "warm"
+    researcher_out: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -162,21 +163,33 @@ def _error(kind: str, message: str, stage: str = "notebook") -> dict[str, Any]:
     return {"stage": stage, "cell": None, "section": "", "code": "", "type": kind, "message": shown}
 
 
-def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeout: float | None = 600,
-                engine: str = "papermill") -> dict:
+@dataclass(frozen=True)
+class SiteTask:
+    """One site's render, in plain strings (absolute paths) so that a dask worker sharing the file
+    system can run it; ``researcher_dir`` (outside the published folder) gets the unsuppressed
+    ``results.json``, "" none."""
+
+    config_json: str
+    data_dir: str
+    out: str
+    notebook: str
+    timeout: float | None = 600
+    researcher_dir: str = ""
+
+
+def render_site(task: SiteTask, engine: str = "papermill") -> dict:
     """Execute the report notebook for one site; write ``report.html``; return its manifest entry.
 
-    All arguments are plain strings (absolute paths) so that the call can
-    run on a dask worker sharing the file system. Never raises for a
-    failure of the notebook: the entry says what failed.
+    Never raises for a failure of the notebook: the entry says what failed.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     from ._render_warm import engine_options
 
+    config_json, data_dir, out, timeout = task.config_json, task.data_dir, task.out, task.timeout
     cfg = SiteConfig.model_validate_json(config_json)
-    site_dir, nb_path = Path(out) / cfg.site, Path(notebook)
+    site_dir, nb_path = Path(out) / cfg.site, Path(task.notebook)
     work = site_dir / "_work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -184,7 +197,8 @@ def render_site(config_json: str, data_dir: str, out: str, notebook: str, timeou
     executed = work / "report.ipynb"
     started, t0, error = now(), time.perf_counter(), None
     params = {"site": cfg.site, "data_dir": os.path.relpath(data_dir, site_dir), "params_file": "",
-              "lang": cfg.lang, "out_dir": ".", "config_json": config_json}
+              "lang": cfg.lang, "out_dir": ".", "config_json": config_json,
+              "researcher_dir": os.path.relpath(task.researcher_dir, site_dir) if task.researcher_dir else ""}
     try:
         with open(work / "kernel.log", "w", encoding="utf-8") as log:
             pm.execute_notebook(str(nb_path), str(executed), parameters=params, progress_bar=False,
@@ -248,13 +262,13 @@ def _config_hash(config_json: str) -> str:
     return hashlib.sha256(config_json.encode()).hexdigest()
 
 
-def _run_local(tasks: dict[str, dict], jobs: int, on_done: SiteCallback, engine: str = "warm") -> None:
+def _run_local(tasks: dict[str, SiteTask], jobs: int, on_done: SiteCallback, engine: str = "warm") -> None:
     from ._render_warm import ENGINES, warm_kernels
 
     if engine not in ENGINES:
         raise RenderError(f"unknown engine {engine!r}: use {' or '.join(ENGINES)}")
     with warm_kernels(), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(render_site, **kw, engine=engine): site for site, kw in tasks.items()}
+        futures = {pool.submit(render_site, task, engine=engine): site for site, task in tasks.items()}
         try:
             for fut in as_completed(futures):
                 on_done(futures[fut], _entry_of(fut))
@@ -263,7 +277,7 @@ def _run_local(tasks: dict[str, dict], jobs: int, on_done: SiteCallback, engine:
             raise
 
 
-def _run_dask(address: str, tasks: dict[str, dict], on_done: SiteCallback) -> None:
+def _run_dask(address: str, tasks: dict[str, SiteTask], on_done: SiteCallback) -> None:
     try:
         from distributed import Client, as_completed as dask_completed
     except ImportError:
@@ -273,8 +287,8 @@ def _run_dask(address: str, tasks: dict[str, dict], on_done: SiteCallback) -> No
     except OSError as exc:
         raise RenderError(f"cannot reach the dask scheduler at {address} ({type(exc).__name__})") from None
     with client:
-        futures = {client.submit(render_site, **kw, pure=False, key=f"evalkit-render-{site}-{os.getpid()}"): site
-                   for site, kw in tasks.items()}
+        futures = {client.submit(render_site, task, pure=False, key=f"evalkit-render-{site}-{os.getpid()}"): site
+                   for site, task in tasks.items()}
         for fut in dask_completed(futures):
             on_done(futures[fut], _entry_of(fut))
 
@@ -339,7 +353,8 @@ def render_batch(data: Path, out: Path, params: Path | None, options: RenderOpti
         or Finnish).
     options : RenderOptions
         ``jobs``, ``lang`` (overrides every site's), ``resume``, ``executor``,
-        ``timeout`` (seconds per notebook cell), ``notebook``.
+        ``timeout`` (seconds per notebook cell), ``notebook``, ``researcher_out``
+        (a folder apart from ``out`` for each site's unsuppressed ``results.json``).
     on_plan, on_site : callable, optional
         Called with the sites about to render, and with each site's entry
         when it finishes (progress display).
@@ -347,7 +362,8 @@ def render_batch(data: Path, out: Path, params: Path | None, options: RenderOpti
     Returns
     -------
     Manifest
-        ``.sites[site]``: ``status`` ("done" / "failed"), ``started``,
+        ``.batch["audit"]``: what :func:`evalkit.audit.audit_output` found in
+        ``out`` (empty: it may be published). ``.sites[site]``: ``status`` ("done" / "failed"), ``started``,
         ``finished``, ``duration_s``, ``report``, ``results`` or ``error``
         (``stage``: params / notebook / results / html / worker; ``cell``, ``section``, ``code``: where
         the notebook stopped; ``type`` and ``message``: the error, its message withheld unless it
@@ -368,6 +384,11 @@ def render_batch(data: Path, out: Path, params: Path | None, options: RenderOpti
                           f"{params.name}`")
     if options.executor != "local" and not options.executor.startswith("dask://"):
         raise RenderError(f"unknown executor {options.executor!r}: use local or dask://HOST:PORT")
+    if options.researcher_out is not None:
+        inner = Path(options.researcher_out).resolve()
+        if inner == out or out in inner.parents or inner in out.parents:
+            raise RenderError("--researcher-out must be a folder apart from --out: it holds the small counts "
+                              "that a published folder must not")
     with BatchLock(out):
         manifest = Manifest(out)
         if options.resume and manifest.batch.get("dataset_sha256") not in (None, _input_hash(Path(data))):
@@ -408,8 +429,8 @@ def _render_prepared(shared: BatchData, out: Path, params: Path | None, notebook
         if site in keep and manifest.sites[site].get("config_sha256") == _config_hash(cfg_json):
             continue
         manifest.record(site, {"status": PENDING})
-        tasks[site] = {"config_json": cfg_json, "data_dir": str(shared.path), "out": str(out),
-                       "notebook": str(notebook), "timeout": options.timeout}
+        researcher = str(Path(options.researcher_out).resolve() / site) if options.researcher_out else ""
+        tasks[site] = SiteTask(cfg_json, str(shared.path), str(out), str(notebook), options.timeout, researcher)
     if on_plan:
         on_plan(sorted(tasks))
 
@@ -425,4 +446,7 @@ def _render_prepared(shared: BatchData, out: Path, params: Path | None, notebook
     from .index import write_index
 
     write_index(out, manifest, lang)
+    from .audit import audit_output
+
+    manifest.set_batch(audit=[str(f) for f in audit_output(out)])
     return manifest

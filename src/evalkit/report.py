@@ -163,11 +163,12 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
     page = Page(cfg, "summary_heading")
     page.para(page.t("summary_intro"), page.t("ci_meaning", level=page.level))
     withheld = results.withheld(cfg.disclosure_threshold)
-    lines, ratios = [], {}
+    lines, keys, ratios = [], [], {}
     for name, (analysis, key, row, _) in KEY_ESTIMATES.items():
         if _SECTION_OF[analysis] not in cfg.sections:
             continue
         outcome = page.t(f"{name}_title")
+        keys.append(name)
         res = results.results.get(analysis, {}).get(key)
         if res is None or row not in res.table.index:
             reason = results.skipped.get(analysis) or missing_reason(results.tables.get(analysis, {}), key,
@@ -183,7 +184,7 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
         lines.append(f"{outcome}: {'; '.join([claim, *caveats(res, cfg, short=True)])}.")
         if est.ratio and est.kind in ("clear", "unclear"):
             ratios[outcome] = est
-    page.bullets(lines)
+    page.bullets(lines, keys)
     if withheld:
         page.para(page.t("summary_withheld_note"))
     if ratios:
