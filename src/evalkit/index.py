@@ -32,7 +32,10 @@ __all__ = ["site_estimates", "pooled_estimates", "write_index"]
 _MIN_SITES_PI = 3
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
-.failed{color:#a40000}.pending{color:#8a6d00}img{max-width:100%;height:auto}.meta{color:#666;font-size:.9rem}"""
+.failed{color:#a40000}.pending{color:#8a6d00}img{max-width:100%;height:auto}.meta{color:#666;font-size:.9rem}
+@page{size:A4;margin:16mm 14mm}
+@media print{body{max-width:none;margin:0;padding:0}h1,h2,h3{break-after:avoid;break-inside:avoid}
+img,tr,p{break-inside:avoid}a{color:inherit;text-decoration:none}}"""
 
 
 def site_estimates(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
