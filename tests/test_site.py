@@ -176,7 +176,8 @@ def test_a_design_without_a_pre_period_gives_descriptions_without_intervals(data
     assert doc["key_estimates"]["cost_level"]["ci_low"] is None
     assert set(index.site_estimates({"kuopio": doc})["name"]) == {"survey_change"}  # descriptions are not pooled
     summary = report.summary(res, cfg).html
-    assert summary.count("a description, no interval (no pilot team has data from both before and after") == 4
+    assert summary.count("a description, not an estimate of the effect (no pilot team has data from both before and "
+                         "after") == 4
     assert "ended sooner" not in summary and "fell" not in summary.split("Worker wellbeing")[0]
 
 
