@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ._site_design import NO_PRE_PERIOD, ONE_PERIOD, SAME_START
 from .config import SiteConfig
 from .i18n import fmt_ci, fmt_number, fmt_percent, label
 from .result import Result
@@ -167,9 +168,7 @@ def caveats(result: Result, cfg: SiteConfig, short: bool = False) -> list[str]:
 
 
 #: reasons of evalkit._site_design, by their label keys
-_REASONS = {"no pilot team has data from both before and after its start": "reason_no_pre_period",
-            "every team starts at the same time and none stays out: the change cannot be told from time":
-                "reason_same_start"}
+_REASONS = {NO_PRE_PERIOD: "reason_no_pre_period", SAME_START: "reason_same_start", ONE_PERIOD: "reason_one_period"}
 
 
 def design_reason(reason: str, cfg: SiteConfig) -> str:

@@ -18,11 +18,12 @@ import pandas as pd
 from . import design
 from .result import Result
 
-__all__ = ["did_supported", "descriptive", "NO_PRE_PERIOD", "SAME_START"]
+__all__ = ["did_supported", "descriptive", "NO_PRE_PERIOD", "SAME_START", "ONE_PERIOD"]
 
 #: the reasons a design supports no DiD, as the report translates them
 NO_PRE_PERIOD = "no pilot team has data from both before and after its start"
 SAME_START = "every team starts at the same time and none stays out: the change cannot be told from time"
+ONE_PERIOD = "too few events to compare periods of calendar time: the change cannot be told from time"
 
 _INFERENCE = ("se", "ci_low", "ci_high", "p", "t", "z", "df", "ratio_ci_low", "ratio_ci_high", "hr_ci_low",
               "hr_ci_high")
@@ -31,6 +32,8 @@ _INFERENCE = ("se", "ci_low", "ci_high", "p", "t", "z", "df", "ratio_ci_low", "r
 def did_supported(frame: pd.DataFrame, unit: str, time: str, treated: str) -> str | None:
     """None if the panel supports the DiD, else the reason in words."""
     cells = frame.groupby([unit, time], observed=True)[treated].max().rename("treated").reset_index()
+    if cells[time].nunique() < 2:  # e.g. too few placements to split the follow-up into calendar periods
+        return ONE_PERIOD
     check = design.estimable(cells, "twfe", unit=unit, time=time, group="treated")
     failed = check.table[~check.table["ok"] & ~check.table["advisory"]]
     if "treatment variation" in failed.index:
