@@ -40,6 +40,10 @@ def rendered(tmp_path_factory):
 
 @pytest.fixture
 def out(rendered, tmp_path):
+    # the plants below need a rendered batch with pooled estimates on its index
+    assert rendered["result"].exit_code == 0, rendered["result"].output
+    index = (rendered["out"] / "index.html").read_text(encoding="utf-8")
+    assert index.count("<img") >= 2 and "forest-numbers" in index, re.sub(r"data:image[^\"']+", "", index)[:3000]
     copy = tmp_path / "out"
     shutil.copytree(rendered["out"], copy)
     return copy

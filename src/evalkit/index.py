@@ -138,7 +138,11 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _forest_png(table: pd.DataFrame, ratio: bool, lang: str) -> str:
+#: decimals per key estimate where two would round every value to 1 (costs grow by fractions of a percent a month)
+_DIGITS = {"cost_slope": 3}
+
+
+def _forest_png(table: pd.DataFrame, ratio: bool, lang: str, digits: int = 2) -> str:
     from . import plots
 
     sep = "\u2013" if lang == "en" else "\u2026"
@@ -147,7 +151,7 @@ def _forest_png(table: pd.DataFrame, ratio: bool, lang: str) -> str:
               "prediction": i18n.label("index_prediction_interval", lang), "ci_sep": sep,
               "xlabel_ratio": i18n.label("index_ratio_axis", lang), "xlabel": _capital(i18n.label("estimate", lang)),
               "estimate": f"{_capital(i18n.label('estimate', lang))} (95{'' if lang == 'en' else chr(160)}% CI)"}
-    ax = plots.forest(table, ratio=ratio, labels=labels, number_format=lambda x: i18n.fmt_number(x, lang, 2))
+    ax = plots.forest(table, ratio=ratio, labels=labels, number_format=lambda x: i18n.fmt_number(x, lang, digits))
     return plots.to_base64_png(ax)
 
 
@@ -157,33 +161,33 @@ def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str) -> str
         reason = i18n.label("index_not_pooled", lang) if fit == "fewer_than_two" else fit
         return f"<h3>{title}</h3><p>{html.escape(reason)}</p>"
     row, k = fit["pooled"], int(fit.stats["k"])
-    f = math.exp if ratio else float
+    f, digits = (math.exp if ratio else float), _DIGITS.get(name, 2)
     pred = fit.table.loc["prediction"]
-    values = {"estimate": i18n.fmt_number(f(row["estimate"]), lang, 2), "k": k,
-              "ci": i18n.fmt_ci(f(row["ci_low"]), f(row["ci_high"]), lang),
-              "pi": i18n.fmt_ci(f(pred["ci_low"]), f(pred["ci_high"]), lang),
+    values = {"estimate": i18n.fmt_number(f(row["estimate"]), lang, digits), "k": k,
+              "ci": i18n.fmt_ci(f(row["ci_low"]), f(row["ci_high"]), lang, digits),
+              "pi": i18n.fmt_ci(f(pred["ci_low"]), f(pred["ci_high"]), lang, digits),
               "i2": i18n.fmt_percent(fit.stats["i2"] / 100, lang)}
     # with two sites, t on 1 df makes the prediction interval span orders of magnitude: say so instead
     text = i18n.label("index_pooled_sentence" if k >= _MIN_SITES_PI else "index_pooled_sentence_no_pi", lang,
                       **values)
     table = fit.table if k >= _MIN_SITES_PI else fit.table[fit.table["kind"] != "prediction"]
-    img = _forest_png(table, ratio, lang)
+    img = _forest_png(table, ratio, lang, digits)
     return (f'<h3>{title}</h3><p>{html.escape(text)}</p>'
             f'<div class="forest" data-estimate="{html.escape(name)}"><img alt="{title}" src="data:image/png;base64,{img}">'
-            f"{_forest_table(table, ratio, lang)}</div>")
+            f"{_forest_table(table, ratio, lang, digits)}</div>")
 
 
-def _forest_table(table: pd.DataFrame, ratio: bool, lang: str) -> str:
+def _forest_table(table: pd.DataFrame, ratio: bool, lang: str, digits: int = 2) -> str:
     """The forest plot's numbers as text (readable by a screen reader, copyable): the same values as the image."""
     f = math.exp if ratio else float
     names = {"pooled": i18n.label("index_pooled", lang), "prediction": i18n.label("index_prediction_interval", lang)}
     rows = []
     for label, row in table.iterrows():
         shown = names.get(str(row["kind"]), str(label))
-        value = "" if row["kind"] == "prediction" else i18n.fmt_number(f(row["estimate"]), lang, 2)
+        value = "" if row["kind"] == "prediction" else i18n.fmt_number(f(row["estimate"]), lang, digits)
         weight = "" if pd.isna(row["weight"]) else i18n.fmt_percent(row["weight"] / 100, lang, 0)
         rows.append(f"<tr><th>{html.escape(shown)}</th><td>{value}</td>"
-                    f"<td>{i18n.fmt_ci(f(row['ci_low']), f(row['ci_high']), lang)}</td><td>{weight}</td></tr>")
+                    f"<td>{i18n.fmt_ci(f(row['ci_low']), f(row['ci_high']), lang, digits)}</td><td>{weight}</td></tr>")
     head = (f"<tr><th>{html.escape(i18n.label('site', lang).capitalize())}</th>"
             f"<th>{html.escape(_capital(i18n.label('estimate', lang)))}</th>"
             f"<th>{html.escape(i18n.label('index_ci', lang))}</th>"

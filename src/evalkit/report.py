@@ -137,7 +137,8 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
     whether few teams make it unreliable. An estimate whose section is
     hidden for small counts (:meth:`evalkit.site.SiteResults.withheld`) is
     not quoted. The figure shows the ratio estimates with finite intervals
-    (not the survey change, which is in scale points) on a log axis.
+    on a log axis (not the survey change, which is in scale points, nor the
+    monthly growth ratio of costs).
 
     Parameters
     ----------
@@ -182,7 +183,8 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
         est = estimate_from_row(res, row, scale)
         claim = evidence_short(name, est, measure, cfg, 3 if name == "cost_slope" else 2)
         lines.append(f"{outcome}: {'; '.join([claim, *caveats(res, cfg, short=True)])}.")
-        if est.ratio and est.kind in ("clear", "unclear"):
+        # the cost growth ratio is per month: beside ratios of levels it would sit on 1 and read as nothing
+        if est.ratio and est.kind in ("clear", "unclear") and name != "cost_slope":
             ratios[outcome] = est
     page.bullets(lines, keys)
     if withheld:
