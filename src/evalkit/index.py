@@ -191,7 +191,7 @@ def _forest_table(table: pd.DataFrame, ratio: bool, lang: str, digits: int = 2) 
     head = (f"<tr><th>{html.escape(i18n.label('site', lang).capitalize())}</th>"
             f"<th>{html.escape(_capital(i18n.label('estimate', lang)))}</th>"
             f"<th>{html.escape(i18n.label('index_ci', lang))}</th>"
-            f"<th>{html.escape(i18n.label('index_weight', lang))}</th></tr>")
+            f"<th>{html.escape(_capital(i18n.label('index_weight', lang)))}</th></tr>")
     return f'<table class="forest-numbers">{head}{"".join(rows)}</table>'
 
 
