@@ -20,10 +20,16 @@ def test_published_example_and_check_character():
     "131052Q308T",   # Q is no century sign
     "2019-12-31",    # a date
     "C131052308T",   # no century sign: a pseudonym
-    "X131052-308T",  # glued to a letter: part of a longer id
+    "9131052-308T",  # inside a longer run of digits
 ])
 def test_non_codes(value):
     assert not is_code(value)
+
+
+@pytest.mark.parametrize("value", ["X131052-308T", "hetu131052-308T", "131052-308Tabc", "131052a308t"])
+def test_a_code_touching_letters_or_in_lower_case_is_still_a_code(value):
+    # issue 14: "hetu311219F986C" passed the guard when letters touching a code made it "part of an id"
+    assert is_code(value)
 
 
 def test_every_century_sign_and_lowercase():

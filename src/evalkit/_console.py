@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from .idcode import mask_codes
+
 if TYPE_CHECKING:
     from .validation import ValidationReport
 
@@ -24,7 +26,12 @@ def print_error(message: str) -> None:
     mid-name), and escaped, so that brackets in a name are shown, not read as markup.
     """
     Console(stderr=True, highlight=False).print(
-        f"[bold red]evalkit validate: cannot read the dataset[/]\n{escape(message)}", soft_wrap=True)
+        f"[bold red]evalkit validate: cannot read the dataset[/]\n{escape(mask_codes(message))}", soft_wrap=True)
+
+
+def _shown(text: str) -> str:
+    """A name from the user's data as the terminal shows it: codes masked, brackets not read as markup."""
+    return escape(mask_codes(str(text)))
 
 
 def print_report(report: "ValidationReport", quarantine: Optional[Path]) -> None:
@@ -35,7 +42,7 @@ def print_report(report: "ValidationReport", quarantine: Optional[Path]) -> None
         counts.add_column(col, justify="left" if col == "table" else "right")
     for name, c in report.counts.items():
         style = "red" if c["quarantined"] else None
-        counts.add_row(name, str(c["rows_in"]), str(c["valid"]), str(c["quarantined"]), style=style)
+        counts.add_row(_shown(name), str(c["rows_in"]), str(c["valid"]), str(c["quarantined"]), style=style)
     console.print(counts)
     if not report.failures:
         console.print("[green]Every row is valid.[/]")
@@ -44,8 +51,8 @@ def print_report(report: "ValidationReport", quarantine: Optional[Path]) -> None
     for col in ("table", "column", "rule", "count", "first rows"):
         fails.add_column(col, justify="right" if col == "count" else "left")
     for row in report.summary().itertuples(index=False):
-        fails.add_row(row.table, row.column, row.rule, str(row.count), row.rows)
+        fails.add_row(_shown(row.table), _shown(row.column), _shown(row.rule), str(row.count), _shown(row.rows))
     console.print(fails)
-    where = f" to {quarantine}" if quarantine is not None else " (use --quarantine QDIR to write them)"
+    where = f" to {_shown(str(quarantine))}" if quarantine is not None else " (use --quarantine QDIR to write them)"
     total = sum(c["quarantined"] for c in report.counts.values())
     console.print(f"[yellow]{total} invalid row(s) quarantined{where}.[/]")

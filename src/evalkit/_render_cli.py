@@ -78,20 +78,25 @@ def cli_params(data: Path, out: Path, lang: str | None = None, force: bool = Fal
 
 def _summary(manifest: Manifest, out: Path) -> int:
     from rich.console import Console
+    from rich.markup import escape
+
+    from .idcode import mask_codes
 
     console = Console(stderr=True, highlight=False)
     aside = manifest.batch.get("rows_set_aside") or {}
     if aside:
-        console.print("validation set aside rows (" + ", ".join(f"{t}: {n}" for t, n in aside.items())
+        console.print("validation set aside rows (" + escape(", ".join(f"{t}: {n}" for t, n in aside.items()))
                       + "); run `evalkit validate` for details")
     if manifest.batch.get("sites_without_params"):
-        console.print("no params file, not rendered: " + ", ".join(manifest.batch["sites_without_params"]))
+        console.print("no params file, not rendered: "
+                      + escape(mask_codes(", ".join(manifest.batch["sites_without_params"]))))
     failed = sorted(manifest.failed())
     for site in failed:
         err = manifest.sites[site].get("error", {})
         where = f" (cell {err['cell']})" if err.get("cell") else ""
-        console.print(f"[red]failed[/red] {site}{where}: {err.get('type', '')}: {err.get('message', '')}")
-    console.print(f"{len(manifest.done())} of {len(manifest.sites)} site(s) rendered into {out}/ "
+        console.print("[red]failed[/red] " + escape(mask_codes(f"{site}{where}: {err.get('type', '')}: "
+                                                          f"{err.get('message', '')}")))
+    console.print(f"{len(manifest.done())} of {len(manifest.sites)} site(s) rendered into {escape(str(out))}/ "
                   "(index.html, manifest.json)")
     findings = manifest.batch.get("audit") or []
     _print_findings(console, findings, out)

@@ -101,6 +101,10 @@ def load_params(path: str | Path, **overrides: object) -> SiteConfig:
         raise ParamsError(f"{path}: cannot read params ({type(exc).__name__})") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of keys to values")
+    odd = [k for k in raw if not isinstance(k, str)]
+    if odd:  # YAML reads `1:`, `yes:` and `on:` as a number or true
+        raise ParamsError(f"{path}: key(s) {', '.join(repr(k) for k in odd)} are not names: "
+                          "params keys are words such as lang or alpha")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return SiteConfig(**raw)

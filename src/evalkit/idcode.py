@@ -2,8 +2,9 @@
 
 A code is ``DDMMYY`` + century sign + a three-digit individual number + a check
 character: ``CHECK_CHARS[int(DDMMYY + NNN) % 31]``. A cell "holds" a code when a
-substring, not glued to other letters or digits, passes the check character
-and names a real calendar date (so dates, pseudonyms and counts do not match).
+substring, not preceded by another digit (letters may touch it, as in
+``hetu311219F986C``), passes the check character and names a real calendar
+date (so dates, pseudonyms and counts do not match).
 
 Written by hand: no maintained PyPI package offers a vectorised check, and the
 rule is a few lines. Scanning works on the distinct values of a column (via
@@ -20,16 +21,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["distinct_codes", "CHECK_CHARS", "CENTURY", "contains_code", "is_code", "scan_frame", "generate_codes"]
+__all__ = ["distinct_codes", "CHECK_CHARS", "CENTURY", "contains_code", "is_code", "scan_frame", "generate_codes",
+           "mask_codes", "MASK"]
+
+#: what a code is replaced with in any message or name shown
+MASK = "[identity code]"
 
 CHECK_CHARS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 #: century sign -> the century of the birth year (signs Y X W V U and B-F since 2023)
 CENTURY = {"+": 1800, **dict.fromkeys("-YXWVU", 1900), **dict.fromkeys("ABCDEF", 2000)}
 
-_SIGNS = re.escape("".join(CENTURY))
-_CODE = re.compile(
-    rf"(?<![0-9A-Za-z])(\d{{2}})(\d{{2}})(\d{{2}})([{_SIGNS}])(\d{{3}})([0-9A-Za-z])(?![0-9A-Za-z])"
-)
+# written in lower case too ("131052a308t"): still a person's code
+_SIGNS = re.escape("".join(CENTURY) + "".join(CENTURY).lower().replace("-", "").replace("+", ""))
+# not inside a longer run of digits; letters may touch it ("hetu311219F986C" holds a code)
+_CODE = re.compile(rf"(?<![0-9])(\d{{2}})(\d{{2}})(\d{{2}})([{_SIGNS}])(\d{{3}})([0-9A-Za-z])")
 _PREFILTER = re.compile(rf"\d{{6}}[{_SIGNS}]\d{{3}}[0-9A-Za-z]")
 
 
@@ -39,7 +44,7 @@ def _valid_parts(parts: pd.DataFrame) -> np.ndarray:
     serial = (dd * 10000 + mm * 100 + yy) * 1000 + nnn
     expected = np.array(list(CHECK_CHARS))[(serial % 31).to_numpy()]
     check_ok = parts[5].str.upper().to_numpy() == expected
-    year = parts[3].map(CENTURY) + yy
+    year = parts[3].str.upper().map(CENTURY) + yy
     day = pd.to_datetime(year * 10000 + mm * 100 + dd, format="%Y%m%d", errors="coerce")
     return check_ok & day.notna().to_numpy()
 
@@ -95,6 +100,10 @@ def contains_code(series: pd.Series) -> pd.Series:
     2
     """
     mask = np.zeros(len(series), dtype=bool)
+    if isinstance(series.dtype, pd.CategoricalDtype):  # Parquet dictionary columns arrive as categories
+        series = series.astype(object)
+    if len(series) and series.dtype == object:
+        series = series.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else v)
     if len(series) and (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         hits = distinct_codes(np.asarray(uniques, dtype=object))
@@ -128,6 +137,20 @@ def is_code(value: str) -> bool:
     (True, False)
     """
     return bool(_strings_holding_code([value])[0])
+
+
+def mask_codes(text: str) -> str:
+    """``text`` with every valid identity code replaced by :data:`MASK`.
+
+    Examples
+    --------
+    >>> mask_codes("folder hetu131052-308T/cases.csv, not 131052-308A")
+    'folder hetu[identity code]/cases.csv, not 131052-308A'
+    """
+    def swap(m: re.Match) -> str:
+        return MASK if is_code(m.group(0)) else m.group(0)
+
+    return _CODE.sub(swap, text) if _PREFILTER.search(text) else text
 
 
 def scan_frame(df: pd.DataFrame) -> dict[str, pd.Series]:

@@ -12,8 +12,10 @@ folder from being read at all raises :class:`DatasetError` (exit 2).
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -21,6 +23,7 @@ import pyarrow.csv as pacsv
 import yaml
 
 from .config import DuplicateKeyError, safe_load_unique
+from .idcode import contains_code, mask_codes
 from .result import EvalkitError
 from .schemas import REQUIRED_TABLES, TABLES, columns
 
@@ -96,15 +99,45 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise DatasetError(f"{path}: cannot be read as YAML ({type(exc).__name__})") from None
     if not isinstance(meta, dict):
         raise DatasetError(f"{path}: must be a mapping of name, extracted_on, source, description")
-    try:
-        meta["extracted_on"] = pd.Timestamp(str(meta["extracted_on"]))
-    except KeyError:
-        raise DatasetError(f"{path}: extracted_on is missing (the date open cases are censored at)") from None
-    except ValueError:
-        raise DatasetError(f"{path}: extracted_on is not a date (use YYYY-MM-DD)") from None
-    if pd.isna(meta["extracted_on"]):
-        raise DatasetError(f"{path}: extracted_on is empty (use YYYY-MM-DD)")
+    if "extracted_on" not in meta:
+        raise DatasetError(f"{path}: extracted_on is missing (the date open cases are censored at)")
+    meta["extracted_on"] = _extraction_date(meta["extracted_on"], path)
+    held = [key for key, value in _strings(meta) if contains_code(pd.Series([value], dtype=object)).iloc[0]]
+    if held:  # a name or description is printed in every report: refuse it before it gets there
+        raise DatasetError(f"{path}: the value of {', '.join(held)} holds a personal identity code: remove it")
     return meta
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}( 00:00:00)?")
+
+
+def _extraction_date(value: Any, path: Path) -> pd.Timestamp:
+    """``extracted_on`` as a day: ISO only (12.01.2022 reads as 1 December in some parsers), no time zone."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        raise DatasetError(f"{path}: extracted_on has a time zone; give the day only (YYYY-MM-DD)")
+    if value is None or not (isinstance(value, dt.date) or _ISO_DAY.fullmatch(str(value).strip())):
+        raise DatasetError(f"{path}: extracted_on is not a date in YYYY-MM-DD form")
+    try:
+        day = pd.Timestamp(str(value).strip())
+    except ValueError:
+        raise DatasetError(f"{path}: extracted_on is not a calendar day (use YYYY-MM-DD)") from None
+    if day != day.normalize():
+        raise DatasetError(f"{path}: extracted_on has a time of day; give the day only (YYYY-MM-DD)")
+    return day
+
+
+def _strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """Every text value (and key) of a YAML document with where it is, e.g. ``('name', 'x')``."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            where = f"{key}.{k}" if key else str(k)
+            yield where, str(k)
+            yield from _strings(v, where)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _strings(v, f"{key}[{i}]")
+    elif isinstance(node, str):
+        yield key, node
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -137,6 +170,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except Exception as exc:  # noqa: BLE001 - every reader failure means "cannot read"
         raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {_short(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
+    if contains_code(pd.Series(list(df.columns), dtype=object)).any():
+        raise DatasetError(f"{path}: a column header holds a personal identity code: remove it from the header")
     if df.columns.duplicated().any():
         dup = sorted(set(df.columns[df.columns.duplicated()]))
         raise DatasetError(f"{path}: column(s) {', '.join(dup)} appear more than once")
@@ -179,11 +214,16 @@ def read_dataset(path: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, A
     evalkit.io.DatasetError: required table sites is missing (no sites.csv, sites.parquet or sites.xlsx in ...)
     """
     folder = Path(path)
+    if mask_codes(str(folder.resolve())) != str(folder.resolve()):
+        raise DatasetError(f"{mask_codes(str(folder))}: the folder's path holds a personal identity code: rename it")
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder (give the dataset folder holding dataset.yaml)")
     meta = read_manifest(folder)
     files: dict[str, list[Path]] = {}
     for file in sorted(folder.iterdir()):
+        if mask_codes(file.name) != file.name:
+            raise DatasetError(f"{folder / mask_codes(file.name)}: a file name holds a personal identity code: "
+                               "rename the file")
         if file.is_file() and file.suffix.lstrip(".") in FORMATS and not file.name.startswith((".", "~$")):
             files.setdefault(file.stem, []).append(file)
     tables: dict[str, pd.DataFrame] = {}
@@ -226,7 +266,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise DatasetError(f"{path}: empty file (a CSV needs a header row)")
     # Finnish-locale spreadsheets export CSV with semicolons
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    names = [n.strip() for n in next(csv.reader([first], delimiter=delimiter))]
+    # every column as text, under the header exactly as written ("team_id " too): no type guessing,
+    # which would turn "005" into 5 and merge distinct ids
+    names = next(csv.reader([first.lstrip("\ufeff")], delimiter=delimiter))
     table = pacsv.read_csv(
         path,
         parse_options=pacsv.ParseOptions(delimiter=delimiter),

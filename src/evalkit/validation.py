@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -394,22 +395,32 @@ def cli_validate(path: Path, quarantine: Optional[Path] = None, report: Optional
     return ds.report.exit_code
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a formula start at the beginning of a cell, or after a separator a spreadsheet may split the cell at
+#: (Excel with Finnish settings splits "x;=cmd|' /C calc'!A0" at the semicolon into a live formula)
+_FORMULA = re.compile(r"(^|[;,\t\r\n|])(\s*)([=+\-@\t\r])")
+
+
+def _defuse(text: str) -> str:
+    return _FORMULA.sub(lambda m: f"{m.group(1)}{m.group(2)}'{m.group(3)}", text)
 
 
 def _defuse_formulas(rows: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with ``'`` (CSV injection, OWASP).
+    """Put ``'`` before every formula start of text cells and headers (CSV injection, OWASP).
 
     Quarantine files are opened in Excel by the people fixing the extract; a
-    hostile cell such as ``=cmd|' /C calc'!A0`` must arrive as text.
+    hostile cell such as ``=cmd|' /C calc'!A0`` must arrive as text, also when
+    it follows a separator inside a cell or stands in a header.
+
+    Examples
+    --------
+    >>> _defuse_formulas(pd.DataFrame({"=h": ["x;=cmd|' /C calc'!A0", "ok"]})).to_dict("list")
+    {"'=h": ["x;'=cmd|' /C calc'!A0", 'ok']}
     """
     out = rows.copy()
+    out.columns = [_defuse(str(c)) for c in out.columns]
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            text = out[col].astype("string")
-            risky = text.str.startswith(_FORMULA_START).fillna(False).astype(bool)
-            if risky.any():
-                out[col] = out[col].astype(object).where(~risky, "'" + text.astype(object))
+            out[col] = out[col].map(lambda v: _defuse(v) if isinstance(v, str) else v)
     return out
 
 

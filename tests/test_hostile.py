@@ -1,0 +1,185 @@
+"""Hostile real-extract inputs (issue 14): nothing planted reaches an output, nothing is guessed, no traceback.
+
+Each case is planted in the tiny dataset (``conftest.tiny_tables``) and run
+through ``evalkit validate`` as a user runs it. For each: the exit code, a
+message that says what to do, reconciled counts where the data were read, and
+no identity code, live formula or markup error in the terminal, the report
+or the quarantine files.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conftest import tiny_tables, write_tiny
+from evalkit.cli import app
+from evalkit.config import ParamsError, load_params
+from evalkit.idcode import MASK, generate_codes, mask_codes
+
+runner = CliRunner()
+CODE = generate_codes(1, seed=11)[0]
+
+
+def _validate(folder: Path) -> tuple[int, str, str]:
+    """Exit code, terminal text, and every file validate wrote (report and quarantine), as one text."""
+    out = folder.parent / "checked"
+    res = runner.invoke(app, ["validate", str(folder), "--quarantine", str(out / "q"), "--report",
+                              str(out / "report.json")])
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    written = "".join(p.read_text(encoding="utf-8") for p in sorted(out.rglob("*")) if p.is_file()) \
+        if out.exists() else ""
+    return res.exit_code, res.output, written
+
+
+def _reconciled(folder: Path) -> None:
+    report = json.loads((folder.parent / "checked" / "report.json").read_text(encoding="utf-8"))
+    for name, c in report["tables"].items():
+        assert c["rows_in"] == c["valid"] + c["quarantined"], name
+
+
+def _manifest(folder: Path, **changes) -> None:
+    meta = yaml.safe_load((folder / "dataset.yaml").read_text(encoding="utf-8"))
+    meta.update(changes)
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+
+
+# ---------------------------------------------------------------- extracted_on: ISO only, no time zone
+@pytest.mark.parametrize("value, words", [
+    ("12.01.2022", "YYYY-MM-DD"),  # read as 1 December 2022 by a guessing parser
+    ("2021-12-31T00:00:00+02:00", "time zone"),  # once switched off every after-extraction check
+    ("2021-12-31 13:00:00", "YYYY-MM-DD"),
+    ("31/12/2021", "YYYY-MM-DD"),
+])
+def test_extracted_on_is_a_day_in_iso_form_or_a_clear_error(tmp_path, value, words):
+    folder = write_tiny(tmp_path / "d")
+    text = (folder / "dataset.yaml").read_text(encoding="utf-8")
+    (folder / "dataset.yaml").write_text(
+        "\n".join(f"extracted_on: {value}" if line.startswith("extracted_on:") else line
+                  for line in text.splitlines()) + "\n", encoding="utf-8")
+    code, output, _ = _validate(folder)
+    assert code == 2 and words in output and "Traceback" not in output, output
+
+
+def test_an_iso_extraction_day_still_reads(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    assert _validate(folder)[0] == 0
+
+
+# ---------------------------------------------------------------- identity codes wherever a name can go
+def test_a_code_in_the_dataset_name_is_refused_and_never_shown(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    _manifest(folder, name=f"extract for {CODE}")
+    code, output, written = _validate(folder)
+    assert code == 2 and "identity code" in output and "name" in output
+    assert CODE not in output + written
+
+
+def test_a_code_in_a_column_header_is_refused_and_never_shown(tmp_path):
+    tables, meta = tiny_tables()
+    tables["cases"] = tables["cases"].assign(**{f"note {CODE}": "x"})
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    code, output, written = _validate(folder)
+    assert code == 2 and "column header" in output and CODE not in output + written
+
+
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_a_code_in_a_file_or_folder_name_is_refused_and_masked(tmp_path, where):
+    folder = write_tiny(tmp_path / (f"extract_{CODE}" if where == "folder" else "d"))
+    if where == "file":
+        (folder / f"notes_{CODE}.csv").write_text("a\n1\n", encoding="utf-8")
+    code, output, written = _validate(folder)
+    assert code == 2 and "identity code" in output and MASK in output.replace("\n", "")
+    assert CODE not in output + written
+
+
+@pytest.mark.parametrize("cell", [f"hetu{CODE}", f"{CODE}abc", f"x {CODE.lower()}"])
+def test_a_code_glued_to_letters_is_found(tmp_path, cell):
+    tables, meta = tiny_tables()
+    tables["cases"] = tables["cases"].astype({"child_id": object})
+    tables["cases"].loc[2, "child_id"] = cell
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    code, output, written = _validate(folder)
+    assert code == 1, output
+    _reconciled(folder)
+    assert CODE not in output + written and CODE.lower() not in written
+
+
+def test_a_code_in_a_dictionary_encoded_parquet_column_is_found_and_masked(tmp_path):
+    tables, meta = tiny_tables()
+    cases = tables["cases"].astype({"child_id": object})
+    cases.loc[1, "child_id"] = CODE
+    tables["cases"] = cases.astype({"child_id": "category", "team_id": "category"})
+    folder = write_tiny(tmp_path / "d", fmt="parquet", tables=tables, meta=meta)
+    code, output, written = _validate(folder)
+    assert code == 1 and "q" in {p.name for p in (folder.parent / "checked").iterdir()}, output
+    _reconciled(folder)
+    assert CODE not in output + written
+
+
+def test_masking_leaves_look_alikes_that_fail_the_check_character():
+    wrong = CODE[:-1] + ("A" if CODE[-1] != "A" else "B")
+    assert mask_codes(f"a/{CODE}/{wrong}") == f"a/{MASK}/{wrong}"
+
+
+# ---------------------------------------------------------------- no type guessing
+def test_a_header_with_a_trailing_space_keeps_leading_zeros_and_distinct_ids(tmp_path):
+    tables, meta = tiny_tables()
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    path = folder / "cases.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace("child_id", "child_id ")
+    lines[1:3] = [line.replace(",K1,", ",005,").replace(",K2,", ",5,") for line in lines[1:3]]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from evalkit.io import read_table
+
+    ids = read_table(path)["child_id"].tolist()
+    assert ids[:2] == ["005", "5"]  # two children, not one
+
+
+# ---------------------------------------------------------------- formulas
+@pytest.mark.parametrize("cell", ["x;=cmd|' /C calc'!A0", "ok,+1+cmd|' /C calc'!A0", "a|@SUM(1)"])
+def test_a_formula_after_a_separator_or_in_a_header_never_reaches_excel_live(tmp_path, cell):
+    tables, meta = tiny_tables()
+    cases = tables["cases"].astype({"closed": object})
+    cases.loc[0, "closed"] = cell  # not a date: the row goes to quarantine with the cell as given
+    tables["cases"] = cases.assign(**{"=HYPERLINK(\"x\")": "1"})
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    code, output, _ = _validate(folder)
+    assert code == 1, output
+    quarantined = (folder.parent / "checked" / "q" / "cases.csv").read_text(encoding="utf-8")
+    for piece in quarantined.replace(";", "\n").replace(",", "\n").replace("|", "\n").splitlines():
+        assert not piece.strip().strip('"').startswith(("=", "+", "@")), piece
+
+
+# ---------------------------------------------------------------- markup and params keys
+def test_brackets_in_a_table_column_or_value_are_shown_not_read_as_markup(tmp_path):
+    tables, meta = tiny_tables()
+    tables["cases"] = tables["cases"].astype({"team_id": object})
+    tables["cases"].loc[0, "team_id"] = "[/]team[bold]"
+    tables["teams"] = tables["teams"].assign(**{"[/]note": "x"})
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    code, output, _ = _validate(folder)
+    assert code == 1 and "Traceback" not in output and "MarkupError" not in output, output
+    _reconciled(folder)
+
+
+@pytest.mark.parametrize("key", ["1", "yes", "on"])
+def test_a_params_key_that_is_not_a_name_is_a_clear_error(tmp_path, key):
+    path = tmp_path / "kuopio.yaml"
+    path.write_text(f"site: kuopio\n{key}: 3\n", encoding="utf-8")
+    with pytest.raises(ParamsError, match="not names"):
+        load_params(path)
+
+
+def test_a_params_file_with_a_bad_key_fails_its_site_only(tmp_path):
+    from evalkit.render import load_site_params
+
+    (tmp_path / "kuopio.yaml").write_text("site: kuopio\nyes: 3\n", encoding="utf-8")
+    (tmp_path / "joensuu.yaml").write_text("site: joensuu\n", encoding="utf-8")
+    configs, errors = load_site_params(tmp_path, None, ["kuopio", "joensuu"])
+    assert list(configs) == ["joensuu"]  # the batch goes on with the other sites
+    assert list(errors) == ["kuopio"] and "not names" in errors["kuopio"]
