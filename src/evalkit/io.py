@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import yaml
 
 from .config import DuplicateKeyError, safe_load_unique
+from .extract import looks_like_cp1252, read_mapped, table_maps
 from .idcode import contains_code, mask_codes
 from .result import EvalkitError
 from .schemas import REQUIRED_TABLES, TABLES, columns
@@ -168,15 +169,23 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except DatasetError:
         raise
     except Exception as exc:  # noqa: BLE001 - every reader failure means "cannot read"
+        if path.suffix == ".csv" and looks_like_cp1252(path.read_bytes()):
+            raise DatasetError(f"{path}: cannot be read as utf-8 text (it looks like Windows-1252): declare it in "
+                               f"dataset.yaml under tables: {path.stem}: with file: {path.name} and "
+                               "encoding: cp1252 (data/README.md)") from None
         raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {_short(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
+    _check_headers(df, path)
+    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
+    return df
+
+
+def _check_headers(df: pd.DataFrame, path: Path) -> None:
     if contains_code(pd.Series(list(df.columns), dtype=object)).any():
         raise DatasetError(f"{path}: a column header holds a personal identity code: remove it from the header")
     if df.columns.duplicated().any():
         dup = sorted(set(df.columns[df.columns.duplicated()]))
         raise DatasetError(f"{path}: column(s) {', '.join(dup)} appear more than once")
-    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
-    return df
 
 
 def read_dataset(path: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -219,19 +228,36 @@ def read_dataset(path: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, A
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder (give the dataset folder holding dataset.yaml)")
     meta = read_manifest(folder)
+    try:
+        maps = table_maps(meta)
+    except ValueError as exc:
+        raise DatasetError(f"{folder / 'dataset.yaml'}: {exc}") from None
+    mapped: dict[str, pd.DataFrame] = {}
+    mapped_from: dict[str, str] = {}
+    for name, tmap in maps.items():  # first: a mistake in the mapping is the first thing to fix
+        try:
+            mapped[name] = read_mapped(folder, name, tmap)
+        except ValueError as exc:
+            raise DatasetError(f"{folder / 'dataset.yaml'}: {exc}") from None
+        _check_headers(mapped[name], folder / tmap.file)
+        mapped_from[name] = str(folder / tmap.file)
+    claimed = {m.file for m in maps.values()}  # raw exports are read through their mapping only
     files: dict[str, list[Path]] = {}
     for file in sorted(folder.iterdir()):
         if mask_codes(file.name) != file.name:
             raise DatasetError(f"{folder / mask_codes(file.name)}: a file name holds a personal identity code: "
                                "rename the file")
-        if file.is_file() and file.suffix.lstrip(".") in FORMATS and not file.name.startswith((".", "~$")):
+        if file.is_file() and file.suffix.lstrip(".") in FORMATS and not file.name.startswith((".", "~$")) \
+                and file.name not in claimed:
             files.setdefault(file.stem, []).append(file)
     tables: dict[str, pd.DataFrame] = {}
     for name, found in files.items():
-        if len(found) > 1:
-            raise DatasetError(f"table {name} is given twice ({', '.join(f.name for f in found)}): keep one")
+        if len(found) > 1 or name in maps:
+            given = [f.name for f in found] + ([f"{maps[name].file} (dataset.yaml)"] if name in maps else [])
+            raise DatasetError(f"table {name} is given twice ({', '.join(given)}): keep one")
         tables[name] = read_table(found[0])
-    return complete_tables(tables, {n: str(f[0]) for n, f in files.items()}, str(folder)), meta
+    sources = {n: str(f[0]) for n, f in files.items()}
+    return complete_tables({**mapped, **tables}, {**sources, **mapped_from}, str(folder)), meta
 
 
 def complete_tables(tables: dict[str, pd.DataFrame], sources: Mapping[str, str], where: str) -> dict[str, pd.DataFrame]:
@@ -264,8 +290,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         first = fh.readline()
     if not first.strip():
         raise DatasetError(f"{path}: empty file (a CSV needs a header row)")
-    # Finnish-locale spreadsheets export CSV with semicolons
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    # Finnish-locale spreadsheets export CSV with semicolons; some systems use tabs
+    delimiter = max((",", ";", "\t"), key=first.count)
     # every column as text, under the header exactly as written ("team_id " too): no type guessing,
     # which would turn "005" into 5 and merge distinct ids
     names = next(csv.reader([first.lstrip("\ufeff")], delimiter=delimiter))

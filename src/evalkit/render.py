@@ -98,7 +98,9 @@ def prepare_batch_data(data: Path, target: Path) -> BatchData:
         digest = dataset_hash(data)
     except (DatasetError, OSError) as exc:
         raise RenderError(f"the dataset cannot be read: {exc}") from None
-    meta = {k: (v.date() if hasattr(v, "date") and callable(v.date) else v) for k, v in ds.meta.items()}
+    # the copy holds the contract's tables: the raw files' mapping (tables:) no longer applies to it
+    meta = {k: (v.date() if hasattr(v, "date") and callable(v.date) else v) for k, v in ds.meta.items()
+            if k != "tables"}
     meta["source_sha256"] = digest
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,145 @@
+"""evalkit.extract: raw exports read through the mapping in dataset.yaml, byte-identical on disk.
+
+The tiny dataset (``conftest.tiny_tables``) is written the way a Finnish
+client system and a payroll system export it: cases as Windows-1252,
+semicolon-separated, decimal commas, dd.mm.yyyy dates, Finnish headers and
+values, with a blank line; staff and the other tables as one workbook with a
+sheet per table. With the mapping it validates with exit 0 and the same rows
+as the original.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conftest import tiny_tables, write_tiny
+from evalkit.cli import app
+from evalkit.extract import table_maps
+from evalkit.io import DatasetError, read_dataset
+from evalkit.validation import validate
+
+FI_CASES = {"case_id": "Asiakkuus", "child_id": "Lapsi", "team_id": "Tiimi", "opened": "Alkupvm",
+            "closed": "Loppupvm", "end_reason": "Päättymisen syy", "legal_basis": "Peruste",
+            "age_at_opening": "Ikä", "sex": "Sukupuoli"}
+FI_REASONS = {"no_need": "ei tarvetta", "placement": "sijoitus", "moved": "muutto"}
+FI_STAFF = {"worker_id": "Työntekijä", "team_id": "Tiimi", "role": "Nimike", "fte": "Työaika", "start": "Alku",
+            "end": "Loppu"}
+
+
+def _finnish_export(folder):
+    """The tiny dataset as a client system exports it, and the mapping a user writes beside it."""
+    tables, meta = tiny_tables()
+    cases = tables.pop("cases").copy()
+    staff = tables.pop("staff").copy()
+    write_tiny(folder, tables={k: v for k, v in tables.items() if k in ("sites", "teams")}, meta=meta)
+    for name in ("sites", "teams"):
+        (folder / f"{name}.csv").unlink()
+    cases["end_reason"] = cases["end_reason"].map(FI_REASONS)
+    for col in ("opened", "closed"):
+        cases[col] = cases[col].dt.strftime("%d.%m.%Y")
+    lines = cases.rename(columns=FI_CASES).to_csv(sep=";", index=False).splitlines()
+    lines.insert(3, "")  # a blank line, as exports have: row numbers count it
+    (folder / "asiakkuudet.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252"))
+    staff["fte"] = staff["fte"].map(lambda v: f"{v:.1f}".replace(".", ","))
+    for col in ("start", "end"):
+        staff[col] = staff[col].dt.strftime("%d.%m.%Y")
+    with pd.ExcelWriter(folder / "lastensuojelu.xlsx") as book:
+        staff.rename(columns=FI_STAFF).to_excel(book, sheet_name="Henkilöstö", index=False)
+        for name, df in tables.items():
+            df.to_excel(book, sheet_name=name, index=False)
+    mapping = {
+        "cases": {"file": "asiakkuudet.csv", "encoding": "cp1252", "delimiter": ";", "date_format": "%d.%m.%Y",
+                  "columns": {v: k for k, v in FI_CASES.items()},
+                  "values": {"end_reason": {v: k for k, v in FI_REASONS.items()}}},
+        "staff": {"file": "lastensuojelu.xlsx", "sheet": "Henkilöstö", "decimal": ",", "date_format": "%d.%m.%Y",
+                  "columns": {v: k for k, v in FI_STAFF.items()}},
+        **{name: {"file": "lastensuojelu.xlsx", "sheet": name} for name in tables},
+    }
+    meta = {**meta, "tables": mapping}
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return folder
+
+
+def _digest(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_finnish_export_validates_through_its_mapping_with_the_original_rows(tmp_path):
+    folder = _finnish_export(tmp_path / "raw")
+    before = _digest(folder)
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["validate", str(folder), "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    original = validate(write_tiny(tmp_path / "plain"))
+    counts = json.loads(out.read_text(encoding="utf-8"))["tables"]
+    assert {n: c["valid"] for n, c in counts.items()} == {n: c["valid"] for n, c in original.report.counts.items()}
+    mapped = validate(folder)
+    for name in ("cases", "staff"):
+        pd.testing.assert_frame_equal(mapped.tables[name].reset_index(drop=True),
+                                      original.tables[name].reset_index(drop=True), check_dtype=False)
+    assert _digest(folder) == before  # raw data are never edited
+
+
+def test_row_numbers_are_the_raw_files_counting_its_blank_line(tmp_path):
+    folder = _finnish_export(tmp_path / "raw")
+    path = folder / "asiakkuudet.csv"
+    lines = path.read_bytes().decode("cp1252").split("\r\n")
+    lines[5] = lines[5].replace(";T", ";T9")  # file line 6: a team that does not exist
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    report = validate(folder).report
+    rows = [f.rows for f in report.failures if f.table == "cases"]
+    assert rows and rows[0][0] == 5  # data row 5 = file line 6 (header line 1, blank line 4 counted)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"encoding": "utf-8"}, "encoding: cp1252"),
+    ({"columns": {"Alkupvm": "opened", "Ei ole": "closed"}}, "has no column 'Ei ole'"),
+    ({"columns": {"Alkupvm": "start_day"}}, "'start_day' is not a column of cases"),
+    ({"file": "../elsewhere.csv"}, "without a path"),
+    ({"encoding": "klingon"}, "unknown encoding"),
+    ({"delimiter": ";;"}, "one character"),
+    ({"sheet": "x", "file": "missing.csv"}, "is not in the dataset folder"),
+    ({"oops": 1}, "oops"),
+])
+def test_a_mapping_problem_is_a_clear_error_naming_the_key(tmp_path, change, words):
+    folder = _finnish_export(tmp_path / "raw")
+    meta = yaml.safe_load((folder / "dataset.yaml").read_text(encoding="utf-8"))
+    meta["tables"]["cases"].update(change)
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DatasetError, match=words.replace("(", r"\(")):
+        read_dataset(folder)
+
+
+def test_a_yaml_yes_as_a_value_key_must_be_quoted():
+    with pytest.raises(ValueError, match="quote it"):
+        table_maps({"tables": {"cases": {"file": "a.csv", "values": {"sex": {True: "F"}}}}})
+
+
+def test_a_ragged_row_names_its_row(tmp_path):
+    folder = _finnish_export(tmp_path / "raw")
+    path = folder / "asiakkuudet.csv"
+    lines = path.read_bytes().decode("cp1252").split("\r\n")
+    lines[2] += ";extra"
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    with pytest.raises(DatasetError, match="row 2 has 10 fields and the header 9"):
+        read_dataset(folder)
+
+
+def test_a_table_given_as_a_file_and_in_the_mapping_is_refused(tmp_path):
+    folder = _finnish_export(tmp_path / "raw")
+    tiny_tables()[0]["cases"].to_csv(folder / "cases.csv", index=False)
+    with pytest.raises(DatasetError, match="cases is given twice"):
+        read_dataset(folder)
+
+
+def test_an_unmapped_windows_1252_csv_says_how_to_declare_it(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    text = (folder / "sites.csv").read_text(encoding="utf-8")
+    (folder / "sites.csv").write_bytes(text.encode("cp1252"))
+    with pytest.raises(DatasetError, match="encoding: cp1252"):
+        read_dataset(folder)
