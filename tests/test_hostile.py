@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -183,3 +184,56 @@ def test_a_params_file_with_a_bad_key_fails_its_site_only(tmp_path):
     configs, errors = load_site_params(tmp_path, None, ["kuopio", "joensuu"])
     assert list(configs) == ["joensuu"]  # the batch goes on with the other sites
     assert list(errors) == ["kuopio"] and "not names" in errors["kuopio"]
+
+
+# ---------------------------------------------------------------- plausibility, each rule with its own name
+def _rules_of(folder: Path, table: str) -> dict[str, list[int]]:
+    report = json.loads((folder.parent / "checked" / "report.json").read_text(encoding="utf-8"))
+    return {f["rule"]: f["rows"] for f in report["failures"] if f["table"] == table}
+
+
+@pytest.mark.parametrize("table, column, value, rule", [
+    ("cases", "opened", pd.Timestamp("1700-01-01"), "before_1990"),
+    ("placements", "date", pd.Timestamp("1989-12-31"), "before_1990"),
+    ("contacts", "minutes", 1e308, "over_24_hours"),
+    ("contacts", "minutes", 1441.0, "over_24_hours"),
+    ("absences", "start", pd.Timestamp("1992-01-01"), "longer_than_25_years"),
+])
+def test_implausible_values_fail_a_rule_of_their_own(tmp_path, table, column, value, rule):
+    tables, meta = tiny_tables()
+    tables[table] = tables[table].copy()
+    tables[table].loc[0, column] = value
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    code, output, _ = _validate(folder)
+    assert code == 1, output
+    _reconciled(folder)
+    assert rule in _rules_of(folder, table), output
+
+
+def test_a_days_contacts_adding_up_to_over_24_hours_fail_together(tmp_path):
+    tables, meta = tiny_tables()
+    contacts = tables["contacts"]
+    day = pd.concat([contacts.iloc[[0]]] * 3, ignore_index=True).assign(minutes=[600.0, 500.0, 400.0])
+    tables["contacts"] = pd.concat([contacts, day], ignore_index=True)
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    _validate(folder)
+    assert _rules_of(folder, "contacts")["over_24_hours"] == [1, 5, 6, 7]  # the first row is of that day too
+
+
+def test_a_file_appended_to_itself_is_found_and_the_original_rows_kept(tmp_path):
+    tables, meta = tiny_tables()
+    tables["contacts"] = pd.concat([tables["contacts"]] * 6, ignore_index=True)
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    code, output, _ = _validate(folder)
+    assert code == 1 and "repeated_rows" in output, output
+    _reconciled(folder)
+    assert _rules_of(folder, "contacts")["repeated_rows"][:3] == [5, 6, 7]  # from the first copy on
+    report = json.loads((folder.parent / "checked" / "report.json").read_text(encoding="utf-8"))
+    assert report["tables"]["contacts"]["valid"] == 4
+
+
+def test_two_identical_contacts_on_a_day_are_not_a_repeated_file(tmp_path):
+    tables, meta = tiny_tables()
+    tables["contacts"] = pd.concat([tables["contacts"], tables["contacts"].iloc[[2]]], ignore_index=True)
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    assert _validate(folder)[0] == 0

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schemas import DATE_COLUMNS, number_columns, string_columns
+from .schemas import DATE_COLUMNS, MINUTES_A_DAY, columns, number_columns, string_columns
 
 __all__ = ["coerce", "cross_table", "lookup", "Fail", "Distinct", "distinct"]
 
@@ -219,12 +219,36 @@ def _services(df: pd.DataFrame, valid: Mapping[str, pd.DataFrame], dist: Mapping
     return out
 
 
+def _day_total(df: pd.DataFrame) -> list[Fail]:
+    """over_24_hours: a case's contacts of one day (or one contact) longer than the day itself."""
+    total = df.groupby(["case_id", "date"], dropna=False)["minutes"].transform("sum")
+    bad = (df["minutes"] > MINUTES_A_DAY) | (total > MINUTES_A_DAY)
+    return [("minutes", "over_24_hours", _rows(df, bad))] if bad.any() else []
+
+
+def repeated_block(df: pd.DataFrame) -> list[Fail]:
+    """repeated_rows: the table from some row on repeats it from the top (a file appended to itself).
+
+    Single repeated rows are left alone (two identical phone calls on one day
+    happen); only a whole block that copies the table's beginning is flagged,
+    the copy, not the original.
+    """
+    n = len(df)
+    if n < 2:
+        return []
+    hashed = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    for k in np.flatnonzero(hashed == hashed[0])[1:6]:
+        if np.array_equal(hashed[k:], hashed[:n - k]):
+            return [("(whole row)", "repeated_rows", df.index.to_numpy()[k:])]
+    return []
+
+
 _Rule = Callable[[pd.DataFrame, Mapping[str, pd.DataFrame], Mapping[str, Distinct]], list[Fail]]
 _RULES: dict[str, _Rule] = {
     "teams": lambda df, v, d: _unknown(df, "site_id", v["sites"], "site_id", "unknown_site", d),
     "cases": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
     "placements": lambda df, v, d: _case_rules(df, v["cases"], d),
-    "contacts": lambda df, v, d: _case_rules(df, v["cases"], d),
+    "contacts": lambda df, v, d: _case_rules(df, v["cases"], d) + _day_total(df),
     "services": _services,
     "staff": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
     "absences": lambda df, v, d: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker", d)
@@ -241,4 +265,4 @@ def cross_table(table: str, df: pd.DataFrame, valid: Mapping[str, pd.DataFrame],
     team is itself invalid). ``dist``: :func:`distinct` of the table's raw
     rows (same rows, same order), to look keys up once per distinct value."""
     rule = _RULES.get(table)
-    return rule(df, valid, dist or {}) if rule else []
+    return (rule(df, valid, dist or {}) if rule else []) + repeated_block(df[[c for c in columns(table) if c in df]])

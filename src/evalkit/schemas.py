@@ -51,6 +51,17 @@ def _both(df: pd.DataFrame, a: str, b: str) -> pd.Series:
     return df[a].isna() | df[b].isna() | (df[b] >= df[a])
 
 
+#: plausibility bounds (issue 14): no case, absence or date of this evaluation lies this far out
+EARLIEST_DAY = pd.Timestamp("1990-01-01")
+LONGEST_SPELL = pd.DateOffset(years=25)
+MINUTES_A_DAY = 24 * 60
+
+
+def _within_25_years(df: pd.DataFrame, a: str, b: str) -> pd.Series:
+    """True where either date is missing or the spell from a to b lasts at most 25 years."""
+    return df[a].isna() | df[b].isna() | (df[b] <= df[a] + LONGEST_SPELL)
+
+
 class _Table(pa.DataFrameModel):
     class Config:
         coerce = True
@@ -100,6 +111,10 @@ class Cases(_Table):
     @pa.dataframe_check(name="closed_before_opened")
     def _closed_after_opened(cls, df: pd.DataFrame) -> pd.Series:
         return _both(df, "opened", "closed")
+
+    @pa.dataframe_check(name="longer_than_25_years")
+    def _plausible_length(cls, df: pd.DataFrame) -> pd.Series:
+        return _within_25_years(df, "opened", "closed")
 
     @pa.dataframe_check(name="end_reason_iff_closed")
     def _end_reason_iff_closed(cls, df: pd.DataFrame) -> pd.Series:
@@ -160,6 +175,10 @@ class Absences(_Table):
     @pa.dataframe_check(name="end_before_start")
     def _end_after_start(cls, df: pd.DataFrame) -> pd.Series:
         return _both(df, "start", "end")
+
+    @pa.dataframe_check(name="longer_than_25_years")
+    def _plausible_length(cls, df: pd.DataFrame) -> pd.Series:
+        return _within_25_years(df, "start", "end")
 
 
 class Surveys(_Table):
@@ -256,10 +275,15 @@ def build(table: str, extracted_on: Optional[pd.Timestamp] = None, *, precoerced
     # a copy: pandera caches the model's schema object, which must stay untouched
     schema = copy.deepcopy(MODELS[table].to_schema())
     updates: dict[str, dict] = {}
+    for col in DATE_COLUMNS[table]:
+        if (table, col) != ("staff", "start"):  # an employment may well have begun before 1990
+            updates[col] = {"checks": [*schema.columns[col].checks,
+                                       pa.Check.ge(EARLIEST_DAY, name="before_1990", error="before_1990")]}
     if extracted_on is not None:
         day = pd.Timestamp(extracted_on)
         for col in DATE_COLUMNS[table]:
-            updates[col] = {"checks": [*schema.columns[col].checks,
+            checks = updates.get(col, {}).get("checks", schema.columns[col].checks)
+            updates[col] = {"checks": [*checks,
                                        pa.Check.le(day, name="after_extracted_on", error="after_extracted_on")]}
         for col in MONTH_COLUMNS.get(table, ()):
             updates[col] = {"checks": [*schema.columns[col].checks,
