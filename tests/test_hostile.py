@@ -237,3 +237,23 @@ def test_two_identical_contacts_on_a_day_are_not_a_repeated_file(tmp_path):
     tables["contacts"] = pd.concat([tables["contacts"], tables["contacts"].iloc[[2]]], ignore_index=True)
     folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
     assert _validate(folder)[0] == 0
+
+
+# ---------------------------------------------------------------- undeclared formats: say what to declare
+@pytest.mark.parametrize("table, column, words", [
+    ("staff", "fte", 'fte has decimal commas (e.g. row 1): declare decimal: ","'),
+    ("cases", "opened", 'opened: dates look like dd.mm.yyyy (e.g. row 1): declare date_format: "%d.%m.%Y"'),
+])
+def test_an_undeclared_finnish_format_gets_a_hint_naming_what_to_declare(tmp_path, table, column, words):
+    tables, meta = tiny_tables()
+    df = tables[table].astype({column: object})
+    if column == "fte":
+        df[column] = [f"{v:.1f}".replace(".", ",") for v in tables[table][column]]
+    else:
+        df[column] = [f"{v:%d.%m.%Y}" for v in tables[table][column]]
+    tables[table] = df
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    code, output, _ = _validate(folder)
+    assert code == 1 and words in output.replace("\n", " "), output
+    report = json.loads((folder.parent / "checked" / "report.json").read_text(encoding="utf-8"))
+    assert any(words in f.get("hint", "") for f in report["failures"])  # in the JSON report too

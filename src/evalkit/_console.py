@@ -53,6 +53,9 @@ def print_report(report: "ValidationReport", quarantine: Optional[Path]) -> None
     for row in report.summary().itertuples(index=False):
         fails.add_row(_shown(row.table), _shown(row.column), _shown(row.rule), str(row.count), _shown(row.rows))
     console.print(fails)
+    for failure in report.failures:
+        if failure.hint:
+            console.print(f"[yellow]hint[/]: {_shown(failure.hint)}", soft_wrap=True)
     where = f" to {_shown(str(quarantine))}" if quarantine is not None else " (use --quarantine QDIR to write them)"
     total = sum(c["quarantined"] for c in report.counts.values())
     console.print(f"[yellow]{total} invalid row(s) quarantined{where}.[/]")

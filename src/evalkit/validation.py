@@ -52,14 +52,16 @@ class Failure:
     column: str
     rule: str
     rows: np.ndarray
+    hint: str = ""  # what to declare in dataset.yaml when the cells look like an undeclared format
 
     @property
     def count(self) -> int:
         return int(len(self.rows))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "column": self.column, "rule": self.rule,
-                "count": self.count, "rows": [int(r) for r in self.rows]}
+        out = {"table": self.table, "column": self.column, "rule": self.rule,
+               "count": self.count, "rows": [int(r) for r in self.rows]}
+        return {**out, "hint": self.hint} if self.hint else out
 
 
 @dataclass
@@ -185,7 +187,8 @@ def validate(data: str | Path | Mapping[str, pd.DataFrame], meta: Optional[Mappi
     for name in [*schemas.TABLES, *(t for t in tables if t not in schemas.TABLES)]:
         raw = tables[name]
         fails, masks = _check_table(name, raw, valid, extracted_on)
-        failures += [Failure(name, col, rule, np.unique(rows)) for col, rule, rows in fails]
+        failures += [Failure(name, col, rule, np.unique(rows), _hint(name, col, rule, raw, np.unique(rows)))
+                     for col, rule, rows in fails]
         bad = np.unique(np.concatenate([r for _, _, r in fails])) if fails else np.array([], dtype=int)
         typed = valid.pop(name)
         valid[name] = typed.drop(index=bad) if len(bad) else typed  # drop() copies even when nothing goes
@@ -193,6 +196,28 @@ def validate(data: str | Path | Mapping[str, pd.DataFrame], meta: Optional[Mappi
         counts[name] = {"rows_in": len(raw), "valid": len(valid[name]), "quarantined": len(bad)}
     report = ValidationReport(counts, failures, dict(meta))
     return Dataset(valid, dict(meta), report, quarantine)
+
+
+_DECIMAL_COMMA = re.compile(r"\s*[\u2212-]?[\d \u00a0\u202f]*\d,\d+\s*")
+_DOTTED_DAY = re.compile(r"\s*\d{1,2}\.\d{1,2}\.\d{4}\s*")
+
+
+def _hint(table: str, column: str, rule: str, raw: pd.DataFrame, rows: np.ndarray) -> str:
+    """For type failures that look like a Finnish export's formats: what to declare (never the values)."""
+    if rule != "type" or column not in raw.columns or table not in schemas.TABLES or not len(rows):
+        return ""
+    sample = raw.loc[rows[:50], column].dropna().astype(str)
+    where = f"for {table} under tables: in dataset.yaml (data/README.md)"
+    if column in schemas.number_columns(table):
+        hit = sample.map(lambda v: bool(_DECIMAL_COMMA.fullmatch(v)))
+        if hit.mean() > 0.5:
+            return f"{column} has decimal commas (e.g. row {hit.idxmax()}): declare decimal: \",\" {where}"
+    if column in schemas.DATE_COLUMNS[table]:
+        hit = sample.map(lambda v: bool(_DOTTED_DAY.fullmatch(v)))
+        if hit.mean() > 0.5:
+            return f"{column}: dates look like dd.mm.yyyy (e.g. row {hit.idxmax()}): declare " \
+                   f"date_format: \"%d.%m.%Y\" {where}"
+    return ""
 
 
 def _in_memory(data: Mapping[str, pd.DataFrame], meta: Optional[Mapping[str, Any]]):
