@@ -143,3 +143,52 @@ def test_an_unmapped_windows_1252_csv_says_how_to_declare_it(tmp_path):
     (folder / "sites.csv").write_bytes(text.encode("cp1252"))
     with pytest.raises(DatasetError, match="encoding: cp1252"):
         read_dataset(folder)
+
+
+# ---------------------------------------------------------------- evalkit inspect
+def test_inspect_drafts_a_mapping_that_validates_after_two_lines_are_filled_in(tmp_path):
+    folder = _finnish_export(tmp_path / "raw")
+    (folder / "dataset.yaml").unlink()
+    before = _digest(folder)
+    runner = CliRunner()
+    drafted = runner.invoke(app, ["inspect", str(folder), "--out", str(folder / "dataset.yaml")])
+    assert drafted.exit_code == 0, drafted.output
+    text = (folder / "dataset.yaml").read_text(encoding="utf-8")
+    assert "encoding: cp1252" in text and 'delimiter: ";"' in text and 'decimal: ","' in text
+    assert 'date_format: "%d.%m.%Y"' in text and '"Alkupvm": opened' in text and '"sijoitus": placement' in text
+    assert runner.invoke(app, ["validate", str(folder)]).exit_code == 2  # TODO is no date: a draft cannot pass unread
+    text = text.replace("name: TODO", "name: kuopio extract").replace("extracted_on: TODO", "extracted_on: 2019-12-31")
+    (folder / "dataset.yaml").write_text(text, encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = runner.invoke(app, ["validate", str(folder), "--report", str(out)])
+    assert result.exit_code == 0, result.output
+    original = validate(write_tiny(tmp_path / "plain")).report.counts
+    counts = json.loads(out.read_text(encoding="utf-8"))["tables"]
+    assert {n: c["valid"] for n, c in counts.items()} == {n: c["valid"] for n, c in original.items()}
+    assert {k: v for k, v in _digest(folder).items() if k != "dataset.yaml"} == before
+
+
+def test_inspect_marks_a_value_it_does_not_know_as_todo(tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "tiimit.csv").write_text("Tiimi;Kohde;Ryhmä;Mallin aloitus\nT1;S1;pilotti;1.1.2018\nT2;S1;kontrolli;\n",
+                                       encoding="utf-8")
+    result = CliRunner().invoke(app, ["inspect", str(folder)])
+    assert result.exit_code == 0 and '"kontrolli": TODO' in result.output and '"pilotti": pilot' in result.output
+
+
+def test_inspect_never_shows_an_identity_code_and_refuses_to_overwrite(tmp_path):
+    from evalkit.idcode import generate_codes
+
+    code = generate_codes(1, seed=5)[0]
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "tiimit.csv").write_text(f"Tiimi;Kohde;Ryhmä\nT1;S1;{code}\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["inspect", str(folder)])
+    assert result.exit_code == 0 and code not in result.output
+    (folder / "dataset.yaml").write_text("keep me\n", encoding="utf-8")
+    again = runner.invoke(app, ["inspect", str(folder), "--out", str(folder / "dataset.yaml")])
+    assert again.exit_code == 2 and "--force" in again.output
+    assert (folder / "dataset.yaml").read_text(encoding="utf-8") == "keep me\n"
+    assert runner.invoke(app, ["inspect", str(tmp_path / "nowhere")]).exit_code == 2

@@ -12,7 +12,7 @@ from ._render_files import Manifest, RenderError
 from ._render_params import write_site_params
 from .render import RenderOptions, render_batch
 
-__all__ = ["cli_render", "cli_params", "cli_audit"]
+__all__ = ["cli_render", "cli_params", "cli_audit", "cli_inspect"]
 
 
 def cli_render(data: Path, params: Path | None, out: Path, options: RenderOptions) -> int:
@@ -130,3 +130,27 @@ def cli_audit(out: Path) -> int:
     if not findings:
         console.print(f"{sum(1 for p in Path(out).rglob('*') if p.is_file())} file(s) checked: nothing found")
     return 1 if findings else 0
+
+
+def cli_inspect(raw: Path, out: Path | None, force: bool) -> int:
+    """What ``evalkit inspect`` runs: the draft to stdout or ``out``; 0, or 2 with a message."""
+    from ._console import print_error
+    from .extract import draft_manifest
+
+    if not Path(raw).is_dir():
+        print_error(f"{Path(raw).name}: not a folder (give the folder of raw exports)")
+        return 2
+    if out is not None and Path(out).exists() and not force:
+        print_error(f"{Path(out).name} exists: keep it, or overwrite it with --force")
+        return 2
+    try:
+        text = draft_manifest(raw)
+    except OSError as exc:
+        print_error(f"cannot read the exports ({exc.strerror or type(exc).__name__})")
+        return 2
+    if out is None:
+        print(text, end="")
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"draft written to {Path(out).name}: replace every TODO, then run `evalkit validate`")
+    return 0

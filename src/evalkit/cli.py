@@ -1,4 +1,4 @@
-"""The ``evalkit`` command line: ``synth``, ``validate``, ``params``, ``render`` and ``audit``.
+"""The ``evalkit`` command line: ``synth``, ``inspect``, ``validate``, ``params``, ``render`` and ``audit``.
 
 Commands stay thin: each parses its options and hands over to the module that
 owns the work, so the same code serves Python callers and the shell.
@@ -52,6 +52,18 @@ def validate(
     from . import validation as _validation
 
     raise typer.Exit(_validation.cli_validate(path=path, quarantine=quarantine, report=report))
+
+
+@app.command()
+def inspect(
+    raw: Path = typer.Argument(..., help="Folder of raw exports (CSV files and workbooks) as they came."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the draft here (e.g. RAW/dataset.yaml)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
+) -> None:
+    """Draft dataset.yaml for raw exports: formats, tables, columns and values; TODO where undecided."""
+    from ._render_cli import cli_inspect
+
+    raise typer.Exit(cli_inspect(raw, out, force))
 
 
 @app.command()

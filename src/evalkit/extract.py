@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .schemas import DATE_COLUMNS, TABLES, columns, number_columns
 
-__all__ = ["TableMap", "table_maps", "read_mapped", "looks_like_cp1252"]
+__all__ = ["TableMap", "table_maps", "read_mapped", "looks_like_cp1252", "draft_manifest"]
 
 
 class TableMap(BaseModel):
@@ -226,3 +226,24 @@ def _decimal_point(value: Any) -> Any:
 def _iso_days(values: pd.Series, fmt: str) -> pd.Series:
     day = pd.to_datetime(values, format=fmt, errors="coerce")
     return values.where(day.isna(), day.dt.strftime("%Y-%m-%d"))
+
+
+def draft_manifest(folder: str | Path) -> str:
+    """A draft ``dataset.yaml`` for a folder of raw exports, ``TODO`` where undecided (``evalkit inspect``).
+
+    Encoding, delimiter, decimal commas and dd.mm.yyyy dates are detected; each
+    file or sheet gets the table its headers match best and each header its
+    contract column (Finnish, Swedish and English names); category values
+    outside the allowed ones are listed with a proposal or ``TODO``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "tiimit.csv").write_text("Tiimi;Kohde;Ryhmä;Mallin aloitus\\nT1;S1;pilotti;1.1.2018\\n")
+    >>> "arm:" in draft_manifest(d) and '"pilotti": pilot' in draft_manifest(d)
+    True
+    """
+    from ._extract_inspect import draft_manifest as draft
+
+    return draft(folder)
