@@ -19,14 +19,15 @@ if TYPE_CHECKING:
 __all__ = ["print_report", "print_error"]
 
 
-def print_error(message: str) -> None:
-    """The exit-2 message, on stderr.
+def print_error(message: str, heading: str = "evalkit validate: cannot read the dataset") -> None:
+    """An exit-2 (or interrupted) message under a heading naming its cause, on stderr.
 
     Soft-wrapped, so that a long path stays on one line (copyable, never cut
-    mid-name), and escaped, so that brackets in a name are shown, not read as markup.
+    mid-name), escaped, so that brackets in a name are shown, not read as
+    markup, and with identity codes masked.
     """
     Console(stderr=True, highlight=False).print(
-        f"[bold red]evalkit validate: cannot read the dataset[/]\n{escape(mask_codes(message))}", soft_wrap=True)
+        f"[bold red]{escape(heading)}[/]\n{escape(mask_codes(message))}", soft_wrap=True)
 
 
 def _shown(text: str) -> str:

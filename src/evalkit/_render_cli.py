@@ -39,16 +39,17 @@ def cli_render(data: Path, params: Path | None, out: Path, options: RenderOption
         with progress:
             manifest = render_batch(data, out, params, options, on_plan=plan, on_site=site_done)
     except RenderError as exc:
-        print_error(str(exc))
+        print_error(str(exc), "evalkit render: the batch cannot start")
         return 2
     except OSError as exc:  # e.g. the output disk is full or read-only: a message, not a traceback
         where = Path(exc.filename).name if exc.filename else Path(out).name
         print_error(f"cannot write the reports ({exc.strerror or type(exc).__name__}: {where}); "
-                    "the sites finished so far are in manifest.json, and --resume completes the batch")
+                    "the sites finished so far are in manifest.json, and --resume completes the batch",
+                    "evalkit render: cannot write")
         return 2
     except KeyboardInterrupt:
         print_error("interrupted: the sites finished so far are recorded in manifest.json; "
-                    "run the same command with --resume to complete the batch")
+                    "run the same command with --resume to complete the batch", "evalkit render: interrupted")
         return 130
     return _summary(manifest, out)
 
@@ -65,11 +66,12 @@ def cli_params(data: Path, out: Path, lang: str | None = None, force: bool = Fal
         sites = [str(s) for s in validate(data).tables["sites"]["site_id"]]
         written, kept = write_site_params(sites, Path(out), lang=lang, force=force)
     except DatasetError as exc:
-        print_error(f"the dataset cannot be read: {exc}")
+        print_error(f"the dataset cannot be read: {exc}", "evalkit params: cannot read the dataset")
         return 2
     except ValidationError as exc:
         print_error(f"a site_id cannot name a params file ({exc.errors()[0]['msg']}); "
-                    "site ids must be lower-case letters, digits, '_' or '-'")
+                    "site ids must be lower-case letters, digits, '_' or '-'",
+                    "evalkit params: a site id cannot be a file name")
         return 2
     print(f"{len(written)} params file(s) written, {len(kept)} kept (use --force to overwrite) in {Path(out)}/; "
           "template: _template.yaml")
@@ -122,7 +124,7 @@ def cli_audit(out: Path) -> int:
     from .audit import audit_output
 
     if not Path(out).is_dir():
-        print_error(f"{Path(out).name}: not a folder")
+        print_error(f"{Path(out).name}: not a folder", "evalkit audit: nothing to check")
         return 2
     console = Console(stderr=True, highlight=False)
     findings = [str(f) for f in audit_output(out)]
@@ -138,15 +140,15 @@ def cli_inspect(raw: Path, out: Path | None, force: bool) -> int:
     from .extract import draft_manifest
 
     if not Path(raw).is_dir():
-        print_error(f"{Path(raw).name}: not a folder (give the folder of raw exports)")
+        print_error(f"{Path(raw).name}: not a folder (give the folder of raw exports)", "evalkit inspect: no exports")
         return 2
     if out is not None and Path(out).exists() and not force:
-        print_error(f"{Path(out).name} exists: keep it, or overwrite it with --force")
+        print_error(f"{Path(out).name} exists: keep it, or overwrite it with --force", "evalkit inspect: not written")
         return 2
     try:
         text = draft_manifest(raw)
     except OSError as exc:
-        print_error(f"cannot read the exports ({exc.strerror or type(exc).__name__})")
+        print_error(f"cannot read the exports ({exc.strerror or type(exc).__name__})", "evalkit inspect: no exports")
         return 2
     if out is None:
         print(text, end="")
