@@ -257,3 +257,37 @@ def test_an_undeclared_finnish_format_gets_a_hint_naming_what_to_declare(tmp_pat
     assert code == 1 and words in output.replace("\n", " "), output
     report = json.loads((folder.parent / "checked" / "report.json").read_text(encoding="utf-8"))
     assert any(words in f.get("hint", "") for f in report["failures"])  # in the JSON report too
+
+
+# ---------------------------------------------------------------- row numbers as the file counts them
+def test_blank_lines_do_not_shift_row_numbers(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    path = folder / "teams.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace(",S2,", ",S9,")  # data row 3: an unknown site
+    path.write_text("\n".join(lines[:2] + ["", ""] + lines[2:]) + "\n", encoding="utf-8")
+    code, output, _ = _validate(folder)
+    assert code == 1
+    assert _rules_of(folder, "teams")["unknown_site"] == [5]  # file line 6: header, row 1, two blank lines
+
+
+def test_a_ragged_row_names_its_row_number(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    path = folder / "teams.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[2] += ",extra,cells"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, output, _ = _validate(folder)
+    assert code == 2 and "row 2 has 6 fields and the header 4" in output.replace("\n", " "), output
+
+
+def test_a_workbook_with_a_sheet_per_table_says_how_to_declare_it(tmp_path):
+    tables, meta = tiny_tables()
+    folder = write_tiny(tmp_path / "d", tables={}, meta=meta)
+    for p in folder.glob("*.csv"):
+        p.unlink()
+    with pd.ExcelWriter(folder / "lastensuojelu.xlsx") as book:
+        for name, df in tables.items():
+            df.to_excel(book, sheet_name=name, index=False)
+    code, output, _ = _validate(folder)
+    assert code == 2 and "sheet sites" in output and "tables:" in output, output

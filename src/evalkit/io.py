@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import yaml
 
 from .config import DuplicateKeyError, safe_load_unique
-from .extract import looks_like_cp1252, read_mapped, table_maps
+from .extract import TableMap, looks_like_cp1252, read_mapped, table_maps
 from .idcode import contains_code, mask_codes
 from .result import EvalkitError
 from .schemas import REQUIRED_TABLES, TABLES, columns
@@ -176,7 +176,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {_short(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
     _check_headers(df, path)
-    df.index = pd.RangeIndex(1, len(df) + 1, name="row")
+    if path.suffix != ".csv":  # a CSV's rows are numbered as the file counts them, blank lines too
+        df.index = pd.RangeIndex(1, len(df) + 1, name="row")
     return df
 
 
@@ -257,7 +258,24 @@ def read_dataset(path: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, A
             raise DatasetError(f"table {name} is given twice ({', '.join(given)}): keep one")
         tables[name] = read_table(found[0])
     sources = {n: str(f[0]) for n, f in files.items()}
+    _sheets_hint({*mapped, *tables}, folder)
     return complete_tables({**mapped, **tables}, {**sources, **mapped_from}, str(folder)), meta
+
+
+def _sheets_hint(found: set[str], folder: Path) -> None:
+    """A required table missing while a workbook holds a sheet of that name: say how to declare it."""
+    for name in REQUIRED_TABLES:
+        if name in found:
+            continue
+        for book in sorted(folder.glob("*.xlsx")):
+            try:
+                sheets = pd.ExcelFile(book).sheet_names
+            except Exception:  # noqa: BLE001 - an unreadable workbook is reported when it is read
+                continue
+            if name in sheets:
+                raise DatasetError(f"required table {name} is missing as a file, but {book.name} has a sheet "
+                                   f"{name}: declare it in dataset.yaml under tables: {name}: with "
+                                   f"file: {book.name} and sheet: {name} (data/README.md)")
 
 
 def complete_tables(tables: dict[str, pd.DataFrame], sources: Mapping[str, str], where: str) -> dict[str, pd.DataFrame]:
@@ -295,15 +313,29 @@ def _read_csv(path: Path) -> pd.DataFrame:
     # every column as text, under the header exactly as written ("team_id " too): no type guessing,
     # which would turn "005" into 5 and merge distinct ids
     names = next(csv.reader([first.lstrip("\ufeff")], delimiter=delimiter))
-    table = pacsv.read_csv(
-        path,
-        parse_options=pacsv.ParseOptions(delimiter=delimiter),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names}, strings_can_be_null=True,
-            null_values=[""], quoted_strings_can_be_null=True,
-        ),
-    )
-    return table.to_pandas()
+    with open(path, "rb") as fh:
+        blank = re.search(rb"\n\r?\n.", fh.read(), re.S) is not None
+    if not blank:
+        try:
+            table = pacsv.read_csv(
+                path,
+                parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                    null_values=[""], quoted_strings_can_be_null=True,
+                ),
+            )
+            df = table.to_pandas()
+            df.index = pd.RangeIndex(1, len(df) + 1, name="row")
+            return df
+        except pa.ArrowInvalid:
+            pass  # a ragged row: the row-by-row reader below says which
+    # blank lines (Arrow would skip them and shift every later row number) or a row Arrow cannot parse:
+    # read row by row, numbering rows as the file does
+    try:
+        return read_mapped(path.parent, "sites", TableMap(file=path.name, delimiter=delimiter))
+    except ValueError as exc:
+        raise DatasetError(f"{path}: cannot be read: {str(exc).removeprefix(path.name + ' ')}") from None
 
 
 def _read_excel(path: Path) -> pd.DataFrame:
