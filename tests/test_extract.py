@@ -192,3 +192,16 @@ def test_inspect_never_shows_an_identity_code_and_refuses_to_overwrite(tmp_path)
     assert again.exit_code == 2 and "--force" in again.output
     assert (folder / "dataset.yaml").read_text(encoding="utf-8") == "keep me\n"
     assert runner.invoke(app, ["inspect", str(tmp_path / "nowhere")]).exit_code == 2
+
+
+def test_a_quarantined_mapped_row_keeps_its_cells_as_given_beside_the_mapped_ones(tmp_path):
+    folder = _finnish_export(tmp_path / "raw")
+    path = folder / "asiakkuudet.csv"
+    lines = path.read_bytes().decode("cp1252").split("\r\n")
+    lines[5] = lines[5].replace(";T", ";T9")  # data row 5: a team that does not exist
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    ds = validate(folder)
+    rows = ds.quarantine["cases"]
+    assert rows["row_number"].tolist() == [5]
+    assert rows.loc[0, "team_id"] == rows.loc[0, "as given: Tiimi"] and rows.loc[0, "team_id"].startswith("T9")
+    assert rows.loc[0, "as given: Alkupvm"].count(".") == 2  # dd.mm.yyyy, as in the file

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .schemas import DATE_COLUMNS, TABLES, columns, number_columns
 
-__all__ = ["TableMap", "table_maps", "read_mapped", "looks_like_cp1252", "draft_manifest"]
+__all__ = ["TableMap", "table_maps", "read_mapped", "read_as_given", "looks_like_cp1252", "draft_manifest"]
 
 
 class TableMap(BaseModel):
@@ -155,13 +155,14 @@ def read_mapped(folder: Path, table: str, tmap: TableMap) -> pd.DataFrame:
     path = folder / tmap.file
     if not path.is_file():
         raise ValueError(f"tables.{table}.file: {tmap.file} is not in the dataset folder")
-    raw = _read_excel(path, tmap) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path, tmap)
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = read_as_given(folder, tmap)
     missing = [h for h in tmap.columns if h not in raw.columns]
     if missing:
         raise ValueError(f"tables.{table}.columns: {tmap.file} has no column {missing[0]!r} "
                          f"(its headers: {', '.join(raw.columns[:8])}{', ...' if raw.shape[1] > 8 else ''})")
     df = raw.rename(columns=tmap.columns)
+    # where the rows came from (small: pandas copies attrs along): quarantine files re-read the cells as given
+    df.attrs["mapped_from"] = (str(folder), tmap.model_dump_json())
     for col, mapping in tmap.values.items():
         if col in df:
             df[col] = df[col].map(lambda v, m=mapping: m.get(v.strip(), v) if isinstance(v, str) else v)
@@ -174,6 +175,14 @@ def read_mapped(folder: Path, table: str, tmap: TableMap) -> pd.DataFrame:
             if col in df:
                 df[col] = _iso_days(df[col], tmap.date_format)
     return df
+
+
+def read_as_given(folder: Path, tmap: TableMap) -> pd.DataFrame:
+    """The raw file's cells as text under its own (stripped) headers, rows numbered as the file counts them."""
+    path = folder / tmap.file
+    raw = _read_excel(path, tmap) if path.suffix.lower() in (".xlsx", ".xlsm") else _read_csv(path, tmap)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw
 
 
 def _read_csv(path: Path, tmap: TableMap) -> pd.DataFrame:

@@ -25,7 +25,7 @@ __all__ = ["distinct_codes", "CHECK_CHARS", "CENTURY", "contains_code", "is_code
            "mask_codes", "MASK"]
 
 #: what a code is replaced with in any message or name shown
-MASK = "[identity code]"
+MASK = "<identity code removed>"
 
 CHECK_CHARS = "0123456789ABCDEFHJKLMNPRSTUVWXY"
 #: century sign -> the century of the birth year (signs Y X W V U and B-F since 2023)
@@ -145,7 +145,7 @@ def mask_codes(text: str) -> str:
     Examples
     --------
     >>> mask_codes("folder hetu131052-308T/cases.csv, not 131052-308A")
-    'folder hetu[identity code]/cases.csv, not 131052-308A'
+    'folder hetu<identity code removed>/cases.csv, not 131052-308A'
     """
     def swap(m: re.Match) -> str:
         return MASK if is_code(m.group(0)) else m.group(0)

@@ -35,7 +35,7 @@ from .io import DatasetError, complete_tables, read_dataset
 __all__ = ["validate", "cli_validate", "Dataset", "ValidationReport", "Failure", "DatasetError", "MASK"]
 
 #: what a quarantine file shows in place of an identity code
-MASK = "<identity code removed>"
+MASK = idcode.MASK
 _SHOW_ROWS = 5
 #: the column a row-wise (whole-frame) check is reported under
 _FRAME_RULE_COLUMN = {
@@ -377,6 +377,16 @@ def _quarantine_rows(raw: pd.DataFrame, bad: np.ndarray, fails: list[Fail],
         rules = pd.Series(dtype=object)
     out.insert(0, "broken_rules", rules.reindex(out.index).to_numpy())
     out.insert(0, "row_number", out.index.to_numpy())
+    origin = raw.attrs.get("mapped_from")
+    if origin and len(out):
+        # a mapped table: the row as the raw file has it too, so that it can be found at the source
+        from .extract import TableMap, read_as_given
+
+        source = read_as_given(Path(origin[0]), TableMap.model_validate_json(origin[1]))
+        given = source.reindex(out.index).astype(object).map(
+            lambda v: idcode.mask_codes(v) if isinstance(v, str) else v)
+        given.columns = [f"as given: {c}" for c in given.columns]
+        out = pd.concat([out, given], axis=1)
     return out.reset_index(drop=True)
 
 
