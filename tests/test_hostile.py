@@ -291,3 +291,16 @@ def test_a_workbook_with_a_sheet_per_table_says_how_to_declare_it(tmp_path):
             df.to_excel(book, sheet_name=name, index=False)
     code, output, _ = _validate(folder)
     assert code == 2 and "sheet sites" in output and "tables:" in output, output
+
+
+def test_quarantine_files_for_finnish_excel_use_semicolons_and_a_bom(tmp_path):
+    tables, meta = tiny_tables()
+    tables["teams"] = tables["teams"].assign(site_id=["S1", "S1", "S9"])
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    q = tmp_path / "q"
+    result = runner.invoke(app, ["validate", str(folder), "--quarantine", str(q), "--excel"])
+    assert result.exit_code == 1, result.output
+    data = (q / "teams.csv").read_bytes()
+    assert data.startswith("\ufeff".encode("utf-8")) and data.decode("utf-8-sig").splitlines()[0].startswith(
+        "row_number;broken_rules;")
+    assert not list(q.glob(".*.tmp"))  # written whole, through a temporary file

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .io import atomic_write
 from .result import EvalkitError
 
 __all__ = ["RenderError", "atomic_write", "BatchLock", "Manifest", "DONE", "FAILED", "PENDING", "now"]
@@ -30,20 +31,6 @@ class RenderError(EvalkitError):
 def now() -> str:
     """UTC time stamp, seconds precision, ISO 8601."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def atomic_write(path: Path, content: str | bytes) -> None:
-    """Write ``content`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        if isinstance(content, bytes):
-            tmp.write_bytes(content)
-        else:
-            tmp.write_text(content, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class BatchLock:

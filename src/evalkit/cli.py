@@ -47,11 +47,13 @@ def validate(
     path: Path = typer.Argument(..., help="Dataset folder (dataset.yaml + one file per table)."),
     quarantine: Optional[Path] = typer.Option(None, "--quarantine", help="Write invalid rows to QDIR/<table>.csv."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the validation report as JSON."),
+    excel: bool = typer.Option(False, "--excel", help="Quarantine files for Excel with Finnish settings "
+                                                      "(semicolons, a BOM)."),
 ) -> None:
     """Validate a dataset. Exit 0: valid; 1: invalid rows (quarantined); 2: unreadable."""
     from . import validation as _validation
 
-    raise typer.Exit(_validation.cli_validate(path=path, quarantine=quarantine, report=report))
+    raise typer.Exit(_validation.cli_validate(path=path, quarantine=quarantine, report=report, excel=excel))
 
 
 @app.command()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import re
+import threading
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -28,7 +30,7 @@ from .idcode import contains_code, mask_codes
 from .result import EvalkitError
 from .schemas import REQUIRED_TABLES, TABLES, columns
 
-__all__ = ["write_dataset", "read_dataset", "read_manifest", "read_table", "complete_tables", "DatasetError", "FORMATS"]
+__all__ = ["atomic_write", "write_dataset", "read_dataset", "read_manifest", "read_table", "complete_tables", "DatasetError", "FORMATS"]
 
 FORMATS = ("csv", "parquet", "xlsx")
 
@@ -64,6 +66,23 @@ def write_dataset(
     with open(out / "dataset.yaml", "w", encoding="utf-8") as fh:
         yaml.safe_dump(dict(meta), fh, sort_keys=False, allow_unicode=True)
     return out
+
+
+def atomic_write(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file in the same folder and a rename.
+
+    A full disk or Ctrl-C then leaves the old file or none, never one cut mid-row.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        if isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            tmp.write_text(content, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _iso_dates(df: pd.DataFrame) -> pd.DataFrame:

@@ -30,7 +30,7 @@ import pandera.pandas as pa
 
 from . import idcode, schemas
 from ._rules import Distinct, Fail, coerce, cross_table, distinct
-from .io import DatasetError, complete_tables, read_dataset
+from .io import DatasetError, atomic_write, complete_tables, read_dataset
 
 __all__ = ["validate", "cli_validate", "Dataset", "ValidationReport", "Failure", "DatasetError", "MASK"]
 
@@ -90,7 +90,7 @@ class ValidationReport:
         """The report as JSON (written to ``path`` too when given)."""
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            atomic_write(Path(path), text)
         return text
 
     def summary(self) -> pd.DataFrame:
@@ -399,7 +399,8 @@ def _iso(day: Any) -> Optional[str]:
     return None if day is None or pd.isna(day) else f"{pd.Timestamp(day):%Y-%m-%d}"
 
 
-def cli_validate(path: Path, quarantine: Optional[Path] = None, report: Optional[Path] = None) -> int:
+def cli_validate(path: Path, quarantine: Optional[Path] = None, report: Optional[Path] = None,
+                 excel: bool = False) -> int:
     """What ``evalkit validate`` runs: print a summary, write quarantine and report.
 
     Returns the exit code: 0 every row valid, 1 invalid rows (quarantined),
@@ -416,7 +417,7 @@ def cli_validate(path: Path, quarantine: Optional[Path] = None, report: Optional
     try:
         ds = validate(path)
         if quarantine is not None:
-            _write_quarantine(ds, Path(quarantine))
+            _write_quarantine(ds, Path(quarantine), excel)
         if report is not None:
             ds.report.to_json(report)
     except DatasetError as exc:
@@ -459,11 +460,14 @@ def _defuse_formulas(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _write_quarantine(ds: Dataset, folder: Path) -> None:
+def _write_quarantine(ds: Dataset, folder: Path, excel: bool = False) -> None:
+    """One CSV per table with quarantined rows, each written whole or not at all; ``excel``: for
+    Excel with Finnish settings (semicolons, a BOM so that ä and ö show)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, rows in ds.quarantine.items():
             if len(rows):
-                _defuse_formulas(rows).to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+                text = _defuse_formulas(rows).to_csv(index=False, date_format="%Y-%m-%d", sep=";" if excel else ",")
+                atomic_write(folder / f"{name}.csv", ("\ufeff" if excel else "") + text)
     except OSError as exc:
         raise DatasetError(f"{folder}: cannot write the quarantine files ({exc.strerror})") from None
