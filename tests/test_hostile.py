@@ -304,3 +304,17 @@ def test_quarantine_files_for_finnish_excel_use_semicolons_and_a_bom(tmp_path):
     assert data.startswith("\ufeff".encode("utf-8")) and data.decode("utf-8-sig").splitlines()[0].startswith(
         "row_number;broken_rules;")
     assert not list(q.glob(".*.tmp"))  # written whole, through a temporary file
+
+
+def test_params_writes_the_usable_sites_and_names_those_whose_id_cannot_be_a_file_name(tmp_path):
+    tables, meta = tiny_tables()
+    ids = {"S1": "kuopio", "S2": "Jyväskylä[/]"}
+    tables["sites"] = tables["sites"].assign(site_id=tables["sites"]["site_id"].map(ids))
+    for name in ("teams",):
+        tables[name] = tables[name].assign(site_id=tables[name]["site_id"].map(ids))
+    tables["services"] = tables["services"].assign(site_id=tables["services"]["site_id"].map(ids))
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    result = runner.invoke(app, ["params", "--data", str(folder), "--out", str(tmp_path / "params")])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "'Jyväskylä[/]'" in result.output and "1 params file(s) written" in result.output
+    assert sorted(p.name for p in (tmp_path / "params").glob("*.yaml")) == ["_template.yaml", "kuopio.yaml"]

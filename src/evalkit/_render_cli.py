@@ -55,26 +55,38 @@ def cli_render(data: Path, params: Path | None, out: Path, options: RenderOption
 
 
 def cli_params(data: Path, out: Path, lang: str | None = None, force: bool = False) -> int:
-    """What ``evalkit params`` runs: a params file per site of ``data``; returns the exit code (0 or 2)."""
+    """What ``evalkit params`` runs: a params file per site of ``data``; returns the exit code.
+
+    0: a file for every site; 1: some site ids cannot name a file (named; the others written); 2: unreadable.
+    """
     from pydantic import ValidationError
 
     from ._console import print_error
+    from .config import SiteConfig
     from .io import DatasetError
     from .validation import validate
 
     try:
         sites = [str(s) for s in validate(data).tables["sites"]["site_id"]]
-        written, kept = write_site_params(sites, Path(out), lang=lang, force=force)
     except DatasetError as exc:
         print_error(f"the dataset cannot be read: {exc}", "evalkit params: cannot read the dataset")
         return 2
-    except ValidationError as exc:
-        print_error(f"a site_id cannot name a params file ({exc.errors()[0]['msg']}); "
-                    "site ids must be lower-case letters, digits, '_' or '-'",
-                    "evalkit params: a site id cannot be a file name")
-        return 2
+    usable, unusable = [], []
+    for site in sites:  # a site id that cannot name a file fails alone: the others get their files
+        try:
+            SiteConfig(site=site)
+            usable.append(site)
+        except ValidationError:
+            unusable.append(site)
+    written, kept = write_site_params(usable, Path(out), lang=lang, force=force)
     print(f"{len(written)} params file(s) written, {len(kept)} kept (use --force to overwrite) in {Path(out)}/; "
           "template: _template.yaml")
+    if unusable:
+        print_error(f"no params file for {len(unusable)} site(s): {', '.join(repr(s) for s in unusable[:10])}; "
+                    "a site id names its params file, so it must be lower-case letters, digits, '_' or '-' "
+                    "(e.g. 'kuopio', 'jyvaskyla'): change it in the sites table (and the tables that refer to it)",
+                    "evalkit params: some site ids cannot name a file")
+        return 1
     return 0
 
 
