@@ -219,26 +219,52 @@ def _services(df: pd.DataFrame, valid: Mapping[str, pd.DataFrame], dist: Mapping
     return out
 
 
-def _day_total(df: pd.DataFrame) -> list[Fail]:
+def _day_total(df: pd.DataFrame, dist: Mapping[str, Distinct]) -> list[Fail]:
     """over_24_hours: a case's contacts of one day (or one contact) longer than the day itself."""
-    total = df.groupby(["case_id", "date"], dropna=False)["minutes"].transform("sum")
-    bad = (df["minutes"] > MINUTES_A_DAY) | (total > MINUTES_A_DAY)
+    minutes = np.nan_to_num(df["minutes"].to_numpy(dtype=float, na_value=np.nan), nan=0.0)
+    bad = minutes > MINUTES_A_DAY
+    codes = dist["case_id"].codes if "case_id" in dist else pd.factorize(df["case_id"])[0]
+    day = df["date"].to_numpy(dtype="datetime64[D]").view("int64")
+    ok = (codes >= 0) & (day != np.iinfo(np.int64).min)
+    if ok.any():
+        # a day's total is at most its weekday's total for the case (dense: one bincount), so only
+        # cases over 24 hours on some weekday are grouped by day (a few rows even on national data)
+        bucket = codes[ok].astype(np.int64) * 7 + day[ok] % 7
+        weekday_total = np.bincount(bucket, weights=minutes[ok])[bucket]
+        suspect = np.flatnonzero(ok)[weekday_total > MINUTES_A_DAY]
+        if len(suspect):
+            total = pd.Series(minutes[suspect]).groupby([codes[suspect], day[suspect]]).transform("sum")
+            bad[suspect[total.to_numpy() > MINUTES_A_DAY]] = True
     return [("minutes", "over_24_hours", _rows(df, bad))] if bad.any() else []
 
 
-def repeated_block(df: pd.DataFrame) -> list[Fail]:
+def _same(df: pd.DataFrame, a: np.ndarray, b: np.ndarray) -> bool:
+    return df.iloc[a].reset_index(drop=True).equals(df.iloc[b].reset_index(drop=True))
+
+
+def repeated_block(df: pd.DataFrame, dist: Optional[Mapping[str, Distinct]] = None) -> list[Fail]:
     """repeated_rows: the table from some row on repeats it from the top (a file appended to itself).
 
     Single repeated rows are left alone (two identical phone calls on one day
     happen); only a whole block that copies the table's beginning is flagged,
-    the copy, not the original.
+    the copy, not the original. Rows equal to the first are candidates; a
+    sample of rows rules most out before the whole table is compared.
     """
     n = len(df)
-    if n < 2:
+    if n < 2 or df.shape[1] == 0:
         return []
-    hashed = pd.util.hash_pandas_object(df, index=False).to_numpy()
-    for k in np.flatnonzero(hashed == hashed[0])[1:6]:
-        if np.array_equal(hashed[k:], hashed[:n - k]):
+    head = str(df.columns[0])
+    if dist and head in dist:  # the column's codes: comparing integers, not text
+        codes = dist[head].codes
+        candidates = np.flatnonzero(codes[1:] == codes[0]) + 1
+    else:
+        first = df.iloc[:, 0].to_numpy()
+        candidates = np.flatnonzero(pd.Series(first[1:]).eq(first[0]).to_numpy()) + 1
+    sample = np.unique(np.linspace(0, n - 1, 64).astype(int))
+    for k in candidates[:5]:
+        probe = sample[sample < n - k]
+        if _same(df, np.array([0]), np.array([k])) and _same(df, probe, probe + k) and \
+                _same(df, np.arange(n - k), np.arange(k, n)):
             return [("(whole row)", "repeated_rows", df.index.to_numpy()[k:])]
     return []
 
@@ -248,7 +274,7 @@ _RULES: dict[str, _Rule] = {
     "teams": lambda df, v, d: _unknown(df, "site_id", v["sites"], "site_id", "unknown_site", d),
     "cases": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
     "placements": lambda df, v, d: _case_rules(df, v["cases"], d),
-    "contacts": lambda df, v, d: _case_rules(df, v["cases"], d) + _day_total(df),
+    "contacts": lambda df, v, d: _case_rules(df, v["cases"], d) + _day_total(df, d),
     "services": _services,
     "staff": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
     "absences": lambda df, v, d: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker", d)
@@ -265,4 +291,4 @@ def cross_table(table: str, df: pd.DataFrame, valid: Mapping[str, pd.DataFrame],
     team is itself invalid). ``dist``: :func:`distinct` of the table's raw
     rows (same rows, same order), to look keys up once per distinct value."""
     rule = _RULES.get(table)
-    return (rule(df, valid, dist or {}) if rule else []) + repeated_block(df[[c for c in columns(table) if c in df]])
+    return (rule(df, valid, dist or {}) if rule else []) + repeated_block(df[[c for c in columns(table) if c in df]], dist)

@@ -102,11 +102,12 @@ def contains_code(series: pd.Series) -> pd.Series:
     mask = np.zeros(len(series), dtype=bool)
     if isinstance(series.dtype, pd.CategoricalDtype):  # Parquet dictionary columns arrive as categories
         series = series.astype(object)
-    if len(series) and series.dtype == object:
-        series = series.map(lambda v: v.decode("utf-8", "replace") if isinstance(v, (bytes, bytearray)) else v)
     if len(series) and (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
-        hits = distinct_codes(np.asarray(uniques, dtype=object))
+        # binary cells (Parquet BYTE_ARRAY without a string type) are text too
+        uniques = np.array([u.decode("utf-8", "replace") if isinstance(u, (bytes, bytearray)) else u
+                            for u in uniques], dtype=object)
+        hits = distinct_codes(uniques)
         if hits.any():
             known = codes >= 0
             mask[known] = hits[codes[known]]
