@@ -69,6 +69,14 @@ def _digest(folder) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+def _edit_export(folder, line: int, change) -> None:
+    """Change one line (0 = header) of the cp1252 cases export, as a user's editor would."""
+    path = folder / "asiakkuudet.csv"
+    lines = path.read_bytes().decode("cp1252").split("\r\n")
+    lines[line] = change(lines[line])
+    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+
+
 def test_a_finnish_export_validates_through_its_mapping_with_the_original_rows(tmp_path):
     folder = _finnish_export(tmp_path / "raw")
     before = _digest(folder)
@@ -87,10 +95,7 @@ def test_a_finnish_export_validates_through_its_mapping_with_the_original_rows(t
 
 def test_row_numbers_are_the_raw_files_counting_its_blank_line(tmp_path):
     folder = _finnish_export(tmp_path / "raw")
-    path = folder / "asiakkuudet.csv"
-    lines = path.read_bytes().decode("cp1252").split("\r\n")
-    lines[5] = lines[5].replace(";T", ";T9")  # file line 6: a team that does not exist
-    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    _edit_export(folder, 5, lambda line: line.replace(";T", ";T9"))  # file line 6: a team that does not exist
     report = validate(folder).report
     rows = [f.rows for f in report.failures if f.table == "cases"]
     assert rows and rows[0][0] == 5  # data row 5 = file line 6 (header line 1, blank line 4 counted)
@@ -122,10 +127,7 @@ def test_a_yaml_yes_as_a_value_key_must_be_quoted():
 
 def test_a_ragged_row_names_its_row(tmp_path):
     folder = _finnish_export(tmp_path / "raw")
-    path = folder / "asiakkuudet.csv"
-    lines = path.read_bytes().decode("cp1252").split("\r\n")
-    lines[2] += ";extra"
-    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    _edit_export(folder, 2, lambda line: line + ";extra")
     with pytest.raises(DatasetError, match="row 2 has 10 fields and the header 9"):
         read_dataset(folder)
 
@@ -196,10 +198,7 @@ def test_inspect_never_shows_an_identity_code_and_refuses_to_overwrite(tmp_path)
 
 def test_a_quarantined_mapped_row_keeps_its_cells_as_given_beside_the_mapped_ones(tmp_path):
     folder = _finnish_export(tmp_path / "raw")
-    path = folder / "asiakkuudet.csv"
-    lines = path.read_bytes().decode("cp1252").split("\r\n")
-    lines[5] = lines[5].replace(";T", ";T9")  # data row 5: a team that does not exist
-    path.write_bytes("\r\n".join(lines).encode("cp1252"))
+    _edit_export(folder, 5, lambda line: line.replace(";T", ";T9"))  # data row 5: a team that does not exist
     ds = validate(folder)
     rows = ds.quarantine["cases"]
     assert rows["row_number"].tolist() == [5]

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from evalkit.audit import _count_fields  # the audit's own reading of count fields
 from evalkit.cli import app
 from evalkit.config import SiteConfig, write_params
 from evalkit.idcode import generate_codes
@@ -88,20 +89,6 @@ def test_small_cells_are_shown_as_below_the_threshold_and_the_report_says_so(ren
 
 
 
-def _count_cells(node, path=""):
-    """Every (path, value) under a key of evalkit.disclosure.COUNT_NAMES in a JSON document."""
-    from evalkit.disclosure import COUNT_NAMES
-
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k in COUNT_NAMES and isinstance(v, (int, float)) and not isinstance(v, bool):
-                yield f"{path}/{k}", v
-            yield from _count_cells(v, f"{path}/{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _count_cells(v, f"{path}[{i}]")
-
-
 def test_no_json_file_in_the_output_folder_holds_a_count_under_the_threshold(rendered):
     import json
 
@@ -109,7 +96,7 @@ def test_no_json_file_in_the_output_folder_holds_a_count_under_the_threshold(ren
     assert any(p.name == "results.json" for p in files) and any(p.name == "manifest.json" for p in files)
     seen = 0
     for path in files:
-        cells = list(_count_cells(json.loads(path.read_text(encoding="utf-8"))))
+        cells = list(_count_fields(json.loads(path.read_text(encoding="utf-8"))))
         seen += len(cells)
         small = [(where, v) for where, v in cells if 1 <= v < THRESHOLD]
         assert not small, f"{path.relative_to(rendered['out'])}: {small[:5]}"
