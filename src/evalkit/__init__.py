@@ -6,9 +6,14 @@ Submodules are imported on first use (``evalkit.survival``, ``evalkit.effects``
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .result import EstimationError, EvalkitError, InputError, Result
+if TYPE_CHECKING:
+    from .result import EstimationError, EvalkitError, InputError, Result
+
+#: found in :mod:`evalkit.result` on first use too: pandas and scipy take a second to import, and a
+#: Ctrl-C in that second must reach the command's own handler (:mod:`evalkit._entry`)
+_RESULT_NAMES = {"Result", "EvalkitError", "EstimationError", "InputError"}
 
 __version__ = "0.1.0"
 
@@ -22,6 +27,8 @@ __all__ = ["Result", "EvalkitError", "EstimationError", "InputError", "__version
 
 
 def __getattr__(name: str) -> Any:
+    if name in _RESULT_NAMES:
+        return getattr(importlib.import_module(".result", __name__), name)
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'evalkit' has no attribute {name!r}")

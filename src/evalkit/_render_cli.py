@@ -5,6 +5,8 @@ of console output: Python callers get a :class:`~evalkit.render.Manifest`.
 """
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,8 @@ def cli_render(data: Path, params: Path | None, out: Path, options: RenderOption
                     "evalkit render: cannot write")
         return 2
     except KeyboardInterrupt:
+        # the batch has cleaned up after itself; a further Ctrl-C while Python ends must not wait
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
         print_error("interrupted: the sites finished so far are recorded in manifest.json; "
                     "run the same command with --resume to complete the batch", "evalkit render: interrupted")
         return 130

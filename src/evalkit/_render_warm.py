@@ -27,8 +27,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import queue
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
@@ -36,7 +38,7 @@ from jupyter_core.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 
-from ._render_kernel import site_kernel_manager
+from ._render_kernel import site_kernel_manager, stopping
 
 __all__ = ["ENGINES", "engine_options", "warm_kernels", "memoise_datasets"]
 
@@ -75,6 +77,8 @@ class WarmKernel:
 
     def ready(self, folder: str) -> None:
         """A clean kernel whose working directory is ``folder`` (restarted if the last site failed)."""
+        if stopping():
+            raise RuntimeError("the batch is stopping")
         if self.dirty or not run_sync(self.km.is_alive)():
             self.stop()
             self.km = site_kernel_manager(tempfile.gettempdir(), self.log)(kernel_name="python3")
@@ -87,8 +91,20 @@ class WarmKernel:
         self._run(_CLEAN.format(folder=folder))
 
     def _run(self, code: str) -> None:
-        reply = run_sync(self.kc.execute_interactive)(code, store_history=False, timeout=_START_TIMEOUT,
-                                                      output_hook=lambda msg: None)
+        # polled rather than one long wait: a Ctrl-C kills the kernel, and the worker must see that
+        # within a second, not after the whole timeout
+        msg_id, deadline = self.kc.execute(code, store_history=False), time.monotonic() + _START_TIMEOUT
+        while True:
+            if stopping() or not run_sync(self.km.is_alive)():
+                raise RuntimeError("the warm kernel stopped while it was being prepared")
+            try:
+                reply = run_sync(self.kc.get_shell_msg)(timeout=0.5)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the warm kernel did not answer while it was being prepared") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"the warm kernel could not be prepared ({reply['content'].get('ename')})")
 
@@ -150,9 +166,12 @@ def warm_kernels() -> Iterator[None]:
             _ALL.clear()
         # on a thread of its own: driving the kernels' asyncio calls from the caller's thread would
         # leave an event loop set there, which a later asyncio user (dask in-process) trips over
-        stopper = threading.Thread(target=lambda: [k.stop() for k in kernels], name="evalkit-warm-stop")
+        stopper = threading.Thread(target=lambda: [k.stop() for k in kernels], name="evalkit-warm-stop",
+                                   daemon=True)
         stopper.start()
-        stopper.join()
+        # after Ctrl-C the kernels are dead already (killed): closing their channels can linger, and
+        # must not hold up the stop the user asked for
+        stopper.join(timeout=1 if stopping() else None)
         for kernel in kernels:
             kernel.log.close()
 

@@ -133,4 +133,6 @@ def audit(
 
 
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    from ._entry import main
+
+    main()

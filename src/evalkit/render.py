@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -187,6 +187,7 @@ def render_site(task: SiteTask, engine: str = "papermill") -> dict:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from ._render_kernel import stopping
     from ._render_warm import engine_options
 
     config_json, data_dir, out, timeout = task.config_json, task.data_dir, task.out, task.timeout
@@ -212,6 +213,9 @@ def render_site(task: SiteTask, engine: str = "papermill") -> dict:
         error = _error(exc.ename, exc.evalue)
     except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout fails this site only
         error = _error(type(exc).__name__, str(exc))
+    if stopping():  # Ctrl-C killed the kernel: the site was not run, so no failure page and no _work
+        shutil.rmtree(work, ignore_errors=True)
+        return {"status": PENDING}
     pairs = path_placeholders(Path(out), nb_path.parent.parent, Path(data_dir))
     title = _title(site_dir, cfg)
     try:
@@ -222,14 +226,17 @@ def render_site(task: SiteTask, engine: str = "papermill") -> dict:
     except Exception as exc:  # noqa: BLE001 - an unreadable executed notebook still gets a page
         error = error or _error(type(exc).__name__, str(exc), "html")
         page = failure_page(cfg.lang, title)
-    atomic_write(site_dir / "report.html", page)
+    try:
+        atomic_write(site_dir / "report.html", page)
+        if error is not None and executed.exists():
+            atomic_write(executed, debug_copy(executed, pairs, _safe_error_names()))
+        if error is not None and (work / "kernel.log").exists():
+            atomic_write(work / "kernel.log", scrub((work / "kernel.log").read_text(encoding="utf-8"), pairs))
+    except OSError:  # e.g. a full disk: the unscrubbed notebook (machine paths, outputs) must not stay
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     if error is None:
         shutil.rmtree(work, ignore_errors=True)
-    else:
-        if executed.exists():
-            atomic_write(executed, debug_copy(executed, pairs, _safe_error_names()))
-        if (work / "kernel.log").exists():
-            atomic_write(work / "kernel.log", scrub((work / "kernel.log").read_text(encoding="utf-8"), pairs))
     entry = {"status": FAILED if error else DONE, "started": started, "finished": now(),
              "duration_s": round(time.perf_counter() - t0, 2), "report": f"{cfg.site}/report.html",
              "config_sha256": _config_hash(config_json)}
@@ -264,6 +271,12 @@ def _config_hash(config_json: str) -> str:
     return hashlib.sha256(config_json.encode()).hexdigest()
 
 
+#: after Ctrl-C, how long the running sites get to drop their work before the batch returns (they
+#: need about a second; the user was promised a stop within five)
+_DRAIN_S = 3
+_HURRY = threading.Event()
+
+
 def _run_local(tasks: dict[str, SiteTask], jobs: int, on_done: SiteCallback, engine: str = "warm") -> None:
     from ._render_warm import ENGINES, warm_kernels
 
@@ -276,7 +289,18 @@ def _run_local(tasks: dict[str, SiteTask], jobs: int, on_done: SiteCallback, eng
                 on_done(futures[fut], _entry_of(fut))
         except KeyboardInterrupt:
             pool.shutdown(wait=False, cancel_futures=True)
+            _drain(futures)
             raise
+
+
+def _drain(futures: Iterable[Any]) -> None:
+    """Give the running sites up to ``_DRAIN_S`` to see their kernels gone and drop their ``_work``;
+    a second Ctrl-C ends the wait at once."""
+    running = [f for f in futures if not f.cancelled()]  # wait() never counts a cancelled one as done
+    deadline = time.monotonic() + _DRAIN_S
+    while time.monotonic() < deadline and not _HURRY.is_set():
+        if not wait(running, timeout=0.1).not_done:
+            return
 
 
 def _run_dask(address: str, tasks: dict[str, SiteTask], on_done: SiteCallback) -> None:
@@ -313,16 +337,19 @@ def _kernels_stop_on_ctrl_c() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    from ._render_kernel import kill_kernels
+    from ._render_kernel import kill_kernels, reset_stop
 
     previous = signal.getsignal(signal.SIGINT)
 
     def interrupted(signum: int, frame: Any) -> None:
         kill_kernels()
+        signal.signal(signal.SIGINT, lambda *_: _HURRY.set())  # a second Ctrl-C: stop waiting, not cleaning
         if callable(previous):
             previous(signum, frame)
         raise KeyboardInterrupt
 
+    reset_stop()
+    _HURRY.clear()
     signal.signal(signal.SIGINT, interrupted)
     try:
         yield
