@@ -204,3 +204,53 @@ def test_a_quarantined_mapped_row_keeps_its_cells_as_given_beside_the_mapped_one
     assert rows["row_number"].tolist() == [5]
     assert rows.loc[0, "team_id"] == rows.loc[0, "as given: Tiimi"] and rows.loc[0, "team_id"].startswith("T9")
     assert rows.loc[0, "as given: Alkupvm"].count(".") == 2  # dd.mm.yyyy, as in the file
+
+
+SV_CASES = {"case_id": "Ärende", "child_id": "Barn", "team_id": "Team", "opened": "Startdatum",
+            "closed": "Slutdatum", "end_reason": "Avslutningsorsak", "legal_basis": "Grund",
+            "age_at_opening": "Ålder", "sex": "Kön"}
+
+
+def test_inspect_reads_a_swedish_export_of_a_bilingual_municipality(tmp_path):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    cases = tiny_tables()[0]["cases"]
+    cases = cases.assign(end_reason=cases["end_reason"].map({"no_need": "inget behov", "placement": "placering",
+                                                              "moved": "flyttat"}),
+                         sex=cases["sex"].map({"F": "flicka", "M": "pojke"}))
+    cases.rename(columns=SV_CASES).to_csv(folder / "klientrelationer.csv", sep=";", index=False,
+                                          date_format="%d.%m.%Y", encoding="cp1252")
+    draft = CliRunner().invoke(app, ["inspect", str(folder)])
+    assert draft.exit_code == 0, draft.output
+    text = draft.output.split("tables:")[1]
+    assert text.lstrip().startswith("cases:")
+    for contract, header in SV_CASES.items():
+        assert f'"{header}": {contract}' in text
+    assert '"inget behov": no_need' in text and '"placering": placement' in text and '"flicka": F' in text
+    assert "TODO" not in text.split("values:")[1]  # every Swedish value has its contract value
+
+
+def test_a_synthetic_client_system_export_validates_to_the_same_tables_after_inspect_and_two_lines(tmp_path):
+    """Issue 14's acceptance path: raw exports as they come, a drafted mapping, two lines filled in."""
+    runner = CliRunner()
+    raw, plain = tmp_path / "raw", tmp_path / "plain"
+    for out, fmt in ((raw, "export"), (plain, "csv")):
+        made = runner.invoke(app, ["synth", "--out", str(out), "--sites", "1", "--seed", "4", "--format", fmt])
+        assert made.exit_code == 0, made.output
+    assert not (raw / "dataset.yaml").exists()
+    assert (raw / "asiakkuudet.csv").read_bytes().count(b"\r\n\r\n") == 1  # cp1252, CRLF, a blank line
+    before = _digest(raw)
+    drafted = runner.invoke(app, ["inspect", str(raw), "--out", str(raw / "dataset.yaml")])
+    assert drafted.exit_code == 0, drafted.output
+    text = (raw / "dataset.yaml").read_text(encoding="utf-8")
+    assert [line.split(":")[0] for line in text.splitlines() if "TODO" in line and not line.startswith("#")] == [
+        "name", "extracted_on"]  # all a user must fill in; every table, column and value was decided
+    text = text.replace("name: TODO", "name: harjoitus").replace("extracted_on: TODO", "extracted_on: 2021-12-31")
+    (raw / "dataset.yaml").write_text(text, encoding="utf-8")
+    checked = runner.invoke(app, ["validate", str(raw)])
+    assert checked.exit_code == 0, checked.output
+    got, expected = validate(raw).tables, validate(plain).tables
+    assert set(got) == set(expected)
+    for name, table in expected.items():
+        pd.testing.assert_frame_equal(got[name].reset_index(drop=True), table.reset_index(drop=True), obj=name)
+    assert {k: v for k, v in _digest(raw).items() if k != "dataset.yaml"} == before  # raw files untouched

@@ -318,3 +318,54 @@ def test_params_writes_the_usable_sites_and_names_those_whose_id_cannot_be_a_fil
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert "'Jyväskylä[/]'" in result.output and "1 params file(s) written" in result.output
     assert sorted(p.name for p in (tmp_path / "params").glob("*.yaml")) == ["_template.yaml", "kuopio.yaml"]
+
+
+def test_a_params_file_named_by_an_identity_code_fails_under_a_masked_name(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    params = tmp_path / "params"
+    params.mkdir()
+    (params / f"{CODE}.yaml").write_text("site: S1\n", encoding="utf-8")
+    (params / "S2.yaml").write_text(f"site: S2\n{CODE}: 1\n", encoding="utf-8")  # a code as a key
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["render", "--data", str(folder), "--params", str(params), "--out", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert {s: e["status"] for s, e in manifest["sites"].items()} == {MASK: "failed", "S2": "failed"}
+    written = "".join(p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file())
+    assert CODE not in written + result.output and MASK in written
+
+
+def test_a_windows_1252_byte_in_a_utf8_file_names_its_line(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    path = folder / "cases.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b",", ",Jyv\u00e4skyl\u00e4 ".encode("cp1252"), 1)  # file line 4
+    path.write_bytes(b"\n".join(lines))
+    code, output, _ = _validate(folder)
+    text = " ".join(output.split())
+    assert code == 2 and "cases.csv: cannot be read as utf-8 text (first at line 4" in text, output
+    assert "encoding: cp1252" in text and "Traceback" not in output
+
+
+def test_a_full_disk_while_quarantining_leaves_no_file_cut_mid_row(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    tables, meta = tiny_tables()
+    tables["teams"] = tables["teams"].assign(site_id=["S1", "S1", "S9"])
+    folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
+    q, real = tmp_path / "q", Path.write_text
+
+    def full(path: Path, content: str, *args, **kw):
+        if q in Path(path).parents:  # half the bytes reach the disk, then it is full
+            real(path, content[: len(content) // 2], *args, **kw)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(path, content, *args, **kw)
+    monkeypatch.setattr(Path, "write_text", full)
+    result = runner.invoke(app, ["validate", str(folder), "--quarantine", str(q)])
+    monkeypatch.undo()
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "evalkit validate: cannot write" in text and "No space left on device" in text
+    assert "cannot read the dataset" not in text  # the heading names the cause
+    assert not [p for p in q.rglob("*") if p.is_file()]  # neither the cut file nor its temporary copy

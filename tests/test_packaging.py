@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -36,12 +38,16 @@ def test_environment_yml_installs_evalkit_itself():
     assert pip_parts and "-e ." in pip_parts[0]
 
 
-def test_console_script_points_at_the_cli_app():
-    from evalkit.cli import app
-
+def test_console_script_runs_the_cli_app_from_an_entry_point_that_imports_nothing_heavy():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["evalkit"] == "evalkit.cli:app"
-    assert callable(app)
+    assert scripts["evalkit"] == "evalkit._entry:main"
+    # a Ctrl-C while pandas loads must reach main's handler, so importing the entry point loads no pandas
+    code = "import sys, evalkit._entry; print('pandas' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "False"
+    help_text = subprocess.run([sys.executable, "-c", "from evalkit._entry import main; main()", "--help"],
+                               capture_output=True, text=True)
+    assert help_text.returncode == 0 and "validate" in help_text.stdout
 
 
 def test_every_module_declares_all():

@@ -29,4 +29,10 @@ def main() -> None:
         code = exc.code
     # the work is done or given up: a Ctrl-C while Python ends ends it at once
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    if code == 130:
+        # interrupted, and the command has cleaned up after itself: leave now, or a second Ctrl-C in
+        # the last moments of Python's own shutdown (its handlers gone) would kill it with a signal
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     sys.exit(code)

@@ -22,44 +22,78 @@ from .schemas import DATE_COLUMNS, MODELS, TABLES, columns, number_columns
 
 __all__ = ["draft_manifest"]
 
-_ID = {"case_id": ["asiakkuus", "asiakkuus id", "asiakkuustunnus", "asiakkuusnumero", "ärende", "klientrelation"],
-       "child_id": ["lapsi", "lapsen tunnus", "lapsen tunniste", "barn", "child"],
-       "team_id": ["tiimi", "tiimin tunnus", "team"], "site_id": ["kohde", "kunta id", "ort", "site"],
-       "worker_id": ["työntekijä", "henkilö", "henkilönumero", "anställd", "worker"]}
-#: header words by contract column (normalised: lower case, no punctuation)
+_ID = {"case_id": ["asiakkuus", "asiakkuus id", "asiakkuustunnus", "asiakkuusnumero", "ärende", "ärende id",
+                   "ärendenummer", "klientrelation", "klientrelation id"],
+       "child_id": ["lapsi", "lapsen tunnus", "lapsen tunniste", "barn", "barn id", "barnets id", "child"],
+       "team_id": ["tiimi", "tiimin tunnus", "team", "team id", "teamets id"],
+       "site_id": ["kohde", "kunta id", "ort", "ort id", "site"],
+       # never "henkilötunnus" or "personbeteckning": those are identity codes, which no table may hold
+       "worker_id": ["työntekijä", "henkilö", "henkilönumero", "anställd", "anställningsnummer", "arbetstagare",
+                     "worker"]}
+#: header words by contract column (normalised: lower case, no punctuation), in Finnish, Swedish and English
 SYNONYMS: dict[str, list[str]] = {
     **_ID,
-    "municipality": ["kunta", "kommun"], "region": ["hyvinvointialue", "maakunta", "välfärdsområde"],
-    "population": ["asukasluku", "väkiluku", "invånare"],
-    "arm": ["ryhmä", "pilotti vertailu", "grupp"], "model_start": ["mallin aloitus", "aloituspvm", "aloitus"],
-    "opened": ["alkupvm", "asiakkuuden alkupvm", "alkupäivä", "alkanut", "början", "inledd", "startdatum"],
-    "closed": ["loppupvm", "asiakkuuden loppupvm", "päättymispvm", "päättynyt", "slutdatum", "avslutad"],
-    "end_reason": ["päättymisen syy", "päättymissyy", "syy", "orsak", "end reason"],
-    "legal_basis": ["peruste", "lakiperuste", "laki", "grund", "legal basis"],
-    "age_at_opening": ["ikä", "ikä alkaessa", "ålder", "age"], "sex": ["sukupuoli", "kön"],
-    "date": ["pvm", "päivämäärä", "sijoituspvm", "tapaamispvm", "datum"],
-    "kind": ["laji", "sijoitusmuoto", "tapaamisen laji", "poissaolon laji", "typ"],
-    "minutes": ["minuutit", "kesto", "kesto min", "minuter"],
-    "month": ["kuukausi", "kk", "månad"], "service": ["palvelu", "palvelulaji", "tjänst"],
-    "cost_eur": ["kustannus", "kustannus eur", "euroa", "hinta", "kostnad", "cost"],
-    "units": ["yksiköt", "määrä", "enheter"],
-    "role": ["nimike", "tehtävä", "ammattinimike", "befattning"],
-    "fte": ["työaika", "htv", "henkilötyövuosi", "arbetstid"],
-    "start": ["alku", "alkaa", "alkupvm", "början"], "end": ["loppu", "loppuu", "loppupvm", "slut"],
+    "municipality": ["kunta", "kommun"], "region": ["hyvinvointialue", "maakunta", "välfärdsområde", "landskap"],
+    "population": ["asukasluku", "väkiluku", "invånare", "invånarantal", "folkmängd"],
+    "arm": ["ryhmä", "pilotti vertailu", "grupp", "pilot jämförelse"],
+    "model_start": ["mallin aloitus", "aloituspvm", "aloitus", "modellens start", "modellen inledd", "startdatum modell"],
+    "opened": ["alkupvm", "asiakkuuden alkupvm", "alkupäivä", "alkanut", "början", "inledd", "startdatum",
+               "klientrelationens början", "inledningsdatum"],
+    "closed": ["loppupvm", "asiakkuuden loppupvm", "päättymispvm", "päättynyt", "slutdatum", "avslutad",
+               "klientrelationens slut", "avslutningsdatum"],
+    "end_reason": ["päättymisen syy", "päättymissyy", "syy", "orsak", "avslutningsorsak", "orsak till avslut",
+                   "end reason"],
+    "legal_basis": ["peruste", "lakiperuste", "laki", "grund", "laglig grund", "rättslig grund", "legal basis"],
+    "age_at_opening": ["ikä", "ikä alkaessa", "ålder", "ålder vid början", "age"], "sex": ["sukupuoli", "kön"],
+    "date": ["pvm", "päivämäärä", "sijoituspvm", "tapaamispvm", "datum", "placeringsdatum", "mötesdatum"],
+    "kind": ["laji", "sijoitusmuoto", "tapaamisen laji", "poissaolon laji", "typ", "slag", "placeringsform",
+             "frånvarons typ"],
+    "minutes": ["minuutit", "kesto", "kesto min", "minuter", "längd", "längd min"],
+    "month": ["kuukausi", "kk", "månad"], "service": ["palvelu", "palvelulaji", "tjänst", "tjänstetyp"],
+    "cost_eur": ["kustannus", "kustannus eur", "euroa", "hinta", "kostnad", "kostnad eur", "euro", "pris", "cost"],
+    "units": ["yksiköt", "määrä", "enheter", "antal", "mängd"],
+    "role": ["nimike", "tehtävä", "ammattinimike", "befattning", "yrkesbeteckning", "tjänstebeteckning"],
+    "fte": ["työaika", "htv", "henkilötyövuosi", "arbetstid", "årsverke", "årsverken"],
+    "start": ["alku", "alkaa", "alkupvm", "början", "från"], "end": ["loppu", "loppuu", "loppupvm", "slut", "till"],
+    "respondent_id": ["vastaaja", "vastaajan tunnus", "svarande", "respondent id"],
+    "respondent": ["vastaajaryhmä", "vastaajatyyppi", "svarandegrupp", "respondentgrupp"],
+    "wave": ["kierros", "aalto", "mittauskerta", "omgång"],
+    "answered": ["vastattu", "vastauspvm", "vastauspäivä", "besvarad", "svarsdatum"],
+    "scale": ["mittari", "asteikko", "kysymys", "skala", "fråga"], "score": ["pisteet", "arvo", "vastaus", "poäng"],
+    "activity": ["toiminto", "toiminta", "työtehtävä", "aktivitet"], "hours": ["tunnit", "tuntia", "timmar"],
 }
 #: Finnish and Swedish words for the contract's category values
 VALUES: dict[str, str] = {
     "ei tarvetta": "no_need", "tarve päättynyt": "no_need", "sijoitus": "placement", "muutto": "moved",
-    "muuttanut": "moved", "täysi-ikäisyys": "age_limit", "ikäraja": "age_limit", "muu": "other", "annat": "other",
+    "muuttanut": "moved", "täysi-ikäisyys": "age_limit", "ikäraja": "age_limit", "muu": "other",
+    "tuntematon": "unknown", "pilotti": "pilot", "vertailu": "comparison",
     "kiireellinen sijoitus": "urgent", "huostaanotto": "care_order", "avohuollon sijoitus": "voluntary",
-    "pilotti": "pilot", "vertailu": "comparison", "tyttö": "F", "nainen": "F", "poika": "M", "mies": "M",
-    "tuntematon": "unknown", "sairauspoissaolo": "sick_leave", "sairausloma": "sick_leave",
+    "tyttö": "F", "nainen": "F", "poika": "M", "mies": "M",
+    "sairauspoissaolo": "sick_leave", "sairausloma": "sick_leave",
     "perhetyö": "family_work", "laitoshoito": "institutional_care", "perhehoito": "foster_care",
     "päihdehoito": "substance_abuse", "terapia": "therapy", "tapaaminen": "face_to_face",
     "puhelu": "phone", "puhelin": "phone", "tiimipalaveri": "team_meeting", "verkostopalaveri": "network_meeting",
     "sosiaalityöntekijä": "social_worker", "konsultoiva sosiaalityöntekijä": "consultant_social_worker",
     "sosiaaliohjaaja": "social_counsellor", "perheterapeutti": "family_therapist",
     "koordinaattori": "coordinator", "perhetyöntekijä": "family_worker",
+    "lapsi": "child", "vanhempi": "parent", "huoltaja": "parent", "työntekijä": "worker",
+    "kirjaaminen": "documentation", "dokumentointi": "documentation", "palaverit": "meetings",
+    "kokoukset": "meetings", "matkat": "travel", "matka-aika": "travel",
+    # Swedish (exports of the bilingual municipalities)
+    "inget behov": "no_need", "behovet upphört": "no_need", "placering": "placement", "flyttat": "moved",
+    "flytt": "moved", "myndig": "age_limit", "åldersgräns": "age_limit", "annat": "other", "annan": "other",
+    "övrigt": "other", "okänd": "unknown", "jämförelse": "comparison",
+    "brådskande placering": "urgent", "omhändertagande": "care_order", "placering inom öppenvården": "voluntary",
+    "öppenvårdsplacering": "voluntary", "flicka": "F", "kvinna": "F", "pojke": "M", "man": "M",
+    "sjukfrånvaro": "sick_leave", "sjukledighet": "sick_leave", "familjearbete": "family_work",
+    "institutionsvård": "institutional_care", "anstaltsvård": "institutional_care", "familjevård": "foster_care",
+    "missbruksvård": "substance_abuse", "terapi": "therapy", "möte": "face_to_face", "träff": "face_to_face",
+    "telefon": "phone", "samtal": "phone", "teammöte": "team_meeting", "nätverksmöte": "network_meeting",
+    "socialarbetare": "social_worker", "konsultativ socialarbetare": "consultant_social_worker",
+    "socialhandledare": "social_counsellor", "familjeterapeut": "family_therapist", "koordinator": "coordinator",
+    "familjearbetare": "family_worker",
+    "barn": "child", "förälder": "parent", "vårdnadshavare": "parent", "anställd": "worker",
+    "dokumentation": "documentation", "möten": "meetings", "resor": "travel",
 }
 _DECIMAL = re.compile(r"\s*-?[\d \u00a0]*\d,\d+\s*")
 _DOTTED = re.compile(r"\s*\d{1,2}\.\d{1,2}\.\d{4}\s*")
@@ -104,11 +138,13 @@ def _sources(folder: Path) -> list[TableMap]:
 
 
 #: words in a file or sheet name that name a table
-TABLE_WORDS = {"sites": ["kohteet", "kunnat", "orter"], "teams": ["tiimit", "team"],
-               "cases": ["asiakkuudet", "asiakkaat", "ärenden"], "placements": ["sijoitukset", "placeringar"],
-               "contacts": ["tapaamiset", "kontaktit", "kontakter"], "services": ["ostopalvelut", "palvelut"],
-               "staff": ["henkilöstö", "työntekijät", "personal"], "absences": ["poissaolot", "frånvaro"],
-               "surveys": ["kyselyt", "enkät"], "time_use": ["ajankäyttö", "tidsanvändning"]}
+TABLE_WORDS = {"sites": ["kohteet", "kunnat", "orter", "kommuner"], "teams": ["tiimit", "team"],
+               "cases": ["asiakkuudet", "asiakkaat", "ärenden", "klientrelationer"],
+               "placements": ["sijoitukset", "placeringar"],
+               "contacts": ["tapaamiset", "kontaktit", "kontakter", "möten"],
+               "services": ["ostopalvelut", "palvelut", "köpta tjänster", "tjänster"],
+               "staff": ["henkilöstö", "työntekijät", "personal", "anställda"], "absences": ["poissaolot", "frånvaro"],
+               "surveys": ["kyselyt", "enkät", "enkäter"], "time_use": ["ajankäyttö", "tidsanvändning"]}
 
 
 def _propose(frame: pd.DataFrame, name: str) -> tuple[str | None, dict[str, str | None]]:

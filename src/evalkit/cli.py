@@ -24,7 +24,8 @@ def synth(
     out: Path = typer.Option(..., "--out", help="Folder to write the synthetic dataset into."),
     sites: int = typer.Option(8, "--sites", min=1, help="Number of pilot sites (309 = national scale)."),
     seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives the same data."),
-    fmt: str = typer.Option("csv", "--format", help="Table file format: csv, parquet or xlsx."),
+    fmt: str = typer.Option("csv", "--format", help="Table file format: csv, parquet or xlsx; or export: as Finnish client and payroll systems "
+                             "export them, without dataset.yaml (practise `evalkit inspect` on it)."),
     null: bool = typer.Option(False, "--null", help="No true effects: every ratio 1, every change 0."),
     team_sd: float = typer.Option(0.0, "--team-sd", help="SD of extra permanent team effects on every outcome."),
     calendar_shock: float = typer.Option(0.0, "--calendar-shock",

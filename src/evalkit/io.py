@@ -188,8 +188,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except DatasetError:
         raise
     except Exception as exc:  # noqa: BLE001 - every reader failure means "cannot read"
-        if path.suffix == ".csv" and looks_like_cp1252(path.read_bytes()):
-            raise DatasetError(f"{path}: cannot be read as utf-8 text (it looks like Windows-1252): declare it in "
+        if path.suffix == ".csv" and looks_like_cp1252(data := path.read_bytes()):
+            raise DatasetError(f"{path}: cannot be read as utf-8 text (first at {_undecodable_line(data)}; it looks "
+                               "like Windows-1252): declare it in "
                                f"dataset.yaml under tables: {path.stem}: with file: {path.name} and "
                                "encoding: cp1252 (data/README.md)") from None
         raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {_short(exc)})") from None
@@ -198,6 +199,15 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.suffix != ".csv":  # a CSV's rows are numbered as the file counts them, blank lines too
         df.index = pd.RangeIndex(1, len(df) + 1, name="row")
     return df
+
+
+def _undecodable_line(data: bytes) -> str:
+    """Where the first byte that is not UTF-8 is, as the file counts its lines."""
+    try:
+        data.decode("utf-8-sig")
+        return "no line"
+    except UnicodeDecodeError as exc:
+        return f"line {data.count(10, 0, exc.start) + 1}"  # 10: the newline byte
 
 
 def _check_headers(df: pd.DataFrame, path: Path) -> None:

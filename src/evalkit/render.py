@@ -40,6 +40,7 @@ from ._render_html import debug_copy, failing_cell, failure_page, path_placehold
 from ._render_params import write_site_params
 from .config import ParamsError, SiteConfig, load_params
 from .disclosure import DEFAULT_THRESHOLD, small_mark
+from .idcode import mask_codes
 from .result import EvalkitError
 
 __all__ = ["render_batch", "render_site", "SiteTask", "prepare_batch_data", "load_site_params", "write_site_params",
@@ -131,16 +132,20 @@ def load_site_params(params_dir: Path, lang: str | None, site_ids: Iterable[str]
     for path in sorted(params_dir.glob("*.yaml")):
         if path.name.startswith("_"):
             continue
+        # the file's name is the site's name in the manifest and the index: an identity code in it
+        # (or in a key the message quotes) is masked there as everywhere
+        name = mask_codes(path.stem)
+        name = name if name not in errors else f"{name} ({len(errors) + 1})"
         shown = f"{params_dir.name}/{path.name}"
         try:
             cfg = load_params(path, lang=lang)
         except ParamsError as exc:
-            errors[path.stem] = str(exc).replace(str(path), shown)
+            errors[name] = mask_codes(str(exc).replace(str(path), shown))
             continue
         if cfg.site != path.stem:
-            errors[path.stem] = f"{shown}: key 'site' is {cfg.site!r} but the file is named {path.stem!r}"
+            errors[name] = mask_codes(f"{shown}: key 'site' is {cfg.site!r} but the file is named {path.stem!r}")
         elif cfg.site not in known:
-            errors[path.stem] = f"{shown}: key 'site': the dataset has no site {cfg.site!r}"
+            errors[name] = mask_codes(f"{shown}: key 'site': the dataset has no site {cfg.site!r}")
         else:
             configs[cfg.site] = cfg
     return configs, errors

@@ -315,8 +315,10 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", 
         Folder to write ``dataset.yaml`` and the tables into.
     sites, seed : int
         As :func:`synthesise`.
-    fmt : {"csv", "parquet", "xlsx"}
-        Table file format.
+    fmt : {"csv", "parquet", "xlsx", "export"}
+        Table file format; ``"export"``: as Finnish client and payroll systems
+        export them (Windows-1252 CSV, workbooks, Finnish headers and values;
+        no ``dataset.yaml``), for ``evalkit inspect``.
     null : bool
         No true effects (:meth:`Effects.null`).
     stress : dict, optional
@@ -342,8 +344,8 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", 
     from .io import FORMATS, write_dataset
 
     console = Console(width=100)
-    if fmt not in FORMATS:
-        console.print(f"[red]error:[/red] unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt not in (*FORMATS, "export"):
+        console.print(f"[red]error:[/red] unknown format {fmt!r}; use one of {', '.join(FORMATS)} or export")
         return 2
     t0 = time.perf_counter()
     try:
@@ -358,7 +360,12 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", 
         console.print(f"[red]error:[/red] Excel holds at most 1,048,575 rows; too long: {', '.join(too_long)}. "
                       "Use --format csv or parquet.")
         return 2
-    write_dataset(ds.tables, ds.meta, out, fmt=fmt)
+    if fmt == "export":
+        from ._synth_export import write_client_export
+
+        write_client_export(ds.tables, out)
+    else:
+        write_dataset(ds.tables, ds.meta, out, fmt=fmt)
     t2 = time.perf_counter()
     console.print(f"Synthetic dataset: {sites} site(s), seed {seed}{', no true effects' if null else ''} -> {out}",
                   markup=False)
@@ -371,4 +378,7 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", 
         table.add_row(name, f"{len(df):,}")
     console.print(table)
     console.print(f"generated in {t1 - t0:.1f} s, written ({fmt}) in {t2 - t1:.1f} s")
+    if fmt == "export":
+        console.print(f"extracted on {ds.meta['extracted_on']:%Y-%m-%d}; no dataset.yaml: draft one with "
+                      f"`evalkit inspect {out} --out {Path(out) / 'dataset.yaml'}`", markup=False)
     return 0

@@ -423,9 +423,15 @@ def cli_validate(path: Path, quarantine: Optional[Path] = None, report: Optional
     except DatasetError as exc:
         print_error(str(exc))
         return 2
+    except OSError as exc:  # a full disk or a read-only folder: the files are written whole or not at all
+        where = Path(exc.filename).name if exc.filename else "the output"
+        print_error(f"cannot write {where} ({exc.strerror or type(exc).__name__}); nothing was half-written: "
+                    "free space or choose another folder, and validate again", "evalkit validate: cannot write")
+        return 2
     except Exception as exc:  # noqa: BLE001 - the command line must never show a traceback
         # only the type: an exception text can quote cell values
-        print_error(f"validation stopped by an unexpected {type(exc).__name__}; please report it")
+        print_error(f"validation stopped by an unexpected {type(exc).__name__}; please report it",
+                    "evalkit validate: stopped by an error")
         return 2
     print_report(ds.report, quarantine)
     return ds.report.exit_code
@@ -463,11 +469,8 @@ def _defuse_formulas(rows: pd.DataFrame) -> pd.DataFrame:
 def _write_quarantine(ds: Dataset, folder: Path, excel: bool = False) -> None:
     """One CSV per table with quarantined rows, each written whole or not at all; ``excel``: for
     Excel with Finnish settings (semicolons, a BOM so that ä and ö show)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, rows in ds.quarantine.items():
-            if len(rows):
-                text = _defuse_formulas(rows).to_csv(index=False, date_format="%Y-%m-%d", sep=";" if excel else ",")
-                atomic_write(folder / f"{name}.csv", ("\ufeff" if excel else "") + text)
-    except OSError as exc:
-        raise DatasetError(f"{folder}: cannot write the quarantine files ({exc.strerror})") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, rows in ds.quarantine.items():
+        if len(rows):
+            text = _defuse_formulas(rows).to_csv(index=False, date_format="%Y-%m-%d", sep=";" if excel else ",")
+            atomic_write(folder / f"{name}.csv", ("\ufeff" if excel else "") + text)
