@@ -168,6 +168,29 @@ def test_brackets_in_a_table_column_or_value_are_shown_not_read_as_markup(tmp_pa
     _reconciled(folder)
 
 
+def test_brackets_in_a_folder_name_and_a_site_id_are_shown_as_written(tmp_path):
+    tables, meta = tiny_tables()
+    tables["teams"] = tables["teams"].assign(site_id=["S1", "S1", "[/]S9[red]"])  # an unknown site, with markup
+    folder = write_tiny(tmp_path / "[bold]raw[/]" / "d", tables=tables, meta=meta)
+    (folder / "cases.csv").write_bytes(b"\xe4" + (folder / "cases.csv").read_bytes())  # exit 2 names the path
+    code, output, _ = _validate(folder)
+    assert code == 2 and "[bold]raw[/]" in output.replace("\n", "") and "Traceback" not in output, output
+    (folder / "cases.csv").write_bytes((folder / "cases.csv").read_bytes()[1:])
+    code, output, _ = _validate(folder)
+    assert code == 1 and "Traceback" not in output and "MarkupError" not in output, output
+    assert _rules_of(folder, "teams")["unknown_site"] == [3]
+    _reconciled(folder)
+
+
+def test_a_tab_separated_export_is_read_with_its_columns(tmp_path):
+    folder = write_tiny(tmp_path / "d")
+    path = folder / "staff.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace(",", "\t"), encoding="utf-8")
+    code, output, _ = _validate(folder)
+    assert code == 0, output  # once: "required column(s) missing" although they were all there
+    _reconciled(folder)
+
+
 @pytest.mark.parametrize("key", ["1", "yes", "on"])
 def test_a_params_key_that_is_not_a_name_is_a_clear_error(tmp_path, key):
     path = tmp_path / "kuopio.yaml"
