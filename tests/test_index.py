@@ -151,3 +151,30 @@ def test_index_in_english_and_swedish(tmp_path, lang, heading, sentence):
         manifest.record(site, {"status": "done", "report": f"{site}/report.html"})
     page = write_index(tmp_path, manifest, lang).read_text()
     assert f'<html lang="{lang}">' in page and heading in page and sentence in page
+
+
+def _index_with_alphas(tmp_path, alphas: dict[str, float]) -> str:
+    manifest = Manifest(tmp_path)
+    for site, doc in _bcg_results().items():
+        doc["stamp"] = {"params": {"alpha": alphas.get(site, alphas.get("*", 0.05))}}
+        (tmp_path / site).mkdir()
+        (tmp_path / site / "results.json").write_text(json.dumps(doc))
+        manifest.record(site, {"status": "done", "report": f"{site}/report.html"})
+    return write_index(tmp_path, manifest, "en").read_text()
+
+
+def test_a_batch_rendered_at_90_percent_is_pooled_and_labelled_at_90_percent(tmp_path):
+    page = _index_with_alphas(tmp_path, {"*": 0.10})
+    d = pd.read_csv(DATA / "dat_bcg.csv")
+    yi = np.log((d.tpos / (d.tpos + d.tneg)) / (d.cpos / (d.cpos + d.cneg)))
+    vi = 1 / d.tpos - 1 / (d.tpos + d.tneg) + 1 / d.cpos - 1 / (d.cpos + d.cneg)
+    # metafor: rma(yi, vi, method = "REML", test = "adhoc", level = 90)
+    fit = pool(pd.DataFrame({"yi": yi, "vi": vi}), yi="yi", vi="vi", method="REML", test="adhoc", alpha=0.10)
+    ci = f"{np.exp(fit['pooled']['ci_low']):.2f}\u2013{np.exp(fit['pooled']['ci_high']):.2f}"
+    assert f"(90% CI {ci})" in page
+    assert "90% confidence interval" in page and "95%" not in page  # once: labelled 95% whatever the level
+
+
+def test_sites_at_different_levels_keep_their_own_intervals_and_the_index_says_so(tmp_path):
+    page = _index_with_alphas(tmp_path, {"trial_1": 0.10})
+    assert "different confidence levels (90, 95%)" in page and "(95% CI " in page

@@ -55,3 +55,55 @@ def test_require_columns_names_the_missing_ones():
         require_columns(pd.DataFrame({"a": [1]}), "a", "zz")
     with pytest.raises(InputError, match="DataFrame"):
         require_columns([1, 2], "a")
+
+
+# ------------------------------------------------------------------ alpha: one check, used everywhere
+def _public_functions_with_alpha():
+    import importlib
+    import inspect
+
+    import evalkit
+
+    found = {}
+    for name in sorted(evalkit._SUBMODULES):
+        module = importlib.import_module(f"evalkit.{name}")
+        for attr in getattr(module, "__all__", []):
+            f = getattr(module, attr, None)
+            if inspect.isfunction(f) and "alpha" in inspect.signature(f).parameters:
+                found[f"{name}.{attr}"] = f
+    return found
+
+
+def test_every_public_function_taking_alpha_checks_it():
+    functions = _public_functions_with_alpha()
+    assert len(functions) >= 25  # the estimators of effects, survival, rates, trends, meta, design
+    assert [name for name, f in functions.items() if not getattr(f, "checks_alpha", False)] == []
+
+
+@pytest.mark.parametrize("alpha", [1.5, 0, 1, -0.1, float("nan"), "0.05", True, None])
+def test_an_alpha_that_is_not_a_level_is_refused_in_one_wording(alpha):
+    from evalkit import effects, rates, survival, trends
+
+    d = pd.DataFrame({"y": np.arange(16.0) % 5, "arm": np.repeat([0, 1], 8), "post": np.tile([0, 1], 8),
+                      "fte": 1.0, "month": np.tile(np.arange(8), 2), "event": 1})
+    calls = [lambda: effects.did(d, "y", "arm", "post", alpha=alpha),  # once gave a lower limit above the estimate
+             lambda: survival.cox(d, "y", "event", ["arm"], alpha=alpha),
+             lambda: rates.rate_did(d, "y", "fte", "arm", "post", alpha=alpha),
+             lambda: trends.its(d[d["arm"] == 0], "y", "month", start=4, alpha=alpha)]
+    for call in calls:
+        with pytest.raises(InputError, match=r"^alpha must be a number between 0 and 1 \(0\.05 gives 95% "):
+            call()
+
+
+def test_rate_did_and_its_give_intervals_at_the_level_asked():
+    from evalkit import rates, trends
+
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"days": rng.poisson(20, 40), "fte": 1.0, "arm": np.repeat([0, 1], 20),
+                      "post": np.tile([0, 1], 20), "month": np.arange(40)})
+    z90 = stats.norm.ppf(0.95)  # Wald z intervals, as R confint.default(glm(...), level = 0.90)
+    for res, row in ((rates.rate_did(d, "days", "fte", "arm", "post", alpha=0.10), "did"),
+                     (trends.its(d, "days", "month", start=20, alpha=0.10), "level_change")):
+        r = res[row]
+        assert r["ci_low"] == pytest.approx(r["estimate"] - z90 * r["se"], rel=1e-12)
+        assert r["ci_high"] == pytest.approx(r["estimate"] + z90 * r["se"], rel=1e-12)

@@ -7,13 +7,14 @@ import patsy
 
 from . import _crve
 from ._wild import cluster_codes, crv1_vcov
-from .result import EstimationError, InputError, Result, require_columns, wald_table
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
 
 __all__ = ["ols"]
 
 _SE_TYPES = ("iid", "hc1", "cluster", "cr2", "cr3")
 
 
+@checks_alpha
 def ols(data: pd.DataFrame, formula: str, *, cluster: str | None = None, se_type: str | None = None,
         alpha: float = 0.05) -> Result:
     """Ordinary least squares of a patsy formula, with the SEs an evaluation with few clusters needs.
@@ -61,8 +62,7 @@ def ols(data: pd.DataFrame, formula: str, *, cluster: str | None = None, se_type
         raise InputError(f"se_type must be one of {', '.join(_SE_TYPES)}, not {se_type!r}")
     if (cluster is None) != (se_type in ("iid", "hc1")):
         raise InputError(f"se_type={se_type!r} " + ("needs cluster=" if cluster is None else "ignores cluster="))
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must lie between 0 and 1, not {alpha}")
+    check_alpha(alpha)
     require_columns(data, cluster)
     if cluster is not None:
         data = data[data[cluster].notna()]

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from .result import EstimationError, InputError, Result, require_columns, wald_table
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
 
 __all__ = ["staggered_did"]
 
@@ -62,6 +62,7 @@ class _Panel:
     warnings: list[str] = field(default_factory=list)
 
 
+@checks_alpha
 def staggered_did(
     data: pd.DataFrame,
     outcome: str,
@@ -140,8 +141,7 @@ def staggered_did(
         raise InputError(f"control must be 'never' or 'notyet', not {control!r}")
     if aggregate not in _AGGREGATES:
         raise InputError(f"aggregate must be 'simple', 'event', 'group' or None, not {aggregate!r}")
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must be between 0 and 1, not {alpha!r}")
+    check_alpha(alpha)
     bootstrap = int(bootstrap)
     if bootstrap < 0:
         raise InputError("bootstrap must be 0 (analytic SEs) or a positive number of draws")

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .result import EstimationError, InputError, Result, require_columns
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns
 
 __all__ = ["mde", "power", "estimable", "require_estimable", "ANALYSES"]
 
@@ -59,8 +59,7 @@ def _check_design(clusters_per_arm: int, cluster_size: float, icc: float, alpha:
         raise InputError(f"cluster_size must be >= 1, not {cluster_size}")
     if not 0 <= icc <= 1:
         raise InputError(f"icc must lie in [0, 1], not {icc}")
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must lie between 0 and 1, not {alpha}")
+    check_alpha(alpha)
 
 
 def _se_unit(clusters_per_arm: int, cluster_size: float, icc: float) -> tuple[float, float]:
@@ -70,6 +69,7 @@ def _se_unit(clusters_per_arm: int, cluster_size: float, icc: float) -> tuple[fl
     return de, math.sqrt(de * (1 / n_arm + 1 / n_arm))
 
 
+@checks_alpha
 def mde(*, clusters_per_arm: int, cluster_size: float, icc: float, alpha: float = 0.05,
         power: float = 0.8) -> Result:
     """Minimum detectable standardised effect of a two-arm comparison of clusters (teams).
@@ -129,6 +129,7 @@ def mde(*, clusters_per_arm: int, cluster_size: float, icc: float, alpha: float 
                   "t quantiles on 2J-2 df", warnings)
 
 
+@checks_alpha
 def power(*, effect: float, clusters_per_arm: int, cluster_size: float, icc: float,
           alpha: float = 0.05) -> Result:
     """Exact power of the two-sided cluster-level t-test for a standardised effect.

@@ -44,7 +44,7 @@ from . import _crve, _lmm
 from ._ols import ols
 from ._staggered import staggered_did
 from ._wild import WildResult, cluster_codes, cluster_notes, crv1_vcov, wild_test
-from .result import EstimationError, InputError, Result, require_columns, wald_table
+from .result import EstimationError, InputError, Result, checks_alpha, require_columns, wald_table
 
 __all__ = ["did", "did_table", "twfe", "staggered_did", "mixed_anova", "compare_groups", "ols"]
 
@@ -114,6 +114,7 @@ def _change_scores(df: pd.DataFrame, outcome: str, unit: str, post: str, treated
     return pd.DataFrame({"change": wide[1] - wide[0], "treated": group.loc[wide.index]})
 
 
+@checks_alpha
 def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str | None = None,
         balanced: bool = False, covariates: Sequence[str] = (), cluster: str | None = None,
         se_type: str | None = None, alpha: float = 0.05, seed: int | None = None,
@@ -280,6 +281,7 @@ def _did_balanced(data, outcome, treated, post, unit, alpha) -> Result:
                          "unpooled SE, Welch t as R t.test(change ~ treated)")
 
 
+@checks_alpha
 def did_table(data: pd.DataFrame, outcome: str, treated: str, post: str, *,
               unit: str | None = None, alpha: float = 0.05) -> Result:
     """Group-by-period means with SEs, in the layout of Card & Krueger's Table 3.
@@ -350,6 +352,7 @@ def did_table(data: pd.DataFrame, outcome: str, treated: str, post: str, *,
                   method=f"Group x period means, SE = SD/sqrt(n); change rows: {change} (Card & Krueger 1994 Table 3)")
 
 
+@checks_alpha
 def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str, *,
          covariates: Sequence[str] = (), cluster: str | None = None, se_type: str = "cluster",
          alpha: float = 0.05, seed: int | None = None, boot_weights: str | None = None) -> Result:
@@ -586,6 +589,7 @@ def _anova_mixedlm(df, dv, within, between, subject) -> Result:
                   warnings=notes)
 
 
+@checks_alpha
 def compare_groups(data: pd.DataFrame, outcome: str, group: str, *, alpha: float = 0.05) -> Result:
     """Compare an outcome between two groups: Welch t, Hedges' g, Mann-Whitney.
 

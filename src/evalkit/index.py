@@ -25,7 +25,7 @@ import pandas as pd
 
 from . import i18n
 from ._render_files import DONE, atomic_write, now
-from .result import EvalkitError, Result
+from .result import EvalkitError, Result, checks_alpha
 
 __all__ = ["site_estimates", "pooled_estimates", "write_index"]
 
@@ -71,6 +71,7 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+@checks_alpha
 def pooled_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05, test: str = "adhoc") -> dict[str, Result | str]:
     """Random-effects (REML, truncated Knapp-Hartung) forest data per key estimate with at least two sites.
 
@@ -127,6 +128,21 @@ def pooled_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05, test: str 
     return out
 
 
+def _level(alpha: float, lang: str) -> str:
+    return i18n.fmt_number(100 * (1 - alpha), lang, 0 if round(100 * alpha, 9).is_integer() else 1)
+
+
+def _batch_level(results: Mapping[str, Mapping[str, Any]], lang: str) -> tuple[float, list[str]]:
+    """The confidence level the index pools at, and the levels the sites' reports use.
+
+    The sites' own level when they share one (a batch rendered with ``alpha: 0.10`` pools at 90%);
+    95% when they differ, each site's row then keeping its own report's interval.
+    """
+    alphas = sorted({float(((doc.get("stamp") or {}).get("params") or {}).get("alpha", 0.05))
+                     for doc in results.values()}, reverse=True)  # levels from the lowest up
+    return (alphas[0] if len(alphas) == 1 else 0.05), [_level(a, lang) for a in alphas]
+
+
 def _label(key: str, lang: str, default: str, **values: object) -> str:
     try:
         return i18n.label(key, lang, **values)
@@ -142,7 +158,7 @@ def _capital(text: str) -> str:
 _DIGITS = {"cost_slope": 3}
 
 
-def _forest_png(table: pd.DataFrame, ratio: bool, lang: str, digits: int = 2) -> str:
+def _forest_png(table: pd.DataFrame, ratio: bool, lang: str, digits: int, level: str) -> str:
     from . import plots
 
     sep = "\u2013" if lang == "en" else "\u2026"
@@ -150,12 +166,12 @@ def _forest_png(table: pd.DataFrame, ratio: bool, lang: str, digits: int = 2) ->
     labels = {"title": "", "pooled": i18n.label("index_pooled", lang),
               "prediction": i18n.label("index_prediction_interval", lang), "ci_sep": sep,
               "xlabel_ratio": i18n.label("index_ratio_axis", lang), "xlabel": _capital(i18n.label("estimate", lang)),
-              "estimate": f"{_capital(i18n.label('estimate', lang))} (95{'' if lang == 'en' else chr(160)}% CI)"}
+              "estimate": f"{_capital(i18n.label('estimate', lang))} ({level}{'' if lang == 'en' else chr(160)}% CI)"}
     ax = plots.forest(table, ratio=ratio, labels=labels, number_format=lambda x: i18n.fmt_number(x, lang, digits))
     return plots.to_base64_png(ax)
 
 
-def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str) -> str:
+def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str, level: str) -> str:
     title = html.escape(_label(f"index_est_{name}", lang, name))
     if isinstance(fit, str):
         reason = i18n.label("index_not_pooled", lang) if fit == "fewer_than_two" else fit
@@ -166,18 +182,18 @@ def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str) -> str
     values = {"estimate": i18n.fmt_number(f(row["estimate"]), lang, digits), "k": k,
               "ci": i18n.fmt_ci(f(row["ci_low"]), f(row["ci_high"]), lang, digits),
               "pi": i18n.fmt_ci(f(pred["ci_low"]), f(pred["ci_high"]), lang, digits),
-              "i2": i18n.fmt_percent(fit.stats["i2"] / 100, lang)}
+              "i2": i18n.fmt_percent(fit.stats["i2"] / 100, lang), "level": level}
     # with two sites, t on 1 df makes the prediction interval span orders of magnitude: say so instead
     text = i18n.label("index_pooled_sentence" if k >= _MIN_SITES_PI else "index_pooled_sentence_no_pi", lang,
                       **values)
     table = fit.table if k >= _MIN_SITES_PI else fit.table[fit.table["kind"] != "prediction"]
-    img = _forest_png(table, ratio, lang, digits)
+    img = _forest_png(table, ratio, lang, digits, level)
     return (f'<h3>{title}</h3><p>{html.escape(text)}</p>'
             f'<div class="forest" data-estimate="{html.escape(name)}"><img alt="{title}" src="data:image/png;base64,{img}">'
-            f"{_forest_table(table, ratio, lang, digits)}</div>")
+            f"{_forest_table(table, ratio, lang, digits, level)}</div>")
 
 
-def _forest_table(table: pd.DataFrame, ratio: bool, lang: str, digits: int = 2) -> str:
+def _forest_table(table: pd.DataFrame, ratio: bool, lang: str, digits: int, level: str) -> str:
     """The forest plot's numbers as text (readable by a screen reader, copyable): the same values as the image."""
     f = math.exp if ratio else float
     names = {"pooled": i18n.label("index_pooled", lang), "prediction": i18n.label("index_prediction_interval", lang)}
@@ -190,7 +206,7 @@ def _forest_table(table: pd.DataFrame, ratio: bool, lang: str, digits: int = 2) 
                     f"<td>{i18n.fmt_ci(f(row['ci_low']), f(row['ci_high']), lang, digits)}</td><td>{weight}</td></tr>")
     head = (f"<tr><th>{html.escape(i18n.label('site', lang).capitalize())}</th>"
             f"<th>{html.escape(_capital(i18n.label('estimate', lang)))}</th>"
-            f"<th>{html.escape(i18n.label('index_ci', lang))}</th>"
+            f"<th>{html.escape(i18n.label('index_ci', lang, level=level))}</th>"
             f"<th>{html.escape(_capital(i18n.label('index_weight', lang)))}</th></tr>")
     return f'<table class="forest-numbers">{head}{"".join(rows)}</table>'
 
@@ -223,7 +239,13 @@ def write_index(out: Path, manifest: Any, lang: str) -> Path:
     names = {site: doc.get("municipality") or site for site, doc in results.items()}
     est["site"] = est["site"].map(names)  # readers see municipality names, never ids
     ratio = est.groupby("name")["ratio"].all().to_dict() if len(est) else {}
-    pooled = "".join(_pooled_section(n, fit, ratio[n], lang) for n, fit in pooled_estimates(est).items())
+    alpha, levels = _batch_level(results, lang)
+    level = _level(alpha, lang)
+    pooled = "".join(_pooled_section(n, fit, ratio[n], lang, level)
+                     for n, fit in pooled_estimates(est, alpha=alpha).items())
+    if len(levels) > 1 and pooled:  # each site's row keeps its own report's interval: say so
+        pooled = f"<p>{html.escape(i18n.label('index_mixed_levels', lang, levels=', '.join(levels), level=level))}" \
+                 f"</p>{pooled}"
     batch = manifest.batch
     failed = any(e.get("status") != DONE for e in manifest.sites.values())
     meta = i18n.label("index_stamp", lang, dataset=batch.get("dataset", ""),

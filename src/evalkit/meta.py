@@ -58,7 +58,7 @@ from scipy import optimize
 from scipy import stats as st
 
 from . import _effect_sizes as _es
-from .result import InputError, Result, require_columns, wald_table
+from .result import InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
 
 __all__ = ["pool", "effect_sizes", "forest_data"]
 
@@ -253,6 +253,7 @@ def _single(y: np.ndarray, v: np.ndarray, method: str, test: str, alpha: float) 
     return Result(table, stats, "Single study (no pooling); Wald z CI", warnings)
 
 
+@checks_alpha
 def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "REML",
          test: str = "z", alpha: float = 0.05, pi_type: str = "default") -> Result:
     """Pool effect estimates by fixed- or random-effects meta-analysis, as ``metafor::rma``.
@@ -307,8 +308,7 @@ def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "R
         raise InputError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if test not in TESTS:
         raise InputError(f"test must be 'z', 'knha' or 'adhoc', not {test!r}")
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must lie between 0 and 1, not {alpha}")
+    check_alpha(alpha)
     if pi_type not in ("default", "t"):
         raise InputError(f"pi_type must be 'default' or 't', not {pi_type!r}")
     y, v, _ = _vectors(data, yi, vi)
@@ -375,6 +375,7 @@ def forest_data(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, label: st
 
 # --------------------------------------------------------------------------- escalc
 
+@checks_alpha
 def effect_sizes(data: pd.DataFrame, measure: str = "RR", *, add: float = ZERO_CELL_ADD,
                  alpha: float = 0.05, **columns: str) -> Result:
     """Per-study effect sizes and sampling variances, as ``metafor::escalc``.

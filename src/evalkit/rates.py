@@ -19,11 +19,12 @@ import patsy
 from scipy import stats as st
 
 from . import _glm
-from .result import EstimationError, InputError, Result, require_columns
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns
 
 __all__ = ["rate_model", "compare_rates", "rate_did", "rate_twfe"]
 
 
+@checks_alpha
 def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
                family: str = "poisson", cluster: str | None = None, se_type: str | None = None,
                alpha: float = 0.05) -> Result:
@@ -103,8 +104,7 @@ def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
         offset = offset[keep]
     _glm.check_counts(events[keep], y.columns[0])
     groups = _cluster_ids(data, cluster, keep)
-    if not 0 < alpha < 1:
-        raise InputError(f"alpha must lie between 0 and 1, not {alpha}")
+    check_alpha(alpha)
     se_type = str(se_type or ("cluster" if cluster is not None else "model")).lower()
     if se_type not in ("model", "cluster", "cr2", "cr3"):
         raise InputError(f"se_type must be 'model', 'cluster', 'cr2' or 'cr3', not {se_type!r}")
@@ -130,8 +130,9 @@ def _cluster_ids(data: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> n
     return ids.to_numpy()[keep]
 
 
+@checks_alpha
 def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: str, *,
-             family: str = "poisson", cluster: str | None = None) -> Result:
+             family: str = "poisson", cluster: str | None = None, alpha: float = 0.05) -> Result:
     """Difference-in-differences on rates: the ratio of rate ratios.
 
     Fits ``events ~ arm + period + arm:period`` with ``log(exposure)`` as
@@ -151,6 +152,8 @@ def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: s
         As :func:`rate_model`.
     cluster : str, optional
         Cluster ids (worker or team) for cluster-robust SEs, as :func:`rate_model`.
+    alpha : float
+        1 - confidence level.
 
     Returns
     -------
@@ -181,13 +184,14 @@ def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: s
     if len(cells) < 4:
         raise EstimationError("rate DiD needs rows in all four arm x period cells")
     res = rate_model(frame, "events ~ arm * period", exposure="exposure", family=family,
-                     cluster="cluster" if cluster is not None else None)
+                     cluster="cluster" if cluster is not None else None, alpha=alpha)
     res.table = res.table.rename(index={"arm:period": "did", "Intercept": "intercept"}).loc[
         ["did", "arm", "period", "intercept"]]
     res.method = "Rate DiD (ratio of rate ratios): " + res.method
     return res
 
 
+@checks_alpha
 def rate_twfe(data: pd.DataFrame, events: str, exposure: str, treatment: str, unit: str, time: str, *,
               family: str = "quasipoisson", cluster: str | None = None, se_type: str | None = None,
               alpha: float = 0.05) -> Result:
@@ -261,6 +265,7 @@ def _binary(col: pd.Series, name: str) -> pd.Series:
     return values.astype(float)
 
 
+@checks_alpha
 def compare_rates(data: pd.DataFrame, events: str, exposure: str, group: str, *,
                   by: str | None = None, reference=None, alpha: float = 0.05) -> Result:
     """Crude rates per group with exact CIs, and exact rate ratios against a reference group.

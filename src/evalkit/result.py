@@ -6,10 +6,12 @@ model-level figures, and one line naming the method and its conventions.
 """
 from __future__ import annotations
 
+import functools
 import html
+import inspect
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,8 @@ __all__ = [
     "InputError",
     "wald_table",
     "require_columns",
+    "check_alpha",
+    "checks_alpha",
 ]
 
 
@@ -189,3 +193,42 @@ def require_columns(data: pd.DataFrame, *columns: str | None) -> None:
     missing = [c for c in columns if c is not None and c not in data.columns]
     if missing:
         raise InputError(f"column(s) not in data: {', '.join(map(str, missing))}")
+
+
+def check_alpha(alpha: object) -> float:
+    """``alpha`` as a float, or :class:`InputError` in the one wording every estimator uses.
+
+    Examples
+    --------
+    >>> check_alpha(0.1)
+    0.1
+    >>> check_alpha(1.5)
+    Traceback (most recent call last):
+    ...
+    evalkit.result.InputError: alpha must be a number between 0 and 1 (0.05 gives 95% intervals), not 1.5
+    """
+    ok = isinstance(alpha, (int, float, np.integer, np.floating)) and not isinstance(alpha, bool)
+    if not ok or not 0 < float(alpha) < 1:  # NaN fails the comparison too
+        raise InputError(f"alpha must be a number between 0 and 1 (0.05 gives 95% intervals), not {alpha!r}")
+    return float(alpha)
+
+
+def checks_alpha(func: Callable) -> Callable:
+    """Decorate an estimator: its ``alpha`` argument is checked by :func:`check_alpha` before it runs.
+
+    Every public estimator with an ``alpha`` carries it (``tests/test_result.py``
+    checks), so a level such as 1.5 never gives an interval whose lower limit lies
+    above the estimate.
+    """
+    signature = inspect.signature(func)
+    default = signature.parameters["alpha"].default
+
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        alpha = kwargs["alpha"] if "alpha" in kwargs else signature.bind_partial(*args, **kwargs).arguments.get(
+            "alpha", default)
+        check_alpha(alpha)
+        return func(*args, **kwargs)
+
+    checked.checks_alpha = True  # type: ignore[attr-defined]
+    return checked

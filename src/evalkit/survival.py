@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from . import _cmprsk, _coxph, _km, _rmst
-from .result import EstimationError, InputError, Result, require_columns, wald_table
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
 
 __all__ = ["km", "median_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif", "gray_test"]
 
@@ -95,8 +95,7 @@ def _stack(parts, group):
 def _check_conf(conf_type, alpha=0.05):
     if conf_type not in _km.CONF_TYPES:
         raise InputError(f"conf_type must be one of {_km.CONF_TYPES}, not {conf_type!r}")
-    if not 0 < alpha < 1:
-        raise InputError("alpha must be between 0 and 1")
+    check_alpha(alpha)
 
 
 def _km_table(sub, conf_type, alpha):
@@ -110,6 +109,7 @@ def _ci_label(conf_type, alpha):
 
 
 # ---------------------------------------------------------------- Kaplan-Meier
+@checks_alpha
 def km(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Result:
     """Kaplan-Meier survival curve(s) with Greenwood SEs, as R ``survfit``.
 
@@ -162,6 +162,7 @@ def km(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Res
                   f"Kaplan-Meier, Greenwood SE, {_ci_label(conf_type, alpha)}", warns)
 
 
+@checks_alpha
 def median_survival(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Result:
     """Median survival time and its CI, as R ``print(survfit(...))``.
 
@@ -213,6 +214,7 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
                   f"Kaplan-Meier median, R quantile.survfit rule, {_ci_label(conf_type, alpha)}", warns)
 
 
+@checks_alpha
 def survival_at(data, duration, event, times: Sequence[float], *, group=None,
                 conf_type="log", alpha=0.05) -> Result:
     """Kaplan-Meier survival at given times, as R ``summary(survfit, times = )``.
@@ -272,6 +274,7 @@ def survival_at(data, duration, event, times: Sequence[float], *, group=None,
     return Result(table, {"n": len(df)}, f"Kaplan-Meier at fixed times, {_ci_label(conf_type, alpha)}", warns)
 
 
+@checks_alpha
 def rmst(data, duration, event, *, tau, group=None, reference=None, alpha=0.05) -> Result:
     """Restricted mean survival time up to ``tau``, by group, with the difference and ratio, as R survRM2.
 
@@ -321,8 +324,7 @@ def rmst(data, duration, event, *, tau, group=None, reference=None, alpha=0.05) 
     10.25 10.0 -0.25
     """
     df, warns = _prepare(data, duration, event, group)
-    if not 0 < alpha < 1:
-        raise InputError("alpha must be between 0 and 1")
+    check_alpha(alpha)
     parts = [(g, sub["_t"].to_numpy(), sub["_e"].to_numpy()) for g, sub in _groups(df, group)]
     tau = _rmst.check_tau(tau, _rmst.tau_limit([(t, e) for _, t, e in parts]))
     z = _st.norm.ppf(1 - alpha / 2)
@@ -500,6 +502,7 @@ def _cox_result(names, fit, vcov, stats, method, warns, alpha):
     return Result(table, dict(stats), method, [*warns, *fit.notes])
 
 
+@checks_alpha
 def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster=None,
         entry=None, alpha=0.05) -> Result:
     """Cox proportional-hazards regression, as R ``coxph`` (Efron ties).
@@ -633,6 +636,7 @@ def cox_zph(data, duration, event, covariates, *, strata=None, transform="km") -
 
 
 # ---------------------------------------------------------------- competing risks
+@checks_alpha
 def cif(data, duration, event, *, cause, group=None, times=None, alpha=0.05) -> Result:
     """Cumulative incidence of one cause with competing causes, as R ``cmprsk::cuminc``.
 
