@@ -202,7 +202,7 @@ evalkit.design.estimable(cases, "cox", event="any_end", group="pilot", cluster="
 # ## Where next
 #
 # - The per-topic notebooks (`10_data_quality` to `60_workforce`) and the site report
-#   (`90_site_report`) call the same `evalkit.site.analyse`.
+#   (`evalkit/templates/site_report`) call the same `evalkit.site.analyse`.
 # - The API reference (`python docs/build.py`, then open `docs/_build/index.html`) documents
 #   every estimator's arguments, output columns and the R function it matches.
 # - `notebooks/exercises/` reproduces published analyses with checked answers.

@@ -24,7 +24,7 @@
 # (from the repository root, after `evalkit synth --out data/synthetic`), or open it in
 # JupyterLab and edit the parameters cell. This is a researcher's notebook: the Result
 # objects below show every row and figure of the estimators, without the disclosure
-# control of the site report (`90_site_report`), so do not publish it as it is.
+# control of the site report (`evalkit/templates/site_report`), so do not publish it as it is.
 
 # %% tags=["parameters"]
 site: str = "kuopio"

@@ -26,7 +26,7 @@ from evalkit.synth import synthesise
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB = ROOT / "tests" / "data" / "notebooks" / "site_report_stub.ipynb"
-REAL = ROOT / "notebooks" / "90_site_report.ipynb"
+REAL = ROOT / "src" / "evalkit" / "templates" / "site_report.ipynb"
 SITES = ("jyvaskyla", "kuopio")
 STAMP_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 runner = CliRunner()

@@ -34,6 +34,7 @@ from typer.testing import CliRunner
 from evalkit.cli import app
 from evalkit.config import SiteConfig, write_params
 from evalkit.io import write_dataset
+from evalkit.render import REPORT_NOTEBOOK
 from evalkit.synth import synthesise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,7 +277,7 @@ def test_a_failing_site_leaks_no_identifier_in_messages_logs_notebooks_or_images
     tables["cases"] = tables["cases"].astype({"child_id": object})
     tables["cases"].loc[tables["cases"].index[12], "child_id"] = code
     data = write_dataset(tables, ds.meta, tmp_path / "data")
-    nb = nbformat.read(ROOT / "notebooks" / "90_site_report.ipynb", as_version=4)
+    nb = nbformat.read(REPORT_NOTEBOOK, as_version=4)
     nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(LEAKY_CELL))
     nbformat.write(nb, tmp_path / "leaky.ipynb")
     write_params(SiteConfig(site="kuopio", lang="fi", disclosure_threshold=THRESHOLD),

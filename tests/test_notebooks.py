@@ -13,16 +13,19 @@ from evalkit.io import write_dataset
 from evalkit.synth import synthesise
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-PAIRED = sorted(NOTEBOOKS.glob("[1-9]*.py"))  # 00_start_here has its own test
+#: the site report is package data (``evalkit render`` finds it in an installed evalkit); the others are
+#: the researchers' thematic notebooks; 00_start_here has its own test
+REPORT = Path(__file__).resolve().parents[1] / "src" / "evalkit" / "templates" / "site_report.py"
+PAIRED = [*sorted(NOTEBOOKS.glob("[1-9]*.py")), REPORT]
 PARAMETERS = {"site": str, "data_dir": str, "params_file": str, "lang": str, "out_dir": str, "config_json": str}
 #: the report notebook alone can also write the unsuppressed results.json for researchers, outside OUT
-EXTRA = {"90_site_report": {"researcher_dir": str}}
+EXTRA = {"site_report": {"researcher_dir": str}}
 
 
 def test_every_report_notebook_is_there_and_paired():
     names = {p.stem for p in PAIRED}
     assert {"10_data_quality", "20_effects", "30_case_duration", "40_costs", "50_sick_leave", "60_workforce",
-            "90_site_report"} <= names
+            "site_report"} <= names
     for py in PAIRED:
         ipynb = py.with_suffix(".ipynb")
         assert ipynb.exists(), f"{ipynb.name} missing: run jupytext --sync {py.name}"
@@ -62,7 +65,7 @@ def test_notebook_runs_for_one_synthetic_site(path, data_dir, tmp_path):
     import papermill as pm
 
     out_dir = tmp_path / "out"
-    lang = "sv" if path.stem == "90_site_report" else "en"
+    lang = "sv" if path.stem == "site_report" else "en"
     executed = tmp_path / path.with_suffix(".ipynb").name
     pm.execute_notebook(str(path.with_suffix(".ipynb")), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
                         progress_bar=False, parameters={"site": "kuopio", "data_dir": str(data_dir),
@@ -71,7 +74,7 @@ def test_notebook_runs_for_one_synthetic_site(path, data_dir, tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("text/html" in o.get("data", {}) for o in outputs)
-    if path.stem == "90_site_report":
+    if path.stem == "site_report":
         doc = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
         assert doc["site"] == "kuopio" and doc["stamp"]["params"]["lang"] == "sv" and doc["key_estimates"]
         html = "".join(o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {}))

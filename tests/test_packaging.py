@@ -1,12 +1,14 @@
 """The package's metadata and environments stay in step."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +58,36 @@ def test_every_module_declares_all():
             continue
         text = path.read_text()
         assert re.search(r"^__all__\s*=", text, re.M), f"{path.name} has no __all__"
+
+
+@pytest.mark.slow
+def test_a_built_wheel_installed_elsewhere_synthesises_and_renders(tmp_path):
+    """Not an editable install: everything evalkit needs at run time (the report notebook, the labels,
+    the exercise data) must be inside the wheel. The new environment borrows only the dependencies."""
+    import sysconfig
+    import venv
+
+    dist, env = tmp_path / "dist", tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(ROOT)],
+                   check=True, capture_output=True)
+    wheel = next(dist.glob("evalkit-*.whl"))
+    venv.EnvBuilder(with_pip=False).create(env)
+    python = env / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # the dependencies from this environment (a path, so its editable evalkit finder is not loaded)
+    (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
+                   check=True, capture_output=True)
+    # ... and their data files (nbconvert's templates live in share/jupyter, beside site-packages)
+    env_vars = {**os.environ, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+    run = {"cwd": tmp_path, "capture_output": True, "text": True, "env": env_vars}  # outside the clone
+    where = subprocess.run([str(python), "-c", "import evalkit, evalkit.render as r; print(evalkit.__file__); "
+                            "print(r.REPORT_NOTEBOOK.is_file())"], **run).stdout.split()
+    assert Path(where[0]).is_relative_to(site) and where[1] == "True", where
+    made = subprocess.run([str(env / "bin" / "evalkit"), "synth", "--out", "data", "--sites", "1", "--seed", "2"], **run)
+    assert made.returncode == 0, made.stdout + made.stderr
+    shown = subprocess.run([str(env / "bin" / "evalkit"), "render", "--data", "data", "--out", "out", "--lang", "en"],
+                           **run)
+    assert shown.returncode == 0, shown.stdout + shown.stderr  # once: exit 2, "report notebook ... is missing"
+    assert len(list((tmp_path / "out").glob("*/report.html"))) == 1 and (tmp_path / "out" / "index.html").is_file()

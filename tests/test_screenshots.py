@@ -1,7 +1,7 @@
 """The index and the site reports, opened in headless Chromium in fi, sv and en: on screen and on A4.
 
 A 3-site batch is rendered in each language with the site report notebook
-(``notebooks/90_site_report.ipynb``). Debian's chromium then
+(``src/evalkit/templates/site_report.ipynb``). Debian's chromium then
 - takes screenshots of ``index.html`` and one ``report.html`` at 1400 px: a
   figure counts as visible when the page has decodable ``<img>`` data and the
   screenshot holds many strongly coloured pixels (the palette's marks; text

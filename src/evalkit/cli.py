@@ -93,7 +93,7 @@ def render(
     executor: str = typer.Option("local", "--executor", help="local, or dask://HOST:PORT (a running cluster)."),
     resume: bool = typer.Option(False, "--resume", help="Render only the sites not done in OUT/manifest.json."),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds any one notebook cell may run."),
-    notebook: Optional[Path] = typer.Option(None, "--notebook", help="Report notebook (default: 90_site_report)."),
+    notebook: Optional[Path] = typer.Option(None, "--notebook", help="Report notebook (default: evalkit's site_report, installed with it)."),
     engine: str = typer.Option("warm", "--engine",
                                help="warm: one kernel per worker, reused and cleaned between sites; "
                                     "papermill: a new kernel per site. Same reports."),

@@ -46,7 +46,8 @@ from .result import EvalkitError
 __all__ = ["render_batch", "render_site", "SiteTask", "prepare_batch_data", "load_site_params", "write_site_params",
            "BatchData", "RenderOptions", "Manifest", "RenderError", "REPORT_NOTEBOOK", "atomic_write"]
 
-REPORT_NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "90_site_report.ipynb"
+#: package data, so that ``evalkit render`` works from an installed wheel as from a clone
+REPORT_NOTEBOOK = Path(__file__).resolve().parent / "templates" / "site_report.ipynb"
 SiteCallback = Callable[[str, dict[str, Any]], None]
 
 
@@ -221,7 +222,9 @@ def render_site(task: SiteTask, engine: str = "papermill") -> dict:
     if stopping():  # Ctrl-C killed the kernel: the site was not run, so no failure page and no _work
         shutil.rmtree(work, ignore_errors=True)
         return {"status": PENDING}
-    pairs = path_placeholders(Path(out), nb_path.parent.parent, Path(data_dir))
+    # the folders a traceback or a log can name: the output, the notebook's, evalkit's own (a clone's src/ or
+    # site-packages) and the data
+    pairs = path_placeholders(Path(out), nb_path.parent, Path(__file__).resolve().parents[1], Path(data_dir))
     title = _title(site_dir, cfg)
     try:
         if error and executed.exists():
@@ -411,8 +414,8 @@ def render_batch(data: Path, out: Path, params: Path | None, options: RenderOpti
     out, notebook = Path(out).resolve(), Path(options.notebook).resolve()
     params = Path(params).resolve() if params is not None else None
     if not notebook.is_file():
-        raise RenderError(f"the report notebook {notebook.name} is missing (run from a clone of the evalkit "
-                          "repository, or name one with --notebook)")
+        raise RenderError(f"the report notebook {notebook.name} is missing (reinstall evalkit, or name one "
+                          "with --notebook)")
     if params is not None and not params.is_dir():
         raise RenderError(f"no params folder {params.name}/: create it with `evalkit params --data DIR --out "
                           f"{params.name}`")

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# Test stand-in for `notebooks/90_site_report.ipynb`, used by tests/test_render.py:
+# Test stand-in for `src/evalkit/templates/site_report.ipynb`, used by tests/test_render.py:
 # same parameters, same outputs (a figure, a table, `results.json` as published, the data hash), a fraction of the
 # content. `EVALKIT_STUB_FAIL=<site>` in the environment plants a failing estimator in that
 # site's run.

@@ -23,13 +23,14 @@
 # parameters (fi, sv or en); small counts are suppressed. This cell is not shown in
 # the rendered report.
 #
-# Rendered for every site by `evalkit render --data data/synthetic --params params --out reports`;
-# for one site: `papermill --cwd notebooks notebooks/90_site_report.ipynb out.ipynb -p site kuopio -p lang en`
+# Rendered for every site by `evalkit render --data data/synthetic --params params --out reports`,
+# which finds this notebook where evalkit is installed (package data, `evalkit.render.REPORT_NOTEBOOK`).
+# For one site, from a clone: `papermill src/evalkit/templates/site_report.ipynb out.ipynb -p site kuopio -p lang en`
 # (first `evalkit synth --out data/synthetic`).
 
 # %% tags=["parameters"]
 site: str = "kuopio"
-data_dir: str = "../data/synthetic"
+data_dir: str = "data/synthetic"
 params_file: str = ""
 lang: str = ""
 out_dir: str = ""
