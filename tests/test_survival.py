@@ -10,7 +10,8 @@ from scipy import stats as st
 
 from evalkit import _cmprsk, _coxph, _km
 from evalkit.result import EstimationError, InputError
-from evalkit.survival import cif, cox, cox_zph, gray_test, km, logrank, median_survival, rmst, survival_at
+from evalkit.survival import (cif, cox, cox_zph, gray_test, km, logrank, median_survival, quantile_survival, rmst,
+                              survival_at)
 
 DATA = Path(__file__).parent / "data"
 ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
@@ -648,3 +649,43 @@ def test_rmst_tau_rule_and_reference(pbc):
     one = rmst(pbc, "time", "status", tau=10)
     kmf = KaplanMeierFitter().fit(pbc["time"], pbc["status"])
     assert one["all"]["estimate"] == pytest.approx(restricted_mean_survival_time(kmf, t=10), rel=1e-12)
+
+
+def test_stratified_logrank_matches_survdiff_on_lung_by_institution():
+    # R: survdiff(Surv(time, status) ~ pat.karno + strata(inst), data = lung)
+    #    printed by broom: glance() statistic 21.4, df 7, p.value 0.00326; tidy() N, obs, exp
+    lung = pd.read_csv(DATA / "lung.csv")
+    res = logrank(lung, "time", "status", "pat.karno", strata="inst")
+    assert res.stats["n"] == 224 and res.stats["df"] == 7
+    assert round(res.stats["chi2"], 1) == 21.4 and round(res.stats["p"], 5) == 0.00326
+    assert res.table["n"].tolist() == [2, 2, 4, 30, 41, 50, 60, 35]
+    assert res.table["observed"].tolist() == [1, 1, 4, 27, 31, 38, 38, 21]
+    expected = [0.692, 1.10, 1.17, 16.3, 26.4, 41.9, 47.2, 26.2]  # 3 significant digits, as printed
+    assert [float(f"{e:.3g}") for e in res.table["expected"]] == expected
+    unstratified = logrank(lung.dropna(subset=["inst"]), "time", "status", "pat.karno")
+    assert unstratified.stats["chi2"] != pytest.approx(res.stats["chi2"])  # the strata matter here
+
+
+def test_quantile_survival_matches_quantile_survfit_on_lung_by_ecog():
+    # R: fit <- survfit(Surv(time, status) ~ ph.ecog, data = lung); quantile(fit)
+    #    (survival package examples, tests/Examples/survival-Ex.Rout.save; NA printed as NaN here)
+    lung = pd.read_csv(DATA / "lung.csv")
+    res = quantile_survival(lung, "time", "status", q=[0.25, 0.5, 0.75], group="ph.ecog")
+    wide = {c: res.table.pivot(index="ph.ecog", columns="q", values=c).to_numpy().tolist()
+            for c in ("estimate", "ci_low", "ci_high")}
+    nan = float("nan")
+    expected = {"estimate": [[285, 394, 655], [181, 306, 550], [105, 199, 351], [118, 118, 118]],
+                "ci_low": [[189, 348, 558], [156, 268, 460], [61, 156, 285], [nan, nan, nan]],
+                "ci_high": [[350, 574, nan], [223, 429, 689], [163, 288, 654], [nan, nan, nan]]}
+    for column, rows in expected.items():
+        np.testing.assert_array_equal(wide[column], rows, err_msg=column)
+    assert any("q = 0.75: upper limit not reached" in w for w in res.warnings)
+    median = median_survival(lung, "time", "status", group="ph.ecog").table
+    np.testing.assert_array_equal(res.table.loc[res.table["q"] == 0.5, "estimate"], median["median"])
+
+
+@pytest.mark.parametrize("q", [0, 1, 1.5, [], [0.5, -0.1]])
+def test_quantile_survival_refuses_what_is_not_a_probability(q):
+    df = pd.DataFrame({"t": [1, 2, 3], "e": [1, 1, 0]})
+    with pytest.raises(InputError, match="q must be probabilities"):
+        quantile_survival(df, "t", "e", q=q)

@@ -45,7 +45,7 @@ from scipy import stats as _st
 from . import _cmprsk, _coxph, _km, _rmst
 from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
 
-__all__ = ["km", "median_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif", "gray_test"]
+__all__ = ["km", "median_survival", "quantile_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif", "gray_test"]
 
 
 # ---------------------------------------------------------------- input checks
@@ -215,6 +215,65 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
 
 
 @checks_alpha
+def quantile_survival(data, duration, event, *, q, group=None, conf_type="log", alpha=0.05) -> Result:
+    """Quantiles of the survival time and their CIs, as R ``quantile(survfit(...), probs = q)``.
+
+    The ``q`` quantile is the first time the Kaplan-Meier curve falls to
+    1 - q or below (the midpoint of the interval when it equals 1 - q exactly
+    over it); its CI limits are the first times the lower and upper bands do.
+    What is never reached is NaN (R prints NA) and named in ``warnings``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    duration, event : str
+        Time and event (1/0) columns.
+    q : float or sequence of float
+        Probabilities in (0, 1), e.g. ``[0.25, 0.5, 0.75]`` (R's default).
+    group : str, optional
+    conf_type : {"log", "log-log", "plain"}
+    alpha : float
+
+    Returns
+    -------
+    Result
+        ``table``, one row per group and ``q``: the group column (with
+        ``group``), ``q``, ``estimate``, ``ci_low``, ``ci_high``.
+
+    References
+    ----------
+    R ``quantile(survfit(Surv(time, status) ~ group), probs = q)``
+    (``survival::quantile.survfit``).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"days": [5, 8, 8, 12, 20, 30], "closed": [1, 1, 0, 1, 0, 1]})
+    >>> quantile_survival(df, "days", "closed", q=[0.25, 0.5]).table["estimate"].tolist()
+    [8.0, 12.0]
+    """
+    _check_conf(conf_type, alpha)
+    probs = np.atleast_1d(np.asarray(q, dtype=float))
+    if probs.size == 0 or not np.all((probs > 0) & (probs < 1)):
+        raise InputError(f"q must be probabilities between 0 and 1 (e.g. 0.25, 0.5, 0.75), not {q!r}")
+    df, warns = _prepare(data, duration, event, group)
+    parts = []
+    for g, sub in _groups(df, group):
+        tab = _km_table(sub, conf_type, alpha)
+        t = tab["time"].to_numpy()
+        rows = []
+        for p in probs:
+            est, lo, hi = (_km.r_quantile(t, tab[c].to_numpy(), 1 - p) for c in ("survival", "ci_low", "ci_high"))
+            missing = [name for name, v in (("estimate", est), ("lower limit", lo), ("upper limit", hi))
+                       if np.isnan(v)]
+            if missing:
+                warns.append(f"group {g}, q = {p:g}: {', '.join(missing)} not reached; reported as NaN")
+            rows.append({"q": p, "estimate": est, "ci_low": lo, "ci_high": hi})
+        parts.append((g, pd.DataFrame(rows)))
+    return Result(_stack(parts, group), {"n": len(df)},
+                  f"Kaplan-Meier quantiles, R quantile.survfit rule, {_ci_label(conf_type, alpha)}", warns)
+
+
+@checks_alpha
 def survival_at(data, duration, event, times: Sequence[float], *, group=None,
                 conf_type="log", alpha=0.05) -> Result:
     """Kaplan-Meier survival at given times, as R ``summary(survfit, times = )``.
@@ -349,7 +408,7 @@ def rmst(data, duration, event, *, tau, group=None, reference=None, alpha=0.05) 
                                 "(KM area, survRM2 variance, Wald z; ratio on the log scale)", warns)
 
 
-def logrank(data, duration, event, group) -> Result:
+def logrank(data, duration, event, group, *, strata=None) -> Result:
     """Log-rank test of equal survival in k >= 2 groups, as R ``survdiff`` (rho = 0).
 
     Parameters
@@ -358,17 +417,23 @@ def logrank(data, duration, event, group) -> Result:
     duration, event : str
     group : str
         Column with two or more groups.
+    strata : str, optional
+        Column of strata (e.g. the team or the institution): observed and
+        expected events and their variance are found within each stratum and
+        summed, so groups are compared only with those of their own stratum.
 
     Returns
     -------
     Result
-        ``table`` indexed by group: ``n``, ``observed``, ``expected``,
-        ``oe2_e`` ((O-E)^2/E) and ``oe2_v`` ((O-E)^2/V). ``stats``: ``chi2``,
-        ``df`` (k - 1), ``p``, ``n``.
+        ``table`` indexed by group: ``n``, ``observed``, ``expected`` (summed
+        over strata), ``oe2_e`` ((O-E)^2/E) and ``oe2_v`` ((O-E)^2/V).
+        ``stats``: ``chi2``, ``df`` (k - 1), ``p``, ``n``; ``n_strata`` with
+        ``strata``.
 
     References
     ----------
-    R ``survival::survdiff(Surv(time, status) ~ group)``.
+    R ``survival::survdiff(Surv(time, status) ~ group)`` and
+    ``survdiff(Surv(time, status) ~ group + strata(s))``.
 
     Examples
     --------
@@ -377,28 +442,36 @@ def logrank(data, duration, event, group) -> Result:
     >>> round(logrank(df, "days", "closed", "arm").stats["chi2"], 3)
     2.1
     """
-    df, warns = _prepare(data, duration, event, group)
+    df, warns = _prepare(data, duration, event, group, strata)
     labels = sorted(df[group].unique())
     if len(labels) < 2:
         raise InputError(f"the log-rank test needs at least two groups in {group!r}; found {len(labels)}")
     if df["_e"].sum() == 0:
         raise EstimationError("no events: the log-rank test is not defined")
-    codes = pd.Categorical(df[group], categories=labels).codes
-    obs, exp, var = _km.logrank_arrays(df["_t"].to_numpy(), df["_e"].to_numpy(), codes, len(labels))
+    k, codes = len(labels), pd.Categorical(df[group], categories=labels).codes
+    obs, exp, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
+    layers = [np.ones(len(df), dtype=bool)] if strata is None else [(df[strata] == s).to_numpy()
+                                                                     for s in df[strata].unique()]
+    for rows in layers:
+        o, e, v = _km.logrank_arrays(df["_t"].to_numpy()[rows], df["_e"].to_numpy()[rows], codes[rows], k)
+        obs, exp, var = obs + o, exp + e, var + v
     empty = [str(g) for g, v in zip(labels, np.diag(var)) if v <= 0]
     if empty:
-        raise EstimationError(f"group(s) {', '.join(empty)} have nobody at risk at any event time; "
-                              "the log-rank test cannot use them")
+        raise EstimationError(f"group(s) {', '.join(empty)} have nobody at risk at any event time"
+                              f"{' of their strata' if strata else ''}; the log-rank test cannot use them")
     diff = (obs - exp)[:-1]
     chi2 = float(diff @ np.linalg.solve(var[:-1, :-1], diff))
-    k = len(labels)
     table = pd.DataFrame({"n": np.bincount(codes, minlength=k), "observed": obs, "expected": exp,
                           "oe2_e": (obs - exp) ** 2 / exp, "oe2_v": (obs - exp) ** 2 / np.diag(var)},
                          index=pd.Index(labels, name=group))
     for g in table.index[table["observed"] == 0]:
         warns.append(f"group {g} has no events")
     stats = {"chi2": chi2, "df": k - 1, "p": float(_st.chi2.sf(chi2, k - 1)), "n": len(df)}
-    return Result(table, stats, "Log-rank test (R survdiff, rho = 0), chi-square on k - 1 df", warns)
+    method = "Log-rank test (R survdiff, rho = 0), chi-square on k - 1 df"
+    if strata is not None:
+        stats["n_strata"] = len(layers)
+        method = f"Stratified log-rank test by {strata} (R survdiff + strata()), chi-square on k - 1 df"
+    return Result(table, stats, method, warns)
 
 
 # ---------------------------------------------------------------- Cox regression
