@@ -229,9 +229,10 @@ def test_efron_score_residuals_sum_to_the_efron_score(rossi):
     np.testing.assert_allclose(fit.score_residuals().sum(axis=0), 0, atol=1e-4)
 
 
-def _efron_score_residuals_by_loop(time, event, x, beta):
+def _efron_score_residuals_by_loop(time, event, x, beta, breslow=False):
     # Efron score residuals written event time by event time (R coxscore2's loop),
-    # to check the cumulative-sum version in _coxph against.
+    # to check the cumulative-sum version in _coxph against; breslow: every tied term
+    # uses the whole risk set (R coxscore with method = "breslow")
     w = np.exp(x @ beta)
     resid = np.zeros_like(x)
     for t in np.unique(time[event == 1]):
@@ -240,10 +241,11 @@ def _efron_score_residuals_by_loop(time, event, x, beta):
         d = dead.sum()
         s0, s1, e0, e1 = w[risk].sum(), w[risk] @ x[risk], w[dead].sum(), w[dead] @ x[dead]
         for k in range(d):
-            den = s0 - k / d * e0
-            xbar = (s1 - k / d * e1) / den
+            f = 0.0 if breslow else k / d
+            den = s0 - f * e0
+            xbar = (s1 - f * e1) / den
             resid[dead] += (x[dead] - xbar) / d
-            share = w[risk] * np.where(dead[risk], 1 - k / d, 1.0) / den
+            share = w[risk] * np.where(dead[risk], 1 - f, 1.0) / den
             resid[risk] -= share[:, None] * (x[risk] - xbar)
     return resid
 
@@ -355,7 +357,7 @@ def test_cox_edge_cases(rossi):
     with pytest.raises(EstimationError, match="no events"):
         cox(rossi.assign(arrest=0), "week", "arrest", ["fin"])
     with pytest.raises(InputError, match="efron"):
-        cox(rossi, "week", "arrest", ["fin"], ties="breslow")
+        cox(rossi, "week", "arrest", ["fin"], ties="exact")
     with pytest.raises(InputError, match="not in data"):
         cox(rossi, "week", "arrest", ["nope"])
 
@@ -689,3 +691,39 @@ def test_quantile_survival_refuses_what_is_not_a_probability(q):
     df = pd.DataFrame({"t": [1, 2, 3], "e": [1, 1, 0]})
     with pytest.raises(InputError, match="q must be probabilities"):
         quantile_survival(df, "t", "e", q=q)
+
+
+def _veteran():
+    v = pd.read_csv(DATA / "veteran.csv")
+    v["celltype"] = pd.Categorical(v["celltype"], categories=["large", "squamous", "smallcell", "adeno"])
+    return v
+
+
+def test_cox_with_breslow_ties_matches_r_on_veteran():
+    # R: coxph(Surv(time, status) ~ celltype + karno, data = veteran, method = "breslow"),
+    #    celltype releveled to "large"; printed by summary(): coef, se(coef); LR 58.77, Wald 60.58
+    res = cox(_veteran(), "time", "status", "C(celltype) + karno", ties="breslow")
+    expected = {"C(celltype)[T.squamous]": (-0.325143, 0.276694), "C(celltype)[T.smallcell]": (0.387005, 0.261005),
+                "C(celltype)[T.adeno]": (0.825659, 0.293329), "karno": (-0.030904, 0.005179)}
+    for term, (coef, se) in expected.items():
+        assert round(res.table.loc[term, "coef"], 6) == coef and round(res.table.loc[term, "se"], 6) == se
+    assert round(res.stats["lr_chi2"], 2) == 58.77 and "Breslow ties" in res.method
+    efron = cox(_veteran(), "time", "status", "C(celltype) + karno")  # the ties matter here: 128 deaths, many tied
+    assert abs(efron.table.loc["karno", "coef"] - res.table.loc["karno", "coef"]) > 1e-4
+
+
+def test_vectorised_breslow_residuals_equal_the_event_time_loop():
+    v = _veteran()
+    x = pd.get_dummies(v["celltype"], drop_first=True, dtype=float).assign(karno=v["karno"]).to_numpy()
+    time, event = v["time"].to_numpy(float), v["status"].to_numpy()
+    fit = _coxph.fit(time, event, x, ties="breslow")
+    centred = x - x.mean(axis=0)  # as the fit centres them
+    loop = _efron_score_residuals_by_loop(time, event, centred, fit.beta, breslow=True)
+    np.testing.assert_allclose(fit.score_residuals(), loop, atol=1e-12)
+    np.testing.assert_allclose(fit.score_residuals().sum(axis=0), 0, atol=1e-6)
+
+
+@pytest.mark.parametrize("ties", ["exact", "discrete", ""])
+def test_cox_refuses_ties_it_does_not_have(ties):
+    with pytest.raises(InputError, match="ties must be 'efron'"):
+        cox(_veteran(), "time", "status", ["karno"], ties=ties)

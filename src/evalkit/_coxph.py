@@ -1,4 +1,4 @@
-"""Cox partial likelihood with Efron ties, vectorised: fit, variance, score residuals.
+"""Cox partial likelihood with Efron or Breslow ties, vectorised: fit, variance, score residuals.
 
 Written by hand, following R ``survival``'s ``coxph.fit`` (Newton-Raphson
 from zero with step halving, converged when the log partial likelihood
@@ -11,7 +11,10 @@ residuals, which lifelines does not give with tied times (see
 :mod:`evalkit.survival`). Every quantity is a cumulative sum over the rows
 sorted by descending time, so a fit costs O(n p^2) per iteration with no
 Python loop over event times: with d events tied at a time, the d Efron
-terms become d rows of an "event-expanded" array.
+terms become d rows of an "event-expanded" array. Breslow's approximation
+is the same with every tied event's share k/d of the tied risk set set to 0
+(each of the d terms uses the whole risk set), as R ``coxph(ties =
+"breslow")``.
 
 The numbers are checked against R ``coxph`` (Rossi, lung) and lifelines in
 ``tests/test_survival.py``, and the residuals against leave-one-out refits.
@@ -52,7 +55,7 @@ class _Stratum:
     entry_group: np.ndarray | None = None  # per sorted row: first group at or before its entry time
 
 
-def _stratum(rows, time, event, x, entry=None) -> _Stratum:
+def _stratum(rows, time, event, x, entry=None, ties="efron") -> _Stratum:
     order = rows[np.argsort(-time[rows], kind="stable")]
     t = time[order]
     new = np.r_[True, t[1:] != t[:-1]]
@@ -64,6 +67,8 @@ def _stratum(rows, time, event, x, entry=None) -> _Stratum:
     ev_group = np.repeat(np.arange(len(starts)), deaths)
     first = np.repeat(np.cumsum(deaths) - deaths, deaths)
     frac = (np.arange(len(ev_group)) - first) / np.repeat(deaths, deaths).clip(min=1)
+    if ties == "breslow":
+        frac = np.zeros_like(frac)
     s = _Stratum(order, x[order], e, group, starts, ends, ev_group, frac)
     if entry is not None:
         enter = entry[order]
@@ -195,8 +200,8 @@ class CoxFit:
         return grouped.T @ grouped
 
 
-def fit(time, event, x, strata=None, entry=None) -> CoxFit:
-    """Fit the Efron Cox model by Newton-Raphson as R ``coxph.fit`` does.
+def fit(time, event, x, strata=None, entry=None, ties="efron") -> CoxFit:
+    """Fit the Cox model by Newton-Raphson as R ``coxph.fit`` does.
 
     Parameters
     ----------
@@ -210,6 +215,8 @@ def fit(time, event, x, strata=None, entry=None) -> CoxFit:
     entry : array, optional
         Entry times (counting-process data, R ``Surv(start, stop, event)``):
         a row is at risk at times t with entry < t <= time.
+    ties : {"efron", "breslow"}
+        How tied event times share the risk set (R ``coxph(ties = )``).
 
     Returns
     -------
@@ -228,7 +235,7 @@ def fit(time, event, x, strata=None, entry=None) -> CoxFit:
     layers = np.zeros(len(time)) if strata is None else np.asarray(strata)
     _, codes = np.unique(layers, return_inverse=True)
     enter = None if entry is None else np.asarray(entry, dtype=float)
-    strata_ = [_stratum(np.flatnonzero(codes == c), time, event, x, enter) for c in range(codes.max() + 1)]
+    strata_ = [_stratum(np.flatnonzero(codes == c), time, event, x, enter, ties) for c in range(codes.max() + 1)]
     p = x.shape[1]
     beta = np.zeros(p)
     ll0, u, info = _loglik_score_info(strata_, beta, p)

@@ -521,6 +521,7 @@ def _design(df, rhs, covariates):
 
 
 _COX_METHOD = "Cox PH, Efron ties (R coxph convergence), Wald CI"
+_TIES = ("efron", "breslow")
 
 
 def _entry_times(df, entry):
@@ -536,13 +537,13 @@ def _entry_times(df, entry):
     return start
 
 
-def _cox_fit(data, duration, event, covariates, strata, cluster, entry=None):
-    """Checked frame, Efron fit and the fit's model-level stats: what :func:`cox` and the site plan use."""
+def _cox_fit(data, duration, event, covariates, strata, cluster, entry=None, ties="efron"):
+    """Checked frame, fit and the fit's model-level stats: what :func:`cox` and the site plan use."""
     df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata, cluster, entry))
     x, names = _design(df, rhs, covariates)
     start = _entry_times(df, entry)
     fit = _coxph.fit(df["_t"].to_numpy(), df["_e"].to_numpy(), x, df[strata].to_numpy() if strata else None,
-                     entry=start)
+                     entry=start, ties=ties)
     lr = 2 * (fit.loglik - fit.loglik0)
     # Harrell's C compares durations from a common origin; with delayed entry it is not defined
     concordance = np.nan if start is not None else _coxph.concordance(df["_t"], df["_e"], x @ fit.beta)
@@ -578,7 +579,7 @@ def _cox_result(names, fit, vcov, stats, method, warns, alpha):
 @checks_alpha
 def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster=None,
         entry=None, alpha=0.05) -> Result:
-    """Cox proportional-hazards regression, as R ``coxph`` (Efron ties).
+    """Cox proportional-hazards regression, as R ``coxph``.
 
     Parameters
     ----------
@@ -587,8 +588,10 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
         Time and event (1/0) columns.
     covariates : list of str or str
         Columns, or a formula right-hand side (e.g. ``"pilot + C(legal_basis)"``).
-    ties : {"efron"}
-        Only Efron's method (R's default) is available.
+    ties : {"efron", "breslow"}
+        How tied event times are handled: Efron's approximation (R's default)
+        or Breslow's (R ``ties = "breslow"``; SAS PHREG's and Stata
+        ``stcox``'s default). They differ only where events share a time.
     strata : str, optional
         Column whose values get separate baseline hazards (R ``strata()``).
     cluster : str, optional
@@ -615,7 +618,7 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
 
     References
     ----------
-    R ``survival::coxph(Surv(time, status) ~ x, ties = "efron")`` and, with
+    R ``survival::coxph(Surv(time, status) ~ x, ties = "efron" | "breslow")`` and, with
     ``entry``, ``coxph(Surv(start, stop, event) ~ x)``; the check of
     proportional hazards is :func:`cox_zph`.
 
@@ -627,10 +630,11 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     >>> round(float(cox(df, "t", "e", ["pilot"]).table.loc["pilot", "hr"]), 2)
     1.93
     """
-    if ties != "efron":
-        raise InputError("only ties='efron' (R coxph's default) is available")
-    df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, strata, cluster, entry)
-    vcov, method = fit.vcov, _COX_METHOD
+    ties = str(ties).lower()
+    if ties not in _TIES:
+        raise InputError(f"ties must be 'efron' (R coxph's default) or 'breslow', not {ties!r}")
+    df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, strata, cluster, entry, ties)
+    vcov, method = fit.vcov, _COX_METHOD.replace("Efron", ties.capitalize())
     if entry is not None:
         method += ", counting-process rows (entry, stop]"
     if cluster is not None:
