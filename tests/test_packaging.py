@@ -67,8 +67,14 @@ def test_a_built_wheel_installed_elsewhere_synthesises_and_renders(tmp_path):
     import sysconfig
     import venv
 
-    dist, env = tmp_path / "dist", tmp_path / "env"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(ROOT)],
+    import shutil
+
+    dist, env, source = tmp_path / "dist", tmp_path / "env", tmp_path / "source"
+    # built from a copy: an in-tree build leaves build/ behind, whose stale files a later wheel could pick up
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
                    check=True, capture_output=True)
     wheel = next(dist.glob("evalkit-*.whl"))
     venv.EnvBuilder(with_pip=False).create(env)
