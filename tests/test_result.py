@@ -107,3 +107,14 @@ def test_rate_did_and_its_give_intervals_at_the_level_asked():
         r = res[row]
         assert r["ci_low"] == pytest.approx(r["estimate"] - z90 * r["se"], rel=1e-12)
         assert r["ci_high"] == pytest.approx(r["estimate"] + z90 * r["se"], rel=1e-12)
+
+
+def test_a_long_result_shows_head_and_tail_as_pandas_does_and_summary_shows_all():
+    res = Result(pd.DataFrame({"time": np.arange(1328.0), "survival": np.linspace(1, 0, 1328)}), {"n": 1328},
+                 "Kaplan-Meier")
+    html, text = res._repr_html_(), repr(res)
+    assert html.count("<tr>") < 30 and "1328 rows" in html  # once: all 1,328 rows, 288 KB in a notebook
+    assert len(text.splitlines()) < 30
+    with pd.option_context("display.max_rows", 2000):
+        assert res._repr_html_().count("<tr>") > 1328
+    assert len(res.summary().splitlines()) > 1328 and "n=1328" in res.summary()

@@ -24,8 +24,6 @@ __all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", 
 #: text in quotes in an error message is a value from the data (a team, a site): never shown
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _URL = re.compile(r"https?://\S+")
-#: a warning of crude rate comparisons that says nothing about the estimate shown
-_BENIGN = "undefined for the reference group"
 #: a ratio interval spanning more than this factor bounds nothing a reader can use
 UNINFORMATIVE_FOLD = 100.0
 
@@ -152,7 +150,7 @@ def estimate_from_row(result: Result, row: str, scale: str) -> Estimate:
 
 def caveats(result: Result, cfg: SiteConfig, short: bool = False) -> list[str]:
     """Readable forms of a Result's warnings: few clusters by name, the rest counted."""
-    shown = [w for w in result.warnings if _BENIGN not in w]
+    shown = list(result.warnings)
     clusters = [w for w in shown if "cluster" in w.lower()]
     others = [w for w in shown if "cluster" not in w.lower()]
     out = []

@@ -332,7 +332,7 @@ def compare_rates(data: pd.DataFrame, events: str, exposure: str, group: str, *,
         raise InputError(f"reference group {ref!r} is not in {group!r}")
     parts = [_compare_stratum(s, ref, alpha) for _, s in (sums.groupby(level=0) if by else [(None, sums)])]
     table = pd.concat(parts)
-    notes = [f"ratio CI and p are undefined for the reference group {ref!r} (NaN)"]
+    notes = []  # the reference row's NaN ratio CI and p need no warning: they are undefined by construction
     if np.isinf(table["ratio"]).any():
         notes.append("the reference group has no events in some stratum: rate ratios are infinite there")
     return Result(table=table, stats={"n": int(len(data)), "reference": ref}, warnings=notes,

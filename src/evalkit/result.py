@@ -85,8 +85,16 @@ class Result:
         }
 
     def __repr__(self) -> str:
+        return self._text(*_shown_rows(len(self.table)))
+
+    def summary(self) -> str:
+        """The whole result as text (every row, whatever pandas' display options), as statsmodels' and
+        lifelines' summaries: method, table, model-level statistics, warnings."""
+        return self._text(None, None)
+
+    def _text(self, max_rows: int | None, min_rows: int | None) -> str:
         with pd.option_context("display.width", 120, "display.max_columns", 20):
-            body = self.table.to_string(float_format=lambda v: f"{v:.5g}")
+            body = self.table.to_string(float_format=lambda v: f"{v:.5g}", max_rows=max_rows, min_rows=min_rows)
         stats = ", ".join(f"{k}={_fmt(v)}" for k, v in self.stats.items() if _is_scalar(v))
         lines = [self.method, body]
         if stats:
@@ -95,7 +103,14 @@ class Result:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        table = self.table.to_html(float_format=lambda v: f"{v:.4g}", border=0, classes="evalkit-table")
+        max_rows, min_rows = _shown_rows(len(self.table))
+        # as a DataFrame in a notebook: a long table (a Kaplan-Meier curve) shows its head and tail only
+        shown = self.table if max_rows is None else pd.concat(  # to_html knows no min_rows: head and tail
+            [self.table.head(min_rows // 2), self.table.tail(min_rows - min_rows // 2)])
+        table = shown.to_html(float_format=lambda v: f"{v:.4g}", border=0, classes="evalkit-table")
+        if max_rows is not None:
+            table += (f"<p class='evalkit-rows'>{len(self.table)} rows, the first and last {min_rows // 2} "
+                      "shown; <code>.table</code> or <code>.summary()</code> for all</p>")
         stats = "".join(
             f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
             for k, v in self.stats.items() if _is_scalar(v)
@@ -184,6 +199,14 @@ def wald_table(
         out["ratio_ci_low"] = np.exp(out["ci_low"])
         out["ratio_ci_high"] = np.exp(out["ci_high"])
     return out
+
+
+def _shown_rows(n: int) -> tuple[int | None, int | None]:
+    """pandas' display.max_rows / min_rows for a table of ``n`` rows (None, None: every row)."""
+    max_rows = pd.get_option("display.max_rows")
+    if max_rows is None or n <= max_rows:
+        return None, None
+    return max_rows, pd.get_option("display.min_rows") or max_rows
 
 
 def require_columns(data: pd.DataFrame, *columns: str | None) -> None:
