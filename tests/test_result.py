@@ -118,3 +118,21 @@ def test_a_long_result_shows_head_and_tail_as_pandas_does_and_summary_shows_all(
     with pd.option_context("display.max_rows", 2000):
         assert res._repr_html_().count("<tr>") > 1328
     assert len(res.summary().splitlines()) > 1328 and "n=1328" in res.summary()
+
+
+def test_option_values_are_one_value_in_any_case_and_a_wrong_one_is_named_in_one_wording():
+    from evalkit import effects, meta, rates, survival
+
+    d = pd.DataFrame({"y": np.arange(16.0) % 5, "arm": np.repeat([0, 1], 8), "post": np.tile([0, 1], 8),
+                      "fte": 1.0, "team": np.arange(16) % 4, "event": 1})
+    same = [(lambda v: effects.did(d, "y", "arm", "post", se_type=v)["did"]["se"], "HC1", "hc1"),
+            (lambda v: survival.km(d, "y", "event", conf_type=v).table["ci_low"].sum(), "LOG-LOG", "log-log"),
+            (lambda v: rates.rate_model(d, "y ~ arm", exposure="fte", family=v)["arm"]["se"], "QuasiPoisson",
+             "quasipoisson"),
+            (lambda v: meta.pool(d.assign(vi=0.1), yi="y", vi="vi", method=v)["pooled"]["se"], "reml", "REML")]
+    for call, loud, canonical in same:  # once: "HC1" refused while method="reml" was accepted
+        assert call(loud) == call(canonical)
+    with pytest.raises(InputError, match=r"^se_type must be one of 'iid', 'hc1', 'cluster', 'cr2', 'wild', not 'hc3'$"):
+        effects.did(d, "y", "arm", "post", se_type="hc3")
+    with pytest.raises(InputError, match=r"^conf_type must be one of 'log', 'log-log', 'plain', not 'logit'$"):
+        survival.km(d, "y", "event", conf_type="logit")

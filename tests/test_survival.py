@@ -725,7 +725,7 @@ def test_vectorised_breslow_residuals_equal_the_event_time_loop():
 
 @pytest.mark.parametrize("ties", ["exact", "discrete", ""])
 def test_cox_refuses_ties_it_does_not_have(ties):
-    with pytest.raises(InputError, match="ties must be 'efron'"):
+    with pytest.raises(InputError, match="ties must be one of 'efron', 'breslow'"):
         cox(_veteran(), "time", "status", ["karno"], ties=ties)
 
 

@@ -40,7 +40,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special
 
-from .result import EstimationError, InputError, wald_table
+from .result import EstimationError, InputError, choice, wald_table
 
 __all__ = ["FAMILIES", "COUNT_FAMILIES", "GlmFit", "check_family", "check_counts", "exposure_offset", "fit"]
 
@@ -59,10 +59,9 @@ class GlmFit:
     convention: str = ""
 
 
-def check_family(family: str, allowed: tuple[str, ...] = FAMILIES) -> None:
-    """Raise :class:`InputError` unless ``family`` is one of ``allowed``."""
-    if family not in allowed:
-        raise InputError(f"family must be one of {', '.join(allowed)}; got {family!r}")
+def check_family(family: str, allowed: tuple[str, ...] = FAMILIES) -> str:
+    """The allowed spelling of ``family`` (any case), or :class:`InputError`."""
+    return choice(family, allowed, "family")
 
 
 def check_counts(y: np.ndarray, name: str) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, optimize
 
-from .result import EstimationError, InputError
+from .result import EstimationError, InputError, choice
 
 __all__ = ["GlsFit", "fit", "whiten", "ERRORS"]
 
@@ -145,8 +145,7 @@ def fit(x: np.ndarray, y: np.ndarray, group: np.ndarray, time: np.ndarray, *, er
 
     Rows must be sorted by group, then time.
     """
-    if errors not in ERRORS:
-        raise InputError(f"errors must be one of {', '.join(ERRORS)}, not {errors!r}")
+    errors = choice(errors, ERRORS, "errors")
     n, k = x.shape
     if n - k < 3:
         raise EstimationError(f"{n} rows for {k} coefficients: too few to estimate the model")

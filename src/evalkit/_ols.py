@@ -7,7 +7,7 @@ import patsy
 
 from . import _crve
 from ._wild import cluster_codes, crv1_vcov
-from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["ols"]
 
@@ -57,9 +57,7 @@ def ols(data: pd.DataFrame, formula: str, *, cluster: str | None = None, se_type
     >>> print(round(res["x"]["estimate"], 3), round(res["x"]["df"], 2))
     0.98 1.24
     """
-    se_type = str(se_type or ("cluster" if cluster else "iid")).lower()
-    if se_type not in _SE_TYPES:
-        raise InputError(f"se_type must be one of {', '.join(_SE_TYPES)}, not {se_type!r}")
+    se_type = choice(se_type or ("cluster" if cluster else "iid"), _SE_TYPES, "se_type")
     if (cluster is None) != (se_type in ("iid", "hc1")):
         raise InputError(f"se_type={se_type!r} " + ("needs cluster=" if cluster is None else "ignores cluster="))
     check_alpha(alpha)

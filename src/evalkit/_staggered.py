@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["staggered_did"]
 
@@ -137,10 +137,7 @@ def staggered_did(
     >>> round(res.stats["overall_att"], 1)
     2.0
     """
-    if control not in _CONTROLS:
-        raise InputError(f"control must be 'never' or 'notyet', not {control!r}")
-    if aggregate not in _AGGREGATES:
-        raise InputError(f"aggregate must be 'simple', 'event', 'group' or None, not {aggregate!r}")
+    control, aggregate = choice(control, _CONTROLS, "control"), choice(aggregate, _AGGREGATES, "aggregate")
     check_alpha(alpha)
     bootstrap = int(bootstrap)
     if bootstrap < 0:

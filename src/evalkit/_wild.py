@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .result import EstimationError, InputError
+from .result import EstimationError, InputError, choice
 
 __all__ = ["WildResult", "crv1_vcov", "cluster_codes", "cluster_notes", "wild_test"]
 
@@ -124,8 +124,7 @@ def wild_test(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_clusters: int, 
     """
     if weights is None:
         weights = "webb" if n_clusters < 12 else "rademacher"
-    if weights not in ("rademacher", "webb"):
-        raise InputError(f"weights must be 'rademacher' or 'webb', not {weights!r}")
+    weights = choice(weights, ("rademacher", "webb"), "weights")
     if reps < 99:
         raise InputError("reps must be at least 99 bootstrap draws")
     xtx_inv = np.linalg.inv(x.T @ x)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns
 
 __all__ = ["mde", "power", "estimable", "require_estimable", "ANALYSES"]
 
@@ -362,8 +362,7 @@ def estimable(data: pd.DataFrame, analysis: str, *, n_covariates: int = 1, start
     >>> res.table.loc["events per arm", "reason"]
     'no events in group(s) 1: the ratio is 0 or infinite'
     """
-    if analysis not in ANALYSES:
-        raise InputError(f"analysis must be one of {', '.join(ANALYSES)}, not {analysis!r}")
+    analysis = choice(analysis, ANALYSES, "analysis")
     unknown = set(columns) - _ROLES
     if unknown:
         raise InputError(f"unknown column role(s): {', '.join(sorted(unknown))}")

@@ -44,7 +44,7 @@ from . import _crve, _lmm
 from ._ols import ols
 from ._staggered import staggered_did
 from ._wild import WildResult, cluster_codes, cluster_notes, crv1_vcov, wild_test
-from .result import EstimationError, InputError, Result, checks_alpha, require_columns, wald_table
+from .result import EstimationError, InputError, Result, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["did", "did_table", "twfe", "staggered_did", "mixed_anova", "compare_groups", "ols"]
 
@@ -184,9 +184,7 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
         return _did_balanced(data, outcome, treated, post, unit, alpha)
     if isinstance(covariates, str):
         covariates = [covariates]
-    se_type = se_type or ("cluster" if cluster else "iid")
-    if se_type not in _SE_TYPES:
-        raise InputError(f"se_type must be one of {', '.join(_SE_TYPES)}, not {se_type!r}")
+    se_type = choice(se_type or ("cluster" if cluster else "iid"), _SE_TYPES, "se_type")
     if cluster is not None and se_type in ("iid", "hc1"):
         raise InputError(f"cluster= is ignored by se_type={se_type!r}: use 'cluster' or 'wild', or drop cluster=")
     if se_type in ("cluster", "cr2", "wild"):
@@ -407,9 +405,7 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
     >>> round(float(twfe(panel, "y", "d", "unit", "time")["d"]["estimate"]), 1)
     2.0
     """
-    se_type = str(se_type).lower()
-    if se_type not in ("cluster", "cr2", "wild"):
-        raise InputError(f"se_type must be 'cluster', 'cr2' or 'wild', not {se_type!r}")
+    se_type = choice(se_type, ("cluster", "cr2", "wild"), "se_type")
     cluster = cluster or unit
     if isinstance(covariates, str):
         covariates = [covariates]

@@ -58,7 +58,7 @@ from scipy import optimize
 from scipy import stats as st
 
 from . import _effect_sizes as _es
-from .result import InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
+from .result import InputError, Result, check_alpha, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["pool", "effect_sizes", "forest_data"]
 
@@ -303,14 +303,9 @@ def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "R
     >>> print(f"{res['pooled']['estimate']:.4f} {res.stats['tau2']:.4f}")
     -0.6945 0.2137
     """
-    method, test = str(method).upper(), str(test).lower()
-    if method not in METHODS:
-        raise InputError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    if test not in TESTS:
-        raise InputError(f"test must be 'z', 'knha' or 'adhoc', not {test!r}")
+    method, test = choice(method, METHODS, "method"), choice(test, TESTS, "test")
     check_alpha(alpha)
-    if pi_type not in ("default", "t"):
-        raise InputError(f"pi_type must be 'default' or 't', not {pi_type!r}")
+    pi_type = choice(pi_type, ("default", "t"), "pi_type")
     y, v, _ = _vectors(data, yi, vi)
     if len(y) == 1:
         return _single(y, v, method, test, alpha)

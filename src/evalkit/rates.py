@@ -19,7 +19,7 @@ import patsy
 from scipy import stats as st
 
 from . import _glm
-from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns
 
 __all__ = ["rate_model", "compare_rates", "rate_did", "rate_twfe"]
 
@@ -91,7 +91,7 @@ def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
     0.6163
     """
     require_columns(data, exposure, cluster)
-    _glm.check_family(family, _glm.COUNT_FAMILIES)
+    family = _glm.check_family(family, _glm.COUNT_FAMILIES)
     try:
         y, X = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="raise")
     except patsy.PatsyError as err:
@@ -105,9 +105,8 @@ def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
     _glm.check_counts(events[keep], y.columns[0])
     groups = _cluster_ids(data, cluster, keep)
     check_alpha(alpha)
-    se_type = str(se_type or ("cluster" if cluster is not None else "model")).lower()
-    if se_type not in ("model", "cluster", "cr2", "cr3"):
-        raise InputError(f"se_type must be 'model', 'cluster', 'cr2' or 'cr3', not {se_type!r}")
+    se_type = choice(se_type or ("cluster" if cluster is not None else "model"), ("model", "cluster", "cr2", "cr3"),
+                     "se_type")
     if (se_type == "model") != (cluster is None):
         raise InputError(f"se_type={se_type!r} " + ("needs cluster=" if cluster is None else "ignores cluster="))
     fit = _glm.fit(events[keep], X[keep], family=family, offset=offset, cluster=groups, alpha=alpha,

@@ -26,6 +26,7 @@ __all__ = [
     "require_columns",
     "check_alpha",
     "checks_alpha",
+    "choice",
 ]
 
 
@@ -234,6 +235,30 @@ def check_alpha(alpha: object) -> float:
     if not ok or not 0 < float(alpha) < 1:  # NaN fails the comparison too
         raise InputError(f"alpha must be a number between 0 and 1 (0.05 gives 95% intervals), not {alpha!r}")
     return float(alpha)
+
+
+def choice(value: object, allowed: Sequence[str | None], name: str) -> Any:
+    """The allowed spelling of an option value, matched without regard to case; else :class:`InputError`.
+
+    Every option of every estimator (``se_type``, ``method``, ``conf_type``, ...) goes through it, so
+    ``"CR2"``, ``"cr2"`` and ``" Cr2 "`` are one value everywhere, and a wrong one is named in one wording.
+
+    Examples
+    --------
+    >>> choice("CR2", ("iid", "cluster", "cr2"), "se_type")
+    'cr2'
+    >>> choice("hc3", ("iid", "cluster", "cr2"), "se_type")
+    Traceback (most recent call last):
+    ...
+    evalkit.result.InputError: se_type must be one of 'iid', 'cluster', 'cr2', not 'hc3'
+    """
+    for option in allowed:
+        if option is None and value is None:
+            return None
+        if option is not None and isinstance(value, str) and value.strip().lower() == option.lower():
+            return option
+    shown = ", ".join("None" if o is None else repr(o) for o in allowed)
+    raise InputError(f"{name} must be one of {shown}, not {value!r}")
 
 
 def checks_alpha(func: Callable) -> Callable:

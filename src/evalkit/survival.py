@@ -43,7 +43,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from . import _cmprsk, _coxph, _km, _rmst
-from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, require_columns, wald_table
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["km", "median_survival", "quantile_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif", "finegray", "gray_test"]
 
@@ -93,9 +93,9 @@ def _stack(parts, group):
 
 
 def _check_conf(conf_type, alpha=0.05):
-    if conf_type not in _km.CONF_TYPES:
-        raise InputError(f"conf_type must be one of {_km.CONF_TYPES}, not {conf_type!r}")
+    """The allowed spelling of ``conf_type`` (any case); ``alpha`` checked."""
     check_alpha(alpha)
+    return choice(conf_type, _km.CONF_TYPES, "conf_type")
 
 
 def _km_table(sub, conf_type, alpha):
@@ -147,7 +147,7 @@ def km(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Res
     >>> round(float(km(df, "days", "closed").table["survival"].iloc[1]), 4)
     0.6667
     """
-    _check_conf(conf_type, alpha)
+    conf_type = _check_conf(conf_type, alpha)
     df, warns = _prepare(data, duration, event, group)
     parts = []
     for g, sub in _groups(df, group):
@@ -197,7 +197,7 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
     >>> float(median_survival(df, "days", "closed").table.loc["all", "median"])
     12.0
     """
-    _check_conf(conf_type, alpha)
+    conf_type = _check_conf(conf_type, alpha)
     df, warns = _prepare(data, duration, event, group)
     rows = {}
     for g, sub in _groups(df, group):
@@ -251,7 +251,7 @@ def quantile_survival(data, duration, event, *, q, group=None, conf_type="log", 
     >>> quantile_survival(df, "days", "closed", q=[0.25, 0.5]).table["estimate"].tolist()
     [8.0, 12.0]
     """
-    _check_conf(conf_type, alpha)
+    conf_type = _check_conf(conf_type, alpha)
     probs = np.atleast_1d(np.asarray(q, dtype=float))
     if probs.size == 0 or not np.all((probs > 0) & (probs < 1)):
         raise InputError(f"q must be probabilities between 0 and 1 (e.g. 0.25, 0.5, 0.75), not {q!r}")
@@ -306,7 +306,7 @@ def survival_at(data, duration, event, times: Sequence[float], *, group=None,
     >>> round(float(survival_at(df, "days", "closed", [10]).table["survival"].iloc[0]), 4)
     0.6667
     """
-    _check_conf(conf_type, alpha)
+    conf_type = _check_conf(conf_type, alpha)
     req = np.sort(np.unique(np.asarray(times, dtype=float)))
     if req.size == 0 or np.isnan(req).any() or (req < 0).any():
         raise InputError("times must be one or more non-negative numbers")
@@ -636,9 +636,7 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     >>> round(float(cox(df, "t", "e", ["pilot"]).table.loc["pilot", "hr"]), 2)
     1.93
     """
-    ties = str(ties).lower()
-    if ties not in _TIES:
-        raise InputError(f"ties must be 'efron' (R coxph's default) or 'breslow', not {ties!r}")
+    ties = choice(ties, _TIES, "ties")
     df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, strata, cluster, entry, ties)
     vcov, method = fit.vcov, _COX_METHOD.replace("Efron", ties.capitalize())
     if entry is not None:
@@ -706,8 +704,7 @@ def cox_zph(data, duration, event, covariates, *, strata=None, transform="km") -
     """
     from lifelines.statistics import proportional_hazard_test
 
-    if transform not in ("km", "rank", "identity", "log"):
-        raise InputError("transform must be 'km', 'rank', 'identity' or 'log'")
+    transform = choice(transform, ("km", "rank", "identity", "log"), "transform")
     df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata,))
     cph, notes = _fit_cox(df, rhs, strata)
     res = proportional_hazard_test(cph, df, time_transform=transform).summary

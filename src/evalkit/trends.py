@@ -20,7 +20,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from . import _crve, _gls, _glm
-from .result import EstimationError, InputError, Result, checks_alpha, require_columns, wald_table
+from .result import EstimationError, InputError, Result, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["its", "controlled_its", "staggered_its", "pretrend_test", "gls"]
 
@@ -100,7 +100,7 @@ def its(data: pd.DataFrame, outcome: str, time: str, *, start, offset: str | Non
     0.754
     """
     require_columns(data, outcome, time, offset, season)
-    _glm.check_family(family)
+    family = _glm.check_family(family)
     t, s0 = _time_index(data[time], start)
     if pd.Series(t).duplicated().any():
         raise InputError(f"{time!r} repeats a time point: its() takes one row per time point")
@@ -181,7 +181,7 @@ def controlled_its(data: pd.DataFrame, outcome: str, time: str, group: str, *, s
     -10.0 0.2809
     """
     require_columns(data, outcome, time, group, offset, season)
-    _glm.check_family(family)
+    family = _glm.check_family(family)
     labels = data[group].dropna().unique()
     if len(labels) != 2 or treated not in labels:
         raise InputError(f"{group!r} must have exactly two values, one of them treated={treated!r}")
@@ -474,9 +474,7 @@ def staggered_its(data: pd.DataFrame, outcome: str, time: str, unit: str, start:
 
 
 def _se_type(se_type: str) -> str:
-    if str(se_type).lower() not in _SE_TYPES:
-        raise InputError(f"se_type must be one of {', '.join(_SE_TYPES)}, not {se_type!r}")
-    return str(se_type).lower()
+    return choice(se_type, _SE_TYPES, "se_type")
 
 
 def _fitted(frame: pd.DataFrame, x: np.ndarray, k: int, beta: np.ndarray, log: bool) -> pd.DataFrame:
