@@ -38,6 +38,8 @@ PACKAGE = "evalkit"
 def public_modules() -> list[str]:
     """``evalkit`` and every submodule whose name does not start with an underscore."""
     pkg = importlib.import_module(PACKAGE)
+    for name in pkg.__all__:  # the lazily loaded names (Result, the submodules) into the namespace pdoc reads
+        getattr(pkg, name)
     subs = [f"{PACKAGE}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
     return sorted({PACKAGE, *subs})
 

@@ -85,3 +85,27 @@ def test_a_warning_fails_the_build(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(build.pdoc, "pdoc", warn_instead)
     assert build.main(["--out", str(tmp_path)]) == 1
     assert "Error parsing docstring of evalkit.x" in capsys.readouterr().err
+
+
+def test_the_contract_in_docs_api_md_is_what_the_code_says():
+    # a renamed argument, a new function or a removed one must be reviewed in docs/API.md, not discovered later
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("api_md", ROOT / "docs" / "api_md.py")
+    api_md = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(api_md)
+    text = (ROOT / "docs" / "API.md").read_text(encoding="utf-8")
+    assert api_md.reference() in text, "docs/API.md is out of date: run python docs/api_md.py and review the diff"
+    assert "/work/" not in text and str(ROOT) not in text  # no machine's path in the contract
+
+
+def test_nothing_in_the_repository_points_outside_it():
+    # the next maintainers have the repository only: no ../shared, no absolute path of this machine
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    pointing = [f for f in files if (ROOT / f).is_file() and not f.endswith((".png", ".csv", ".ipynb", ".pdf"))
+                and f != "tests/test_docs.py"  # this test names what it looks for
+                and any(s in (ROOT / f).read_text(encoding="utf-8", errors="ignore")
+                        for s in ("../shared", "/work/shared", "shared/reference", "shared/spec"))]
+    assert pointing == []

@@ -1,7 +1,7 @@
 """evalkit.index: the batch's index page and its pooled cross-site summary (no kernels needed).
 
 The BCG vaccine trials (metafor ``dat.bcg``) stand in for 13 sites: their
-pooled result is published (``/work/shared/reference/README.md`` section 6),
+pooled result is published (metafor's dat.bcg example; docs/REFERENCES.md),
 so the index's numbers can be checked against metafor's.
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_pooled_estimate_matches_metafor_on_the_bcg_trials():
     #    test = "adhoc"): estimate -0.7145, se 0.1808 (the z fit's 0.1798 rescaled by a factor > 1, so
     #    the same as "knha"), t on 12 df
     assert round(row["estimate"], 4) == -0.7145 and round(row["se"], 4) == 0.1808
-    # shared/reference case 6: pooled RR 0.49 (0.33-0.73), the Knapp-Hartung interval
+    # metafor dat.bcg example (docs/REFERENCES.md): pooled RR 0.49 (0.33-0.73), the Knapp-Hartung interval
     assert (round(np.exp(row["ci_low"]), 2), round(np.exp(row["ci_high"]), 2)) == (0.33, 0.73)
     assert round(fit.stats["tau2"], 4) == 0.3132 and fit.stats["k"] == 13
     pred = fit.table.loc["prediction"]

@@ -1,6 +1,6 @@
 """Tests for evalkit.meta: pooling as R metafor::rma, effect sizes as metafor::escalc.
 
-Expected values come from /work/shared/reference/README.md (case 6), from
+Expected values come from the BCG case of docs/REFERENCES.md (metafor's dat.bcg example), from
 metafor's own test suite (tests/testthat/test_misc_metan_vs_rma.uni_with_dat.bcg.r,
 which checks rma() against Stata metan; test_misc_rma_uni.r;
 test_analysis_example_normand1999.r, which checks against Normand 1999's
@@ -48,7 +48,7 @@ def test_bcg_log_rr_matches_reference_definition(bcg, rr):
 
 
 def test_bcg_reml_matches_metafor_printout(rr):
-    # R: rma(yi, vi, data=dat)   (reference README case 6)
+    # R: rma(yi, vi, data=dat)   (docs/REFERENCES.md, the BCG trials)
     res = pool(rr, yi="yi", vi="vi")
     s, row = res.stats, res["pooled"]
     assert s["k"] == 13

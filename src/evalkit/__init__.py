@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _SUBMODULES = {
     "schemas", "io", "validation", "idcode", "synth", "effects", "survival",
     "rates", "trends", "meta", "design", "site", "disclosure", "plots", "i18n",
-    "render", "cli", "config", "exercises", "report", "stamp", "index",
+    "render", "cli", "config", "exercises", "report", "stamp", "index", "extract", "audit",
 }
 
 __all__ = ["Result", "EvalkitError", "EstimationError", "InputError", "__version__", *sorted(_SUBMODULES)]
@@ -28,7 +28,8 @@ __all__ = ["Result", "EvalkitError", "EstimationError", "InputError", "__version
 
 def __getattr__(name: str) -> Any:
     if name in _RESULT_NAMES:
-        return getattr(importlib.import_module(".result", __name__), name)
+        value = globals()[name] = getattr(importlib.import_module(".result", __name__), name)
+        return value  # kept, so that tools reading the module's namespace (pdoc, dir()) find it next time
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
