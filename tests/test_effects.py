@@ -418,7 +418,8 @@ def test_compare_groups_exact_mann_whitney_small_samples():
 # --- edge cases -----------------------------------------------------------------------------
 
 def test_single_cluster_is_an_estimation_error(few):
-    one = few[few["team"] == "T1"].assign(team="all", pilot=lambda d: d["worker"].str.endswith(("1", "2", "3")).astype(int))
+    one = few[few["team"] == "T1"].assign(
+        team="all", pilot=lambda d: d["worker"].str.endswith(("1", "2", "3")).astype(int))
     with pytest.raises(EstimationError, match="one cluster"):
         ef.did(one, "wellbeing", "pilot", "post", cluster="team")
     with pytest.raises(EstimationError, match="one cluster"):

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from evalkit import InputError, exercises
+from evalkit import InputError
 from evalkit.exercises import answer_key, check, list_exercises, load
 from evalkit.synth import Effects
 

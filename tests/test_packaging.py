@@ -91,7 +91,8 @@ def test_a_built_wheel_installed_elsewhere_synthesises_and_renders(tmp_path):
     where = subprocess.run([str(python), "-c", "import evalkit, evalkit.render as r; print(evalkit.__file__); "
                             "print(r.REPORT_NOTEBOOK.is_file())"], **run).stdout.split()
     assert Path(where[0]).is_relative_to(site) and where[1] == "True", where
-    made = subprocess.run([str(env / "bin" / "evalkit"), "synth", "--out", "data", "--sites", "1", "--seed", "2"], **run)
+    evalkit = str(env / "bin" / "evalkit")
+    made = subprocess.run([evalkit, "synth", "--out", "data", "--sites", "1", "--seed", "2"], **run)
     assert made.returncode == 0, made.stdout + made.stderr
     shown = subprocess.run([str(env / "bin" / "evalkit"), "render", "--data", "data", "--out", "out", "--lang", "en"],
                            **run)

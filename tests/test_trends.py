@@ -335,7 +335,8 @@ def test_staggered_its_is_gls_on_the_two_way_design():
     assert set(fitted.columns) >= {"unit", "time", "treated", "observed", "fitted", "counterfactual"}
     treated_after = fitted["treated"] & (fitted["fitted"] != fitted["counterfactual"])
     assert treated_after.sum() == (p["month"] >= p["start"]).sum()  # the changes act from each team's own start
-    np.testing.assert_allclose(fitted.loc[~fitted["treated"], "fitted"], fitted.loc[~fitted["treated"], "counterfactual"])
+    untreated = fitted.loc[~fitted["treated"]]
+    np.testing.assert_allclose(untreated["fitted"], untreated["counterfactual"])
 
 
 def test_staggered_its_intervals_cover_with_persistent_noisy_errors():

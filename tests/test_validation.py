@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from conftest import tiny_tables, write_tiny
 from evalkit.cli import app
 from evalkit.idcode import generate_codes
-from evalkit.io import DatasetError
 from evalkit.schemas import TABLES
 from evalkit.validation import MASK, cli_validate, validate
 

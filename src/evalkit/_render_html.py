@@ -34,7 +34,8 @@ _CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#2
         "h1,h2,h3{line-height:1.2}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}"
         ".jp-OutputPrompt,.jp-InputPrompt,.jp-InputArea{display:none}"
         "@page{size:A4;margin:16mm 14mm}"
-        "@media print{main{max-width:none;margin:0;padding:0}h1,h2,h3,h4{break-after:avoid;page-break-after:avoid;break-inside:avoid}"
+        "@media print{main{max-width:none;margin:0;padding:0}"
+        "h1,h2,h3,h4{break-after:avoid;page-break-after:avoid;break-inside:avoid}"
         "figure,img,table,.evalkit-note,li{break-inside:avoid;page-break-inside:avoid}"
         "img{max-width:100%!important}a{color:inherit;text-decoration:none}}")
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}

@@ -139,7 +139,8 @@ class Page:
 
     def in_words(self, display: pd.DataFrame) -> pd.DataFrame:
         """A suppressed display for use inside a sentence: "fewer than 5" and "not shown" instead of the marks."""
-        words = {small_mark(self.cfg.disclosure_threshold): self.t("fewer_than", threshold=self.cfg.disclosure_threshold),
+        threshold = self.cfg.disclosure_threshold
+        words = {small_mark(threshold): self.t("fewer_than", threshold=threshold),
                  SECONDARY_MARK: self.t("not_shown")}
         return self.formatted(display).map(lambda v: words.get(v, v))
 

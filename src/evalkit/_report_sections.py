@@ -86,7 +86,8 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
                                 risk_times=list(np.arange(0, km["time"].max() + 1, step)), labels=labels,
                                 number_format=number_format(lang)), page.t("km_caption"), curves=True)
     labels = {**_curve_labels(page), "title": page.t("cif_title"), "ylabel": page.t("cif_ylabel")}
-    page.figure(plots.cif_curves(pilot_first(res["cif_placement"].table), group="arm", threshold=page.cfg.disclosure_threshold,
+    page.figure(plots.cif_curves(pilot_first(res["cif_placement"].table), group="arm",
+                                 threshold=page.cfg.disclosure_threshold,
                                  labels=labels, number_format=number_format(lang)),
                 page.t("cif_caption"), curves=True)
 
@@ -274,7 +275,8 @@ def workforce_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFr
     labels = {"title": page.t("caseload_title"), "ylabel": page.t("caseload_ylabel"),
               "target": page.t("caseload_target"), "cap": page.t("caseload_cap"), **names}
     page.figure(plots.caseload(pilot_first(load), "month", "caseload", "arm", target=cfg.caseload_target, labels=labels,
-                               number_format=number_format(lang)), page.t("caseload_caption", threshold=cfg.disclosure_threshold))
+                               number_format=number_format(lang)),
+                page.t("caseload_caption", threshold=cfg.disclosure_threshold))
     share = tabs["face_to_face"]
     first, last = share["wave"].min(), share["wave"].max()
     pick = lambda a, w: share.loc[(share["arm"] == a) & (share["wave"] == w), "face_to_face_share"]  # noqa: E731

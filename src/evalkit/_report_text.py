@@ -18,7 +18,8 @@ from .config import SiteConfig
 from .i18n import fmt_ci, fmt_number, fmt_percent, label
 from .result import Result
 
-__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "missing_reason", "caveats",
+__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "scrub", "not_estimable", "missing_reason",
+           "caveats",
            "design_limits", "design_reason", "evidence", "evidence_short"]
 
 #: text in quotes in an error message is a value from the data (a team, a site): never shown
@@ -208,7 +209,9 @@ def evidence(name: str, est: Estimate, measure: str, cfg: SiteConfig, digits: in
     --------
     >>> cfg = SiteConfig(site="demo", lang="en")
     >>> print(evidence("sick_leave_rr", Estimate(0.37, 0.12, 1.17, ratio=True), "rate_ratio", cfg)[0])
-    The data cannot tell whether sick leave in pilot teams rose or fell after their start compared with the same teams before it, allowing for comparison teams: the values they fit run from 0.12 to 1.17 (rate ratio, 95% confidence interval; estimate 0.37).
+    The data cannot tell whether sick leave in pilot teams rose or fell after their start compared with
+    the same teams before it, allowing for comparison teams: the values they fit run from 0.12 to 1.17
+    (rate ratio, 95% confidence interval; estimate 0.37).
     """
     kind, lang = est.kind, cfg.lang
     what = label(f"{name}_what", lang)

@@ -291,4 +291,5 @@ def cross_table(table: str, df: pd.DataFrame, valid: Mapping[str, pd.DataFrame],
     team is itself invalid). ``dist``: :func:`distinct` of the table's raw
     rows (same rows, same order), to look keys up once per distinct value."""
     rule = _RULES.get(table)
-    return (rule(df, valid, dist or {}) if rule else []) + repeated_block(df[[c for c in columns(table) if c in df]], dist)
+    own = [c for c in columns(table) if c in df]
+    return (rule(df, valid, dist or {}) if rule else []) + repeated_block(df[own], dist)

@@ -24,8 +24,9 @@ def synth(
     out: Path = typer.Option(..., "--out", help="Folder to write the synthetic dataset into."),
     sites: int = typer.Option(8, "--sites", min=1, help="Number of pilot sites (309 = national scale)."),
     seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives the same data."),
-    fmt: str = typer.Option("csv", "--format", help="Table file format: csv, parquet or xlsx; or export: as Finnish client and payroll systems "
-                             "export them, without dataset.yaml (practise `evalkit inspect` on it)."),
+    fmt: str = typer.Option("csv", "--format",
+                            help="Table file format: csv, parquet or xlsx; or export: as Finnish client and payroll "
+                                 "systems export them, without dataset.yaml (practise `evalkit inspect` on it)."),
     null: bool = typer.Option(False, "--null", help="No true effects: every ratio 1, every change 0."),
     team_sd: float = typer.Option(0.0, "--team-sd", help="SD of extra permanent team effects on every outcome."),
     calendar_shock: float = typer.Option(0.0, "--calendar-shock",
@@ -93,7 +94,8 @@ def render(
     executor: str = typer.Option("local", "--executor", help="local, or dask://HOST:PORT (a running cluster)."),
     resume: bool = typer.Option(False, "--resume", help="Render only the sites not done in OUT/manifest.json."),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds any one notebook cell may run."),
-    notebook: Optional[Path] = typer.Option(None, "--notebook", help="Report notebook (default: evalkit's site_report, installed with it)."),
+    notebook: Optional[Path] = typer.Option(
+        None, "--notebook", help="Report notebook (default: evalkit's site_report, installed with it)."),
     engine: str = typer.Option("warm", "--engine",
                                help="warm: one kernel per worker, reused and cleaned between sites; "
                                     "papermill: a new kernel per site. Same reports."),

@@ -203,7 +203,8 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
     rhs = "".join(f" + Q({c!r})" for c in covariates)
     model = smf.ols("_y ~ _tr * _po" + rhs, data=frame)
     if np.linalg.matrix_rank(model.exog) < model.exog.shape[1]:
-        raise EstimationError("the regressors are collinear (a covariate duplicates treated, post or another covariate)")
+        raise EstimationError("the regressors are collinear (a covariate duplicates treated, post or another "
+                              "covariate)")
     j = model.exog_names.index("_tr:_po")
     method = f"DiD by OLS (outcome ~ treated * post{' + covariates' if covariates else ''})"
     stats = {"n": len(frame)}
@@ -648,4 +649,5 @@ def compare_groups(data: pd.DataFrame, outcome: str, group: str, *, alpha: float
              "mw_u": float(mw.statistic), "mw_p": float(mw.pvalue), "cles": float(mw.statistic) / (n_a * n_b)}
     return Result(table=table, stats=stats,
                   method=f"Welch t ({lb} - {la}); Hedges' g as metafor escalc SMD, normal CI; "
-                         f"Mann-Whitney U ({'exact' if exact else 'normal approx., continuity corrected'}) as R wilcox.test")
+                         f"Mann-Whitney U ({'exact' if exact else 'normal approx., continuity corrected'})"
+                         " as R wilcox.test")

@@ -248,7 +248,8 @@ def _hint(v: float, want: float, tol: float, spec: dict[str, Any]) -> str:
     """A diagnosis of common slips (sign, log scale, percent) before the exercise's own hint."""
     slips = [
         (-v, "right size, wrong sign: which group is subtracted from which?"),
-        (math.exp(v) if abs(v) < 700 else math.inf, "this is on the log scale: exponentiate it (np.exp) to get the ratio"),
+        (math.exp(v) if abs(v) < 700 else math.inf,
+         "this is on the log scale: exponentiate it (np.exp) to get the ratio"),
         (math.log(v) if v > 0 else math.inf, "this is a ratio: the question asks for the log-scale coefficient"),
         (100 * v, "percent versus proportion: check the scale"),
         (v / 100, "percent versus proportion: check the scale"),

@@ -39,7 +39,8 @@ img,tr,p{break-inside:avoid}a{color:inherit;text-decoration:none}}"""
 
 
 def site_estimates(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Long table of each site's key estimates: ``site``, ``name``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``ratio``.
+    """Long table of each site's key estimates: ``site``, ``name``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+    ``ratio``.
 
     ``results`` maps a site to its ``results.json`` content. Estimates
     without a finite, positive standard error are left out (they cannot be
@@ -189,7 +190,8 @@ def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str, level:
     table = fit.table if k >= _MIN_SITES_PI else fit.table[fit.table["kind"] != "prediction"]
     img = _forest_png(table, ratio, lang, digits, level)
     return (f'<h3>{title}</h3><p>{html.escape(text)}</p>'
-            f'<div class="forest" data-estimate="{html.escape(name)}"><img alt="{title}" src="data:image/png;base64,{img}">'
+            f'<div class="forest" data-estimate="{html.escape(name)}">'
+            f'<img alt="{title}" src="data:image/png;base64,{img}">'
             f"{_forest_table(table, ratio, lang, digits, level)}</div>")
 
 

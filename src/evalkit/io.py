@@ -30,7 +30,8 @@ from .idcode import contains_code, mask_codes
 from .result import EvalkitError
 from .schemas import REQUIRED_TABLES, TABLES, columns
 
-__all__ = ["atomic_write", "write_dataset", "read_dataset", "read_manifest", "read_table", "complete_tables", "DatasetError", "FORMATS"]
+__all__ = ["atomic_write", "write_dataset", "read_dataset", "read_manifest", "read_table", "complete_tables",
+           "DatasetError", "FORMATS"]
 
 FORMATS = ("csv", "parquet", "xlsx")
 

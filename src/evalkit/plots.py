@@ -34,8 +34,8 @@ from ._plots_survival import cif_curves, km_curves
 from ._plots_workforce import LEGAL_CAPS, RECOMMENDED_CASELOAD, bar_share, caseload
 from .result import InputError, Result
 
-__all__ = ["PALETTE", "style", "overlapping_tick_labels", "event_study", "km_curves", "cif_curves", "forest", "its_plot",
-           "rates_by_arm", "caseload", "bar_share", "LEGAL_CAPS", "RECOMMENDED_CASELOAD",
+__all__ = ["PALETTE", "style", "overlapping_tick_labels", "event_study", "km_curves", "cif_curves", "forest",
+           "its_plot", "rates_by_arm", "caseload", "bar_share", "LEGAL_CAPS", "RECOMMENDED_CASELOAD",
            "save_png", "to_base64_png"]
 
 

@@ -414,7 +414,8 @@ def _costs_by_service(sd: SiteData) -> pd.DataFrame:
 
 
 def _costs_per_child(sd: SiteData, monthly: pd.DataFrame) -> pd.DataFrame:
-    """Euros per open case (child) per month, averaged by year; months with no open case, or incomplete counts, left out."""
+    """Euros per open case (child) per month, averaged by year; months with no open case, or incomplete
+    counts, left out."""
     load = caseload_by_month(sd)
     open_cases = load[load["complete"]].groupby("month")["open_cases"].sum()
     open_cases.index = open_cases.index.strftime("%Y-%m")
@@ -514,7 +515,8 @@ def caseload_by_month(sd: SiteData) -> pd.DataFrame:
         ss = st[st["team_id"].map(arm) == name]
         opened = np.sort(cc["opened"].to_numpy())
         closed = np.sort(cc["closed"].dropna().to_numpy())
-        open_n = np.searchsorted(opened, months.to_numpy(), "right") - np.searchsorted(closed, months.to_numpy(), "left")
+        month_days = months.to_numpy()
+        open_n = np.searchsorted(opened, month_days, "right") - np.searchsorted(closed, month_days, "left")
         s_end = ss["end"].fillna(sd.extracted_on).to_numpy()
         fte = np.array([ss["fte"].to_numpy()[(ss["start"].to_numpy() <= m) & (s_end >= m)].sum()
                         for m in months.to_numpy()])

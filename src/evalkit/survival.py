@@ -45,7 +45,8 @@ from scipy import stats as _st
 from . import _cmprsk, _coxph, _km, _rmst
 from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns, wald_table
 
-__all__ = ["km", "median_survival", "quantile_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif", "finegray", "gray_test"]
+__all__ = ["km", "median_survival", "quantile_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif",
+           "finegray", "gray_test"]
 
 
 # ---------------------------------------------------------------- input checks

@@ -1,0 +1,15 @@
+"""The style checks CI runs: ruff (pyproject's [tool.ruff]) over the package, tests, docs and benchmarks."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ruff_finds_nothing():
+    # ruff is a test dependency (pyproject [test]); its findings name file, line and rule
+    found = subprocess.run([sys.executable, "-m", "ruff", "check", "--output-format", "concise", "."],
+                           cwd=ROOT, capture_output=True, text=True)
+    assert found.returncode == 0, found.stdout + found.stderr
