@@ -1,6 +1,7 @@
 """The common Result type and the Wald-table helper."""
 from __future__ import annotations
 
+import inspect
 import json
 import math
 
@@ -136,3 +137,43 @@ def test_option_values_are_one_value_in_any_case_and_a_wrong_one_is_named_in_one
         effects.did(d, "y", "arm", "post", se_type="hc3")
     with pytest.raises(InputError, match=r"^conf_type must be one of 'log', 'log-log', 'plain', not 'logit'$"):
         survival.km(d, "y", "event", conf_type="logit")
+
+
+def test_old_argument_names_still_work_with_a_deprecation_warning_and_give_the_same_result():
+    from evalkit import effects, rates
+
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame({"y": rng.normal(size=40), "pilot": np.repeat([0, 1], 20), "after": np.tile([0, 1], 20),
+                      "days": rng.poisson(5, 40), "fte": 1.0, "worker": np.repeat(np.arange(10), 4),
+                      "wave": np.tile([1, 2, 3, 4], 10)})
+    d["arm"] = np.where(d["worker"] < 5, "pilot", "comparison")
+    pairs = [(lambda: effects.did(d, "y", treated="pilot", post="after"),
+              lambda: effects.did(d, "y", treatment="pilot", post="after"), "did"),
+             (lambda: rates.rate_did(d, events="days", exposure="fte", arm="pilot", period="after"),
+              lambda: rates.rate_did(d, outcome="days", exposure="fte", treatment="pilot", post="after"), "did"),
+             (lambda: effects.mixed_anova(d, dv="y", within="wave", between="arm", subject="worker"),
+              lambda: effects.mixed_anova(d, outcome="y", time="wave", group="arm", unit="worker"), "Interaction")]
+    for old, new, row in pairs:
+        with pytest.warns(DeprecationWarning, match=r"is now .*; the old name will be removed"):
+            before = old()
+        pd.testing.assert_series_equal(before[row], new()[row])
+    with pytest.raises(InputError, match="give treatment= only: treated= is its old name"):
+        effects.did(d, "y", treated="pilot", treatment="pilot", post="after")
+
+
+def test_the_estimators_speak_one_vocabulary():
+    # docs/API.md: outcome, treatment / group, unit, time, post, cluster; the old names live only in @renamed
+    # (for the arguments that name columns: its(period=12) is the length of a season, a number)
+    old = {"dv", "treated", "events", "arm", "period", "between", "within", "subject"}
+
+    def columns(f):
+        return {n for n, p in inspect.signature(f).parameters.items() if str(p.annotation).startswith("str")}
+    found = {name: sorted(old & columns(f))
+             for name, f in _public_functions_with_alpha().items() | _public_estimators().items()}
+    assert {name: params for name, params in found.items() if params} == {}
+
+
+def _public_estimators():
+    from evalkit import effects
+
+    return {"effects.mixed_anova": effects.mixed_anova}

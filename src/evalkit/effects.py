@@ -44,7 +44,7 @@ from . import _crve, _lmm
 from ._ols import ols
 from ._staggered import staggered_did
 from ._wild import WildResult, cluster_codes, cluster_notes, crv1_vcov, wild_test
-from .result import EstimationError, InputError, Result, checks_alpha, choice, require_columns, wald_table
+from .result import EstimationError, InputError, Result, checks_alpha, choice, renamed, require_columns, wald_table
 
 __all__ = ["did", "did_table", "twfe", "staggered_did", "mixed_anova", "compare_groups", "ols"]
 
@@ -114,8 +114,9 @@ def _change_scores(df: pd.DataFrame, outcome: str, unit: str, post: str, treated
     return pd.DataFrame({"change": wide[1] - wide[0], "treated": group.loc[wide.index]})
 
 
+@renamed(treated="treatment")
 @checks_alpha
-def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str | None = None,
+def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: str | None = None,
         balanced: bool = False, covariates: Sequence[str] = (), cluster: str | None = None,
         se_type: str | None = None, alpha: float = 0.05, seed: int | None = None,
         boot_weights: str | None = None) -> Result:
@@ -125,7 +126,7 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
     ----------
     data : DataFrame
         Long format: one row per unit and period.
-    outcome, treated, post : str
+    outcome, treatment, post : str
         Outcome column; 0/1 columns for the pilot group and the after period.
     unit : str, optional
         Unit id (needed for ``balanced=True``; the default cluster otherwise).
@@ -175,6 +176,7 @@ def did(data: pd.DataFrame, outcome: str, treated: str, post: str, *, unit: str 
     >>> round(float(did(df, "y", "tr", "post")["did"]["estimate"]), 2)
     1.7
     """
+    treated = treatment  # the body's name for the 0/1 pilot column
     if balanced:
         if unit is None:
             raise InputError("balanced=True needs unit= (the id linking the two periods)")
@@ -280,8 +282,9 @@ def _did_balanced(data, outcome, treated, post, unit, alpha) -> Result:
                          "unpooled SE, Welch t as R t.test(change ~ treated)")
 
 
+@renamed(treated="treatment")
 @checks_alpha
-def did_table(data: pd.DataFrame, outcome: str, treated: str, post: str, *,
+def did_table(data: pd.DataFrame, outcome: str, treatment: str, post: str, *,
               unit: str | None = None, alpha: float = 0.05) -> Result:
     """Group-by-period means with SEs, in the layout of Card & Krueger's Table 3.
 
@@ -289,7 +292,7 @@ def did_table(data: pd.DataFrame, outcome: str, treated: str, post: str, *,
     ----------
     data : DataFrame
         Long format, one row per unit and period.
-    outcome, treated, post : str
+    outcome, treatment, post : str
         Outcome column; 0/1 columns for the pilot group and the after period.
     unit : str, optional
         Unit id.  With it the ``change`` rows use units seen in both periods
@@ -321,6 +324,7 @@ def did_table(data: pd.DataFrame, outcome: str, treated: str, post: str, *,
     >>> round(float(did_table(df, "y", "tr", "post", unit="id")["change:difference"]["estimate"]), 2)
     1.9
     """
+    treated = treatment
     df = _binary_frame(data, outcome, treated, post, unit)
     cells: dict[tuple[str, str], tuple[float, float, float, float]] = {}
     for p_code, period in enumerate(("before", "after")):
@@ -475,7 +479,8 @@ def _independent_columns(x: np.ndarray) -> np.ndarray:
     return x[:, np.sort(piv[diag > diag[0] * 1e-10])]
 
 
-def mixed_anova(data: pd.DataFrame, dv: str, within: str, between: str, subject: str, *,
+@renamed(dv="outcome", within="time", between="group", subject="unit")
+def mixed_anova(data: pd.DataFrame, outcome: str, time: str, group: str, unit: str, *,
                 correction: bool = True) -> Result:
     """Mixed (split-plot) ANOVA: one between-subject and one within-subject factor.
 
@@ -483,9 +488,10 @@ def mixed_anova(data: pd.DataFrame, dv: str, within: str, between: str, subject:
     ----------
     data : DataFrame
         Long format, one row per subject and level of ``within``.
-    dv, within, between, subject : str
+    outcome, time, group, unit : str
         Outcome, within factor (e.g. survey wave), between factor (e.g. pilot
-        vs comparison) and subject id.
+        vs comparison) and subject id (formerly ``dv``, ``within``,
+        ``between``, ``subject``: those names still work, with a warning).
     correction : bool
         Add the Greenhouse-Geisser corrected p-value ``p_gg``.
 
@@ -515,6 +521,7 @@ def mixed_anova(data: pd.DataFrame, dv: str, within: str, between: str, subject:
     >>> int(mixed_anova(df, "score", "wave", "arm", "id")["Interaction"]["df2"])
     18
     """
+    dv, within, between, subject = outcome, time, group, unit  # the body's (pingouin's) names
     require_columns(data, dv, within, between, subject)
     if not pd.api.types.is_numeric_dtype(data[dv]):
         raise InputError(f"'{dv}' must be numeric, not {data[dv].dtype}")

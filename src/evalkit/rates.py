@@ -19,7 +19,7 @@ import patsy
 from scipy import stats as st
 
 from . import _glm
-from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns
+from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, renamed, require_columns
 
 __all__ = ["rate_model", "compare_rates", "rate_did", "rate_twfe"]
 
@@ -129,8 +129,9 @@ def _cluster_ids(data: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> n
     return ids.to_numpy()[keep]
 
 
+@renamed(events="outcome", arm="treatment", period="post")
 @checks_alpha
-def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: str, *,
+def rate_did(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, post: str, *,
              family: str = "poisson", cluster: str | None = None, alpha: float = 0.05) -> Result:
     """Difference-in-differences on rates: the ratio of rate ratios.
 
@@ -143,10 +144,11 @@ def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: s
     ----------
     data : pandas.DataFrame
         One row per unit (worker, team) and period, or aggregated counts.
-    events, exposure : str
+    outcome, exposure : str
         Event count (e.g. sick-leave days) and person-time (e.g. FTE-years).
-    arm, period : str
-        0/1 (or boolean) columns: 1 = pilot arm, 1 = after the start.
+    treatment, post : str
+        0/1 (or boolean) columns: 1 = pilot arm, 1 = after the start (formerly
+        ``events``, ``arm``, ``period``: those names still work, with a warning).
     family : {"poisson", "quasipoisson", "negbin"}
         As :func:`rate_model`.
     cluster : str, optional
@@ -173,6 +175,7 @@ def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: s
     >>> print(round(rate_did(df, "days", "fte", "pilot", "after")["did"]["ratio"], 4))
     0.6713
     """
+    events, arm, period = outcome, treatment, post
     require_columns(data, events, exposure, arm, period)
     frame = pd.DataFrame({"events": data[events], "exposure": data[exposure],
                           "arm": _binary(data[arm], arm), "period": _binary(data[period], period)})
@@ -190,8 +193,9 @@ def rate_did(data: pd.DataFrame, events: str, exposure: str, arm: str, period: s
     return res
 
 
+@renamed(events="outcome")
 @checks_alpha
-def rate_twfe(data: pd.DataFrame, events: str, exposure: str, treatment: str, unit: str, time: str, *,
+def rate_twfe(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, unit: str, time: str, *,
               family: str = "quasipoisson", cluster: str | None = None, se_type: str | None = None,
               alpha: float = 0.05) -> Result:
     """Difference-in-differences on rates with unit and time fixed effects (staggered starts).
@@ -207,8 +211,9 @@ def rate_twfe(data: pd.DataFrame, events: str, exposure: str, treatment: str, un
     ----------
     data : pandas.DataFrame
         Rows of person-time, e.g. worker x half-year.
-    events, exposure : str
-        Event count (e.g. sick-leave days) and person-time (e.g. FTE-years).
+    outcome, exposure : str
+        Event count (e.g. sick-leave days) and person-time (e.g. FTE-years);
+        ``outcome`` was ``events``, which still works, with a warning.
     treatment : str
         0/1 column: 1 where the unit is treated.
     unit, time : str
@@ -239,6 +244,7 @@ def rate_twfe(data: pd.DataFrame, events: str, exposure: str, treatment: str, un
     >>> print(round(rate_twfe(df, "days", "fte", "d", "team", "half")["d"]["ratio"], 3))
     0.739
     """
+    events = outcome
     require_columns(data, events, exposure, treatment, unit, time, cluster)
     frame = pd.DataFrame({"events": data[events].to_numpy(), "exposure": data[exposure].to_numpy(),
                           "d": _binary(data[treatment], treatment).to_numpy(),
@@ -264,8 +270,9 @@ def _binary(col: pd.Series, name: str) -> pd.Series:
     return values.astype(float)
 
 
+@renamed(events="outcome")
 @checks_alpha
-def compare_rates(data: pd.DataFrame, events: str, exposure: str, group: str, *,
+def compare_rates(data: pd.DataFrame, outcome: str, exposure: str, group: str, *,
                   by: str | None = None, reference=None, alpha: float = 0.05) -> Result:
     """Crude rates per group with exact CIs, and exact rate ratios against a reference group.
 
@@ -275,8 +282,9 @@ def compare_rates(data: pd.DataFrame, events: str, exposure: str, group: str, *,
     Parameters
     ----------
     data : pandas.DataFrame
-    events, exposure : str
-        Event counts and person-time; summed within each group.
+    outcome, exposure : str
+        Event counts and person-time; summed within each group (``outcome``
+        was ``events``, which still works, with a warning).
     group : str
         Group column (e.g. pilot / comparison team).
     by : str, optional
@@ -312,6 +320,7 @@ def compare_rates(data: pd.DataFrame, events: str, exposure: str, group: str, *,
     >>> print(round(res.table.loc["pilot", "ratio"], 6))
     1.971488
     """
+    events = outcome
     require_columns(data, events, exposure, group, by)
     x = pd.to_numeric(data[events], errors="coerce")
     t = pd.to_numeric(data[exposure], errors="coerce")

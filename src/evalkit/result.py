@@ -10,6 +10,7 @@ import functools
 import html
 import inspect
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_alpha",
     "checks_alpha",
     "choice",
+    "renamed",
 ]
 
 
@@ -280,3 +282,38 @@ def checks_alpha(func: Callable) -> Callable:
 
     checked.checks_alpha = True  # type: ignore[attr-defined]
     return checked
+
+
+def renamed(**old_to_new: str) -> Callable:
+    """Keep an argument's old keyword name working, with a ``DeprecationWarning`` naming the new one.
+
+    The estimators share one vocabulary (``docs/API.md``: ``outcome``, ``treatment``, ``group``,
+    ``unit``, ``time``, ``post``, ...); notebooks written against the old names keep running, as
+    pandas and pyfixest do when they rename.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> @renamed(dv="outcome")
+    ... def mean(data, outcome):
+    ...     return sum(data[outcome]) / len(data[outcome])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     print(mean({"y": [1, 3]}, dv="y"), caught[0].category.__name__)
+    2.0 DeprecationWarning
+    """
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for old, new in old_to_new.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise InputError(f"give {new}= only: {old}= is its old name")
+                    warnings.warn(f"{func.__name__}({old}=...) is now {func.__name__}({new}=...); the old name "
+                                  "will be removed", DeprecationWarning, stacklevel=2)
+                    kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        call.renamed = dict(old_to_new)  # type: ignore[attr-defined]
+        return call
+    return decorate

@@ -58,13 +58,13 @@ survey.groupby(["arm", "wave"])["score"].agg(["size", "mean", "std"])
 # F statistic of the interaction, and its p-value?
 
 # %% tags=["solution"]
-aov = effects.mixed_anova(survey, dv="score", within="wave", between="arm", subject="worker_id")
+aov = effects.mixed_anova(survey, outcome="score", time="wave", group="arm", unit="worker_id")
 display(aov)
 answer = aov["Interaction"]["F"]
 exercises.check("survey_interaction_f", answer)
 
 # %% tags=["solution"]
-aov = effects.mixed_anova(survey, dv="score", within="wave", between="arm", subject="worker_id")
+aov = effects.mixed_anova(survey, outcome="score", time="wave", group="arm", unit="worker_id")
 answer = aov["Interaction"]["p"]
 exercises.check("survey_interaction_p", answer)
 
