@@ -310,3 +310,12 @@ def test_solution_passes_every_check(name, tmp_path, monkeypatch):
 def test_exercise_runs_unanswered(name, tmp_path, monkeypatch):
     logged = _run(NB_DIR, name, tmp_path, monkeypatch)
     assert {x["status"] for x in logged} == {"not answered"}
+
+
+def test_no_hint_hands_over_the_call_that_answers_the_question():
+    # a hint points to the idea and the module; the first wrong answer once showed the exact call
+    import re
+
+    calls = {cid: spec["hint"] for cid, spec in answer_key()["checks"].items()
+             if re.search(r"evalkit\.\w+\.\w+\(|\w+\([^)]*=", spec.get("hint", ""))}
+    assert calls == {}
