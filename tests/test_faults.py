@@ -193,7 +193,7 @@ def _interrupt(out: Path, cmd: list[str], ready: Callable[[], bool], twice: bool
 
 
 def _command(out: Path, dataset: Path, faulty: Path) -> list[str]:
-    return [sys.executable, "-m", "evalkit.cli", "render", "--data", str(dataset), "--params",
+    return [sys.executable, "-m", "evalkit", "render", "--data", str(dataset), "--params",
             str(out.parent / "params"), "--out", str(out), "--notebook", str(faulty)]
 
 

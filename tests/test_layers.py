@@ -24,7 +24,7 @@ LAYERS: dict[str, set[str]] = {
     # the batch: its manifest, the index page over its sites, the kernels
     "render": {"render", "index", "_render_files", "_render_html", "_render_kernel", "_render_params",
                "_render_warm"},
-    "cli": {"cli", "_entry", "_console", "_render_cli"},
+    "cli": {"cli", "__main__", "_entry", "_console", "_render_cli"},
 }
 #: the statistics use nothing of the data layer either: they take DataFrames and column names
 STATISTICS_MAY_USE = {"base", "statistics"}
