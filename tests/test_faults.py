@@ -171,7 +171,15 @@ def test_a_full_disk_mid_batch_leaves_the_last_good_manifest(batch, monkeypatch)
 def _interrupt(out: Path, cmd: list[str], ready: Callable[[], bool], twice: bool = False) -> tuple[float, str]:
     """Run ``cmd``, press Ctrl-C once ``ready()`` (twice: again 0.2 s later); seconds to stop, its output."""
     env = {**os.environ, "EVALKIT_FAULT": "slow:kuopio", "COLUMNS": "200"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: Ctrl-C not ignored. A child inherits an ignored SIGINT (never a handler), and
+    # something earlier in a long test session can leave this process ignoring it
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     try:
         deadline = time.monotonic() + 120
         while not ready():
@@ -300,3 +308,28 @@ def test_a_failing_site_leaks_no_identifier_in_messages_logs_notebooks_or_images
     assert not {k: v for k, v in found.items() if v}
     images = [t for name, text in texts.items() if name.endswith(".html") for t in _png_texts(text)]
     assert not [t for t in images if any(m.encode() in t for m in machine) or any(n.encode() in t for n in needles)]
+
+
+def test_a_batch_started_to_ignore_ctrl_c_ignores_it(batch, dataset, faulty):
+    # a background job of a script (or nohup) starts with SIGINT ignored: evalkit does not take that back
+    out, _ = batch
+    env = {**os.environ, "EVALKIT_FAULT": "slow:kuopio"}
+    inherited = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc = subprocess.Popen(_command(out, dataset, faulty), env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "manifest.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1)  # the kernels are starting: the batch's own Ctrl-C handling would be in place by now
+        proc.send_signal(signal.SIGINT)
+        time.sleep(3)
+        assert proc.poll() is None  # still rendering
+    finally:
+        proc.kill()
+        proc.wait()

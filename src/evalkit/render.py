@@ -348,6 +348,9 @@ def _kernels_stop_on_ctrl_c() -> Iterator[None]:
     from ._render_kernel import kill_kernels, reset_stop
 
     previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:  # started to ignore Ctrl-C (a background job, nohup): so be it
+        yield
+        return
 
     def interrupted(signum: int, frame: Any) -> None:
         kill_kernels()
