@@ -203,8 +203,8 @@ def _read_csv(path: Path, tmap: TableMap) -> pd.DataFrame:
         raise ValueError(f"{path.name} is empty (a CSV needs a header row)") from None
     rows, numbers = [], []
     for record in reader:
-        if not any(cell.strip() for cell in record):
-            continue  # a blank line: skipped, but counted by reader.line_num
+        if not record or (not record[0].strip() and not "".join(record).strip()):
+            continue  # a blank line (or only separators): skipped, but counted by reader.line_num
         if len(record) != len(header):
             raise ValueError(f"{path.name} row {reader.line_num - 1} has {len(record)} fields and the header "
                              f"{len(header)}; check delimiter: (now {delimiter!r}) and quoting")
@@ -233,8 +233,16 @@ def _decimal_point(value: Any) -> Any:
 
 
 def _iso_days(values: pd.Series, fmt: str) -> pd.Series:
-    day = pd.to_datetime(values, format=fmt, errors="coerce")
-    return values.where(day.isna(), day.dt.strftime("%Y-%m-%d"))
+    """Each value in ``fmt`` as YYYY-MM-DD; what does not parse stays as given (validation reports it).
+
+    Parsed once per distinct value: a register repeats the same days over and over."""
+    codes, distinct = pd.factorize(values)
+    day = pd.to_datetime(pd.Series(distinct, dtype=object), format=fmt, errors="coerce")
+    iso = pd.Series(distinct, dtype=object).where(day.isna(), day.dt.strftime("%Y-%m-%d")).to_numpy()
+    out = values.copy()
+    found = codes >= 0
+    out[found] = iso[codes[found]]
+    return out
 
 
 def draft_manifest(folder: str | Path) -> str:
