@@ -163,6 +163,12 @@ def km(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Res
                   f"Kaplan-Meier, Greenwood SE, {_ci_label(conf_type, alpha)}", warns)
 
 
+def _km_quantile(tab: pd.DataFrame, q: float) -> tuple[float, float, float]:
+    """The ``q`` quantile of a Kaplan-Meier table and its limits (R's rule, :func:`_km.r_quantile`)."""
+    t = tab["time"].to_numpy()
+    return tuple(_km.r_quantile(t, tab[c].to_numpy(), 1 - q) for c in ("survival", "ci_low", "ci_high"))
+
+
 @checks_alpha
 def median_survival(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Result:
     """Median survival time and its CI, as R ``print(survfit(...))``.
@@ -202,9 +208,7 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
     df, warns = _prepare(data, duration, event, group)
     rows = {}
     for g, sub in _groups(df, group):
-        tab = _km_table(sub, conf_type, alpha)
-        t = tab["time"].to_numpy()
-        est, lo, hi = (_km.r_quantile(t, tab[c].to_numpy()) for c in ("survival", "ci_low", "ci_high"))
+        est, lo, hi = _km_quantile(_km_table(sub, conf_type, alpha), 0.5)
         for name, v in (("median", est), ("lower limit", lo), ("upper limit", hi)):
             if np.isnan(v):
                 warns.append(f"group {g}: {name} not reached (curve stays above 0.5); reported as NaN")
@@ -260,10 +264,9 @@ def quantile_survival(data, duration, event, *, q, group=None, conf_type="log", 
     parts = []
     for g, sub in _groups(df, group):
         tab = _km_table(sub, conf_type, alpha)
-        t = tab["time"].to_numpy()
         rows = []
         for p in probs:
-            est, lo, hi = (_km.r_quantile(t, tab[c].to_numpy(), 1 - p) for c in ("survival", "ci_low", "ci_high"))
+            est, lo, hi = _km_quantile(tab, p)
             missing = [name for name, v in (("estimate", est), ("lower limit", lo), ("upper limit", hi))
                        if np.isnan(v)]
             if missing:
