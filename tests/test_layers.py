@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "evalkit"
 
 #: bottom up; a module may import from its own layer and those listed before it
 LAYERS: dict[str, set[str]] = {
-    "base": {"__init__", "result", "idcode", "i18n", "disclosure"},
+    "base": {"__init__", "result", "_table", "idcode", "i18n", "disclosure"},
     "data": {"schemas", "config", "io", "extract", "_extract_inspect", "_rules", "validation", "synth",
              "_synth_cases", "_synth_export", "_synth_sites", "_synth_staff", "_synth_stress", "_synth_surveys"},
     "statistics": {"effects", "survival", "rates", "trends", "meta", "design", "_ols", "_crve", "_glm", "_gls",

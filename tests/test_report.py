@@ -83,8 +83,8 @@ def test_numbers_use_a_decimal_comma_in_fi_and_sv(data, pages, lang):
     row = data["results"].results["duration"]["cox_end"].table.loc["model_work"]
     html = text_of(pages[lang]["duration"])
     # the hazard ratio and its CI as written in the sentence, e.g. "1,04 (95 %:n luottamusväli 0,26…4,19)"
-    assert fmt_number(row["hr"], lang, 2) in html
-    assert fmt_ci(row["hr_ci_low"], row["hr_ci_high"], lang, 2) in html
+    assert fmt_number(row["ratio"], lang, 2) in html
+    assert fmt_ci(row["ratio_ci_low"], row["ratio_ci_high"], lang, 2) in html
     for name in SECTIONS:
         assert not re.search(r"\d\.\d", text_of(pages[lang][name])), name
 
@@ -92,7 +92,7 @@ def test_numbers_use_a_decimal_comma_in_fi_and_sv(data, pages, lang):
 def test_english_numbers_use_a_decimal_point(data, pages):
     row = data["results"].results["duration"]["cox_end"].table.loc["model_work"]
     html = pages["en"]["duration"]
-    assert f"hazard ratio {row['hr']:.2f} (95% confidence interval {row['hr_ci_low']:.2f}\u2013" in html
+    assert f"hazard ratio {row['ratio']:.2f} (95% confidence interval {row['ratio_ci_low']:.2f}\u2013" in html
 
 
 def test_small_counts_are_suppressed_and_the_section_says_so(data):

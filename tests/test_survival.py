@@ -37,14 +37,14 @@ def test_lung_overall_median_and_log_ci(lung):
     # R: survfit(Surv(time, status) ~ 1, data = lung)  -> n 228, events 165, median 310 (285, 363)
     row = median_survival(lung, "time", "status").table.loc["all"]
     assert (row["n"], row["events"]) == (228, 165)
-    assert (row["median"], row["ci_low"], row["ci_high"]) == (310, 285, 363)
+    assert (row["estimate"], row["ci_low"], row["ci_high"]) == (310, 285, 363)
 
 
 def test_lung_median_by_sex(lung):
     # R: survfit(Surv(time, status) ~ sex, data = lung)
     tab = median_survival(lung, "time", "status", group="sex").table
-    assert tab.loc[1, ["n", "events", "median", "ci_low", "ci_high"]].tolist() == [138, 112, 270, 212, 310]
-    assert tab.loc[2, ["n", "events", "median", "ci_low", "ci_high"]].tolist() == [90, 53, 426, 348, 550]
+    assert tab.loc[1, ["n", "events", "estimate", "ci_low", "ci_high"]].tolist() == [138, 112, 270, 212, 310]
+    assert tab.loc[2, ["n", "events", "estimate", "ci_low", "ci_high"]].tolist() == [90, 53, 426, 348, 550]
 
 
 def test_lung_survival_at_200(lung):
@@ -84,14 +84,14 @@ def test_km_by_hand_plain_band():
 def test_median_on_a_flat_at_one_half_is_the_midpoint():
     # R: survfit(Surv(1:4) ~ 1) prints median 2.5 (S = 0.5 exactly on [2, 3))
     df = pd.DataFrame({"t": [1, 2, 3, 4], "e": 1})
-    assert median_survival(df, "t", "e").table.loc["all", "median"] == 2.5
+    assert median_survival(df, "t", "e").table.loc["all", "estimate"] == 2.5
     assert _km.r_quantile(np.array([1.0, 2.0, 3.0]), np.array([0.8, 0.5, 0.5])) == 2.5  # flat to the end
 
 
 def test_median_not_reached_is_nan_and_flagged():
     df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 0, 0, 1, 0, 0]})
     res = median_survival(df, "t", "e")
-    assert np.isnan(res.table.loc["all", "median"])
+    assert np.isnan(res.table.loc["all", "estimate"])
     assert any("median not reached" in w for w in res.warnings)
 
 
@@ -174,11 +174,11 @@ def test_cox_rossi(rossi):
     res = cox(rossi, "week", "arrest", ROSSI_TERMS)
     coef = [-0.37942, -0.05744, 0.31390, -0.14980, -0.43370, -0.08487, 0.09150]
     se = [0.19138, 0.02200, 0.30799, 0.21222, 0.38187, 0.19576, 0.02865]
-    assert res.table.loc[ROSSI_TERMS, "coef"].round(5).tolist() == coef
+    assert res.table.loc[ROSSI_TERMS, "estimate"].round(5).tolist() == coef
     assert res.table.loc[ROSSI_TERMS, "se"].round(5).tolist() == se
     fin = res.table.loc["fin"]
-    assert round(fin["hr"], 5) == 0.68426
-    assert (round(fin["hr_ci_low"], 4), round(fin["hr_ci_high"], 4)) == (0.4702, 0.9957)
+    assert round(fin["ratio"], 5) == 0.68426
+    assert (round(fin["ratio_ci_low"], 4), round(fin["ratio_ci_high"], 4)) == (0.4702, 0.9957)
     assert round(res.stats["lr_chi2"], 2) == 33.27 and res.stats["lr_df"] == 7
     assert f"{res.stats['lr_p']:.3g}" == "2.36e-05"
     assert round(res.stats["concordance"], 2) == 0.64
@@ -188,13 +188,12 @@ def test_cox_rossi(rossi):
 def test_cox_lung_sex_and_formula(lung):
     # R: coxph(Surv(time, status) ~ sex, data = lung)
     row = cox(lung, "time", "status", ["sex"]).table.loc["sex"]
-    assert round(row["coef"], 4) == -0.5310 and round(row["hr"], 4) == 0.5880
+    assert round(row["estimate"], 4) == -0.5310 and round(row["ratio"], 4) == 0.5880
     assert round(row["se"], 4) == 0.1672 and round(row["z"], 3) == -3.176
     assert round(row["p"], 5) == 0.00149
-    assert (round(row["hr_ci_low"], 4), round(row["hr_ci_high"], 3)) == (0.4237, 0.816)
-    assert row["estimate"] == row["coef"] and row["ratio"] == row["hr"]
+    assert (round(row["ratio_ci_low"], 4), round(row["ratio_ci_high"], 3)) == (0.4237, 0.816)
     via_formula = cox(lung, "time", "status", "sex").table.loc["sex"]
-    assert via_formula["coef"] == pytest.approx(row["coef"])
+    assert via_formula["estimate"] == pytest.approx(row["estimate"])
 
 
 def _untied(rossi):
@@ -271,7 +270,7 @@ def test_cox_matches_lifelines_with_ties_strata_and_a_formula(rossi):
     d = rossi[["week", "arrest", "fin", "age", "prio", "race"]]
     ll = CoxPHFitter().fit(d, "week", "arrest", strata=["race"])
     ours = cox(d, "week", "arrest", ["fin", "age", "prio"], strata="race").table
-    np.testing.assert_allclose(ours["coef"], ll.params_[ours.index], rtol=1e-7)
+    np.testing.assert_allclose(ours["estimate"], ll.params_[ours.index], rtol=1e-7)
     np.testing.assert_allclose(ours["se"], ll.standard_errors_[ours.index], rtol=1e-6)
     cat = d.assign(band=pd.cut(d["age"], [0, 20, 25, 99], labels=["young", "mid", "old"]).astype(str))
     ll = CoxPHFitter().fit(cat[["week", "arrest", "fin", "band"]], "week", "arrest", formula="fin + C(band)")
@@ -281,7 +280,7 @@ def test_cox_matches_lifelines_with_ties_strata_and_a_formula(rossi):
     # lifelines stops its Newton steps a little earlier here (its log-likelihood is ~1e-11
     # below ours), which leaves its coefficients ~1e-6 from the maximum: compare to 1e-5
     assert fit.stats["loglik"] >= ll.log_likelihood_
-    np.testing.assert_allclose(ours["coef"], ll.params_, atol=1e-5)
+    np.testing.assert_allclose(ours["estimate"], ll.params_, atol=1e-5)
 
 
 def test_concordance_counts_pairs_as_lifelines():
@@ -332,8 +331,8 @@ def test_cox_strata_removes_baseline_confounding():
     df = pd.DataFrame({"t": t, "e": 1, "x": x, "s": s})
     strat = cox(df, "t", "e", ["x"], strata="s").table.loc["x"]
     naive = cox(df, "t", "e", ["x"]).table.loc["x"]
-    assert abs(strat["coef"] - np.log(2)) < 2.5 * strat["se"]
-    assert abs(naive["coef"] - np.log(2)) > 5 * naive["se"]
+    assert abs(strat["estimate"] - np.log(2)) < 2.5 * strat["se"]
+    assert abs(naive["estimate"] - np.log(2)) > 5 * naive["se"]
 
 
 @pytest.mark.slow
@@ -683,7 +682,7 @@ def test_quantile_survival_matches_quantile_survfit_on_lung_by_ecog():
         np.testing.assert_array_equal(wide[column], rows, err_msg=column)
     assert any("q = 0.75: upper limit not reached" in w for w in res.warnings)
     median = median_survival(lung, "time", "status", group="ph.ecog").table
-    np.testing.assert_array_equal(res.table.loc[res.table["q"] == 0.5, "estimate"], median["median"])
+    np.testing.assert_array_equal(res.table.loc[res.table["q"] == 0.5, "estimate"], median["estimate"])
 
 
 @pytest.mark.parametrize("q", [0, 1, 1.5, [], [0.5, -0.1]])
@@ -706,10 +705,10 @@ def test_cox_with_breslow_ties_matches_r_on_veteran():
     expected = {"C(celltype)[T.squamous]": (-0.325143, 0.276694), "C(celltype)[T.smallcell]": (0.387005, 0.261005),
                 "C(celltype)[T.adeno]": (0.825659, 0.293329), "karno": (-0.030904, 0.005179)}
     for term, (coef, se) in expected.items():
-        assert round(res.table.loc[term, "coef"], 6) == coef and round(res.table.loc[term, "se"], 6) == se
+        assert round(res.table.loc[term, "estimate"], 6) == coef and round(res.table.loc[term, "se"], 6) == se
     assert round(res.stats["lr_chi2"], 2) == 58.77 and "Breslow ties" in res.method
     efron = cox(_veteran(), "time", "status", "C(celltype) + karno")  # the ties matter here: 128 deaths, many tied
-    assert abs(efron.table.loc["karno", "coef"] - res.table.loc["karno", "coef"]) > 1e-4
+    assert abs(efron.table.loc["karno", "estimate"] - res.table.loc["karno", "estimate"]) > 1e-4
 
 
 def test_vectorised_breslow_residuals_equal_the_event_time_loop():
@@ -813,3 +812,26 @@ def test_finegray_says_what_is_wrong():
         finegray(b, "ftime", "Status", [], cause=1)
     with pytest.raises(InputError, match="alpha must be"):
         finegray(b, "ftime", "Status", ["Age"], cause=1, alpha=2)
+
+
+def test_the_old_cox_and_median_column_names_still_read_the_new_columns_with_a_warning(lung):
+    # one Result layout: no duplicate columns; notebooks written against coef/hr/median keep running
+    res = cox(lung, "time", "status", ["sex", "age"])
+    assert not {"coef", "hr", "hr_ci_low", "hr_ci_high"} & set(res.table.columns)
+    table = res.table
+    with pytest.warns(DeprecationWarning, match="'hr' is now 'ratio'"):
+        assert table.loc["sex", "hr"] == table.loc["sex", "ratio"]
+    with pytest.warns(DeprecationWarning, match="'coef' is now 'estimate'"):
+        assert table["coef"].equals(table["estimate"])
+    with pytest.warns(DeprecationWarning, match="'hr_ci_low' is now 'ratio_ci_low'"):
+        assert res["sex"]["hr_ci_low"] == table.loc["sex", "ratio_ci_low"]
+    with pytest.warns(DeprecationWarning):
+        assert table[["hr", "p"]].columns.tolist() == ["ratio", "p"]
+    with pytest.warns(DeprecationWarning):
+        assert table.hr_ci_high.equals(table["ratio_ci_high"])
+    median = median_survival(lung, "time", "status", group="sex").table
+    assert "median" not in median.columns
+    with pytest.warns(DeprecationWarning, match="median_survival: column 'median' is now 'estimate'"):
+        assert median.loc[1, "median"] == 270
+    with pytest.raises(KeyError):
+        table.loc["sex", "hazard"]  # a name that never existed is still an error

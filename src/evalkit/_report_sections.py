@@ -64,8 +64,8 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
     page.para(page.t("dur_scope", pilot=shown.loc[names["pilot"], page.total],
                      comparison=shown.loc[names["comparison"], page.total]))
     med = res["median"].table
-    page.para(page.t("dur_median", pilot=_days(med.loc["pilot", "median"], page),
-                     comparison=_days(med.loc["comparison", "median"], page)))
+    page.para(page.t("dur_median", pilot=_days(med.loc["pilot", "estimate"], page),
+                     comparison=_days(med.loc["comparison", "estimate"], page)))
     for name, key in (("hr_case_end", "cox_end"), ("hr_placement", "cox_placement")):
         reason = missing_reason(tabs, key, page.t("not_run"))
         said = (direction(page, name, estimate_from_row(res[key], "model_work", "log"), "hazard_ratio")
@@ -75,7 +75,7 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
         page.para(page.t("dur_adjusted"), *design_limits(res["cox_end"], page.cfg))
     page.show(safe, page.t("dur_table_ends"))
     medians = pd.DataFrame({
-        page.t("median_days"): [_days(med.loc[a, "median"], page) for a in ARMS],
+        page.t("median_days"): [_days(med.loc[a, "estimate"], page) for a in ARMS],
         page.t("ci_level", level=page.level): [fmt_ci(med.loc[a, "ci_low"], med.loc[a, "ci_high"], lang, 0)
                                                for a in ARMS]}, index=[names[a] for a in ARMS])
     page.table(medians, page.t("dur_table_median"))

@@ -25,8 +25,7 @@ NO_PRE_PERIOD = "no pilot team has data from both before and after its start"
 SAME_START = "every team starts at the same time and none stays out: the change cannot be told from time"
 ONE_PERIOD = "too few events to compare periods of calendar time: the change cannot be told from time"
 
-_INFERENCE = ("se", "ci_low", "ci_high", "p", "t", "z", "df", "ratio_ci_low", "ratio_ci_high", "hr_ci_low",
-              "hr_ci_high")
+_INFERENCE = ("se", "ci_low", "ci_high", "p", "t", "z", "df", "ratio_ci_low", "ratio_ci_high")
 
 
 def did_supported(frame: pd.DataFrame, unit: str, time: str, treated: str) -> str | None:

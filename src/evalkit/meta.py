@@ -58,6 +58,7 @@ from scipy import optimize
 from scipy import stats as st
 
 from . import _effect_sizes as _es
+from ._table import with_aliases
 from .result import InputError, Result, check_alpha, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["pool", "effect_sizes", "forest_data"]
@@ -79,8 +80,8 @@ def _vectors(data: pd.DataFrame | None, yi: Any, vi: Any) -> tuple[np.ndarray, n
         if data is None:
             raise InputError("yi and vi name columns, so data must be given")
         require_columns(data, *(c for c in (yi, vi) if isinstance(c, str)))
-    y = data[yi] if isinstance(yi, str) else pd.Series(np.asarray(yi, dtype=float))
-    v = data[vi] if isinstance(vi, str) else pd.Series(np.asarray(vi, dtype=float))
+    y = data[yi] if isinstance(yi, str) and data is not None else pd.Series(np.asarray(yi, dtype=float))
+    v = data[vi] if isinstance(vi, str) and data is not None else pd.Series(np.asarray(vi, dtype=float))
     labels = data.index if data is not None else pd.RangeIndex(len(y))
     if len(y) != len(v) or len(y) != len(labels):
         raise InputError(f"yi and vi differ in length ({len(y)} and {len(v)})")
@@ -351,6 +352,7 @@ def forest_data(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, label: st
     y, v, labels = _vectors(data, yi, vi)
     if label is not None:
         require_columns(data, label)
+        assert data is not None  # require_columns refused anything but a DataFrame
         labels = pd.Index(data[label].astype(str))
     tau2 = fit.stats["tau2"] if len(y) > 1 else 0.0
     w = 1.0 / (v + tau2)
@@ -396,9 +398,10 @@ def effect_sizes(data: pd.DataFrame, measure: str = "RR", *, add: float = ZERO_C
     Returns
     -------
     Result
-        Indexed like ``data``: ``yi``, ``vi`` (escalc's names, ready for
-        :func:`pool`), and ``estimate`` (= yi), ``se``, ``ci_low``, ``ci_high``,
-        ``z``, ``p``. RR: yi = log(a/n1) - log(c/n2), vi = 1/a - 1/n1 + 1/c - 1/n2.
+        Indexed like ``data``: ``yi`` (the estimate), ``vi`` (escalc's names,
+        ready for :func:`pool`), ``se``, ``ci_low``, ``ci_high``, ``z``, ``p``.
+        ``estimate`` still reads ``yi``, with a ``DeprecationWarning``.
+        RR: yi = log(a/n1) - log(c/n2), vi = 1/a - 1/n1 + 1/c - 1/n2.
         OR: log(ad/bc), 1/a + 1/b + 1/c + 1/d. RD: p1 - p2, p1(1-p1)/n1 +
         p2(1-p2)/n2. SMD: g = J(m) (m1 - m2)/s_pooled with the exact
         J(m) = G(m/2)/(sqrt(m/2) G((m-1)/2)), m = n1 + n2 - 2, and vi = 1/n1 +
@@ -441,11 +444,11 @@ def effect_sizes(data: pd.DataFrame, measure: str = "RR", *, add: float = ZERO_C
         yi, vi = _es.smd(data, columns)
     else:
         raise InputError(f"measure must be RR, OR, RD or SMD, not {measure!r}")
-    table = wald_table(list(data.index), yi, np.sqrt(vi), alpha=alpha)
+    table = wald_table(list(data.index), yi, np.sqrt(vi), alpha=alpha).rename(columns={"estimate": "yi"})
     table.index = data.index
-    table.insert(0, "vi", vi)
-    table.insert(0, "yi", yi)
+    table.insert(1, "vi", vi)
     method = {"RR": "log risk ratio", "OR": "log odds ratio", "RD": "risk difference",
               "SMD": "Hedges' g (exact J), large-sample variance"}[measure]
-    return Result(table, {"n": len(table), "measure": measure, "corrected": corrected},
+    return Result(with_aliases(table, {"estimate": "yi"}, "effect_sizes"),
+                  {"n": len(table), "measure": measure, "corrected": corrected},
                   f"Effect sizes as metafor escalc: {method}; Wald z CI", warnings)

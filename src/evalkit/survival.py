@@ -43,6 +43,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from . import _cmprsk, _coxph, _km, _rmst
+from ._table import with_aliases
 from .result import EstimationError, InputError, Result, check_alpha, checks_alpha, choice, require_columns, wald_table
 
 __all__ = ["km", "median_survival", "quantile_survival", "survival_at", "rmst", "logrank", "cox", "cox_zph", "cif",
@@ -163,7 +164,7 @@ def km(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Res
                   f"Kaplan-Meier, Greenwood SE, {_ci_label(conf_type, alpha)}", warns)
 
 
-def _km_quantile(tab: pd.DataFrame, q: float) -> tuple[float, float, float]:
+def _km_quantile(tab: pd.DataFrame, q: float) -> tuple[float, ...]:
     """The ``q`` quantile of a Kaplan-Meier table and its limits (R's rule, :func:`_km.r_quantile`)."""
     t = tab["time"].to_numpy()
     return tuple(_km.r_quantile(t, tab[c].to_numpy(), 1 - q) for c in ("survival", "ci_low", "ci_high"))
@@ -192,7 +193,9 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
     -------
     Result
         ``table`` indexed by group ("all" without one): ``n``, ``events``,
-        ``median`` (also as ``estimate``), ``ci_low``, ``ci_high``.
+        ``estimate`` (the median), ``ci_low``, ``ci_high``. The column was
+        called ``median``; that name still reads it, with a
+        ``DeprecationWarning``.
 
     References
     ----------
@@ -201,7 +204,7 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
     Examples
     --------
     >>> df = pd.DataFrame({"days": [5, 8, 8, 12, 20, 30], "closed": [1, 1, 0, 1, 0, 1]})
-    >>> float(median_survival(df, "days", "closed").table.loc["all", "median"])
+    >>> float(median_survival(df, "days", "closed").table.loc["all", "estimate"])
     12.0
     """
     conf_type = _check_conf(conf_type, alpha)
@@ -212,10 +215,9 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
         for name, v in (("median", est), ("lower limit", lo), ("upper limit", hi)):
             if np.isnan(v):
                 warns.append(f"group {g}: {name} not reached (curve stays above 0.5); reported as NaN")
-        rows[g] = {"n": len(sub), "events": int(sub["_e"].sum()), "median": est,
-                   "estimate": est, "ci_low": lo, "ci_high": hi}
+        rows[g] = {"n": len(sub), "events": int(sub["_e"].sum()), "estimate": est, "ci_low": lo, "ci_high": hi}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis(group or "group")
-    return Result(table, {"n": len(df)},
+    return Result(with_aliases(table, {"median": "estimate"}, "median_survival"), {"n": len(df)},
                   f"Kaplan-Meier median, R quantile.survfit rule, {_ci_label(conf_type, alpha)}", warns)
 
 
@@ -575,15 +577,14 @@ def _clustered(df, fit, cluster):
             f", robust SE clustered by {cluster} (R coxph cluster=, no small-sample factor)", warns)
 
 
+#: the columns' names before one Result layout (still read, with a DeprecationWarning)
+_COX_OLD_NAMES = {"coef": "estimate", "hr": "ratio", "hr_ci_low": "ratio_ci_low", "hr_ci_high": "ratio_ci_high"}
+
+
 def _cox_result(names, fit, vcov, stats, method, warns, alpha):
     """The Result of a fit with the variance ``vcov``; the fit's own notes follow ``warns``."""
     table = wald_table(names, fit.beta, np.sqrt(np.diag(vcov)), alpha=alpha, ratio=True)
-    table.insert(0, "coef", table["estimate"])
-    for new, old in (("hr", "ratio"), ("hr_ci_low", "ratio_ci_low"), ("hr_ci_high", "ratio_ci_high")):
-        table[new] = table[old]
-    table = table[["coef", "se", "hr", "hr_ci_low", "hr_ci_high", "z", "p", "estimate", "ci_low",
-                   "ci_high", "ratio", "ratio_ci_low", "ratio_ci_high"]]
-    return Result(table, dict(stats), method, [*warns, *fit.notes])
+    return Result(with_aliases(table, _COX_OLD_NAMES, "cox"), dict(stats), method, [*warns, *fit.notes])
 
 
 @checks_alpha
@@ -619,9 +620,12 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     Returns
     -------
     Result
-        ``table`` indexed by term: ``coef``, ``se``, ``hr``, ``hr_ci_low``,
-        ``hr_ci_high``, ``z``, ``p``, and ``estimate``/``ci_low``/``ci_high``
-        (log scale) and ``ratio*`` (= hr) as other ratio models. ``stats``:
+        ``table`` indexed by term, as every ratio model: ``estimate`` (the
+        log hazard ratio, R's ``coef``), ``se``, ``ci_low``, ``ci_high``,
+        ``z``, ``p``, ``ratio`` (the hazard ratio), ``ratio_ci_low``,
+        ``ratio_ci_high``. The old names ``coef``, ``hr``, ``hr_ci_low`` and
+        ``hr_ci_high`` still read these columns, with a
+        ``DeprecationWarning``. ``stats``:
         ``loglik``, ``lr_chi2``, ``lr_df``, ``lr_p`` (likelihood-ratio test
         against the null model), ``concordance`` (NaN with ``entry``),
         ``events``, ``n``, and ``n_clusters`` with ``cluster``.
@@ -637,7 +641,7 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     >>> rng = np.random.default_rng(1)
     >>> x = np.repeat([0, 1], 100)
     >>> df = pd.DataFrame({"t": rng.exponential(1 / np.exp(0.7 * x)), "e": 1, "pilot": x})
-    >>> round(float(cox(df, "t", "e", ["pilot"]).table.loc["pilot", "hr"]), 2)
+    >>> round(float(cox(df, "t", "e", ["pilot"]).table.loc["pilot", "ratio"]), 2)
     1.93
     """
     ties = choice(ties, _TIES, "ties")
@@ -651,19 +655,6 @@ def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster
     if strata:
         method += f", stratified by {strata}"
     return _cox_result(names, fit, vcov, stats, method, warns, alpha)
-
-
-def _cox_both_ses(data, duration, event, covariates, *, cluster, alpha=0.05) -> tuple[Result, Result]:
-    """One Cox fit, two Results: SEs clustered by ``cluster`` and model-based SEs.
-
-    For callers that choose between them (the site plan with few teams)
-    without fitting the model twice.
-    """
-    df, names, fit, stats, warns = _cox_fit(data, duration, event, covariates, None, cluster)
-    vcov, n_cl, suffix, notes = _clustered(df, fit, cluster)
-    robust = _cox_result(names, fit, vcov, {**stats, "n_clusters": n_cl}, _COX_METHOD + suffix, warns + notes,
-                         alpha)
-    return robust, _cox_result(names, fit, fit.vcov, stats, _COX_METHOD, warns, alpha)
 
 
 def cox_zph(data, duration, event, covariates, *, strata=None, transform="km") -> Result:
