@@ -57,7 +57,7 @@ lung[["time", "status", "sex"]].describe()
 # %% tags=["solution"]
 med = survival.median_survival(lung, "time", "status")
 display(med)
-answer = med.table["median"].iloc[0]
+answer = med.table["estimate"].iloc[0]
 exercises.check("lung_median", answer)
 
 # %% [markdown]
@@ -92,7 +92,7 @@ exercises.check("lung_surv200", answer)
 # %% tags=["solution"]
 by_sex = survival.median_survival(lung, "time", "status", group="sex")
 display(by_sex)
-answer = by_sex.table.loc[2, "median"]
+answer = by_sex.table.loc[2, "estimate"]
 exercises.check("lung_median_sex2", answer)
 
 # %% [markdown]
@@ -117,7 +117,7 @@ exercises.check("lung_logrank_chi2", answer)
 # %% tags=["solution"]
 fit = survival.cox(lung, "time", "status", ["sex"])
 display(fit)
-answer = fit["sex"]["hr"]
+answer = fit["sex"]["ratio"]
 exercises.check("lung_cox_hr_sex", answer)
 
 # %% [markdown]

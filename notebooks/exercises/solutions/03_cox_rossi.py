@@ -62,7 +62,7 @@ rossi.groupby("fin")["arrest"].agg(["size", "sum", "mean"])
 # %% tags=["solution"]
 fit = survival.cox(rossi, "week", "arrest", ["fin", "age", "race", "wexp", "mar", "paro", "prio"])
 display(fit)
-answer = fit["fin"]["coef"]
+answer = fit["fin"]["estimate"]
 exercises.check("rossi_fin_coef", answer)
 
 # %% [markdown]
@@ -72,12 +72,12 @@ exercises.check("rossi_fin_coef", answer)
 
 # %% tags=["solution"]
 fit = survival.cox(rossi, "week", "arrest", ["fin", "age", "race", "wexp", "mar", "paro", "prio"])
-answer = fit["fin"]["hr"]
+answer = fit["fin"]["ratio"]
 exercises.check("rossi_fin_hr", answer)
 
 # %% tags=["solution"]
 fit = survival.cox(rossi, "week", "arrest", ["fin", "age", "race", "wexp", "mar", "paro", "prio"])
-answer = (fit["fin"]["hr_ci_low"], fit["fin"]["hr_ci_high"])
+answer = (fit["fin"]["ratio_ci_low"], fit["fin"]["ratio_ci_high"])
 exercises.check("rossi_fin_hr_ci", answer)
 
 # %% [markdown]

@@ -23,8 +23,8 @@
 # in the same municipalities kept working as before. `evalkit.synth.synthesise` generates data
 # in the shape of a real evaluation (the tables of `evalkit synth --out DIR`): sites, teams,
 # cases, placements, staff, absences, purchased services, surveys. The data contain *known true
-# effects* of the model; `ds.meta["true_effects"]` (the `dataset.yaml` of `evalkit synth`)
-# records them. Do not look until step 5.
+# effects* of the model, which this notebook does not show: `exercises.reveal("capstone", ds)`
+# does, when you call it in step 5.
 #
 # **The questions.** Did the pilot (1) shorten cases (a higher hazard of a case closing),
 # (2) reduce placements outside the home, (3) reduce sick leave, (4) lower the purchased-service
@@ -97,14 +97,14 @@ cases.groupby("pilot")[["closing", "placement"]].agg(["size", "mean"])
 #
 # Fit a Cox model of `days` and `closing` on `pilot` and `lsl`, stratified by `site_id`, with
 # standard errors clustered by `team_id` (`survival.cox(..., strata=..., cluster=...)`). Submit
-# the hazard ratio of `pilot` with its 95% CI: `(hr, hr_ci_low, hr_ci_high)`. Compare with the
-# same model without `cluster`: why is its CI narrower, and which one is honest?
+# the hazard ratio of `pilot` with its 95% CI: `(ratio, ratio_ci_low, ratio_ci_high)`. Compare
+# with the same model without `cluster`: why is its CI narrower, and which one is honest?
 
 # %% tags=["solution"]
 fit = survival.cox(cases, "days", "closing", ["pilot", "lsl"], strata="site_id", cluster="team_id")
 display(fit)
 row = fit["pilot"]
-answer = (row["hr"], row["hr_ci_low"], row["hr_ci_high"])
+answer = (row["ratio"], row["ratio_ci_low"], row["ratio_ci_high"])
 exercises.check("cap_hr_close", answer)
 
 # %% [markdown]
@@ -119,7 +119,7 @@ exercises.check("cap_hr_close", answer)
 fit = survival.cox(cases, "days", "placement", ["pilot", "lsl"], strata="site_id", cluster="team_id")
 display(fit)
 row = fit["pilot"]
-answer = (row["hr"], row["hr_ci_low"], row["hr_ci_high"])
+answer = (row["ratio"], row["ratio_ci_low"], row["ratio_ci_high"])
 exercises.check("cap_hr_placement", answer)
 
 # %% [markdown]
@@ -217,11 +217,13 @@ exercises.check("cap_cost_slope", answer)
 # %% [markdown]
 # ## Step 5. The truth
 #
-# Now compare your estimates with the effects built into the data. Which of your intervals were
-# wide, and why?
+# Now compare your estimates with the effects built into the data: once you have submitted
+# steps 1-4, remove the `#` below and run the cell (`exercises.reveal` shows the true effects of
+# `ds`, as recorded in `ds.meta["true_effects"]`, the `dataset.yaml` of `evalkit synth`). Which
+# of your intervals were wide, and why?
 
 # %%
-pd.DataFrame(ds.meta["true_effects"]).T
+# exercises.reveal("capstone", ds)
 
 # %% [markdown]
 # ## Step 6. What could a small controlled study detect?
