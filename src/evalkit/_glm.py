@@ -148,6 +148,7 @@ def _theta_ml(y: np.ndarray, mu: np.ndarray, theta: float | None = None) -> tupl
 
 def _sm_family(family: str, theta: float | None) -> sm.families.Family:
     if family == "negbin":
+        assert theta is not None  # fitted along with the coefficients
         return sm.families.NegativeBinomial(link=sm.families.links.Log(), alpha=1 / theta)
     return sm.families.Gaussian() if family == "gaussian" else sm.families.Poisson()
 

@@ -26,6 +26,7 @@ iterates OLS residuals (no REML); its ``MixedLM`` has no residual correlation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import linalg, optimize
@@ -63,7 +64,9 @@ def _logistic(z: float) -> float:
 
 
 # kind -> (starting points on the unconstrained scale, parameters from them, correlation at lags >= 1)
-_KINDS = {
+#: each kind: starting values of the optimiser, unpack (z -> params), correlation (lags, params -> R)
+_KINDS: dict[str, tuple[list[tuple[float, ...]], Callable[[np.ndarray], dict[str, float]],
+                        Callable[[np.ndarray, dict], np.ndarray]]] = {
     "ar1": ([(0.0,), (1.0,)], lambda z: {"phi": float(np.tanh(z[0]))},
             lambda lags, p: _power(p["phi"], lags)),
     "arma11": ([(0.0, 0.0), (0.7, -0.3)], lambda z: {"phi": float(np.tanh(z[0])), "theta": float(np.tanh(z[1]))},
@@ -88,7 +91,8 @@ class _Groups:
             raise InputError("rows must be sorted by group, then time")
         bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
         self.blocks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        self.keys, self.lags = [], {}
+        self.keys: list[tuple[float, ...]] = []
+        self.lags: dict[tuple[float, ...], np.ndarray] = {}
         for block in self.blocks:
             t = time[block]
             if len(np.unique(t)) < len(t):

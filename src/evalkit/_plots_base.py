@@ -10,7 +10,7 @@ import base64
 import io
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -23,6 +23,9 @@ from matplotlib.category import StrCategoryFormatter
 from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter
 
 from .result import InputError, Result
+
+if TYPE_CHECKING:
+    from matplotlib.typing import LegendLocType
 
 __all__ = ["PALETTE", "ARM_COLOURS", "NumberFormat", "OVERLAP_KEY", "group_colour", "style", "save_png",
            "to_base64_png", "overlapping_tick_labels"]
@@ -122,7 +125,7 @@ def overlapping_tick_labels(fig: Figure) -> int:
     >>> plt.close(fig)
     """
     fig.draw_without_rendering()
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg canvases have it; the base stub not
     return int(sum(_clashes(_drawn_labels(axis, renderer), renderer)
                for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)))
 
@@ -137,7 +140,7 @@ def _declutter(fig: Figure) -> int:
     Returns the pairs that still overlap, which the PNG records for the output audit.
     """
     fig.draw_without_rendering()
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg canvases have it; the base stub not
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             for attempt in range(5):
@@ -320,7 +323,7 @@ def date_axis(ax: Axes, x: pd.Series) -> None:
     ax.tick_params(axis="x", which="minor", length=3)
 
 
-def legend(ax: Axes, loc: str = "best", **kw) -> None:
+def legend(ax: Axes, loc: LegendLocType = "best", **kw) -> None:
     handles, _ = ax.get_legend_handles_labels()
     if handles:
         ax.legend(loc=loc, fontsize="small", title_fontsize="small", **kw)

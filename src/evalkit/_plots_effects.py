@@ -6,7 +6,7 @@ counterfactual values from the caller.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -135,7 +135,7 @@ def forest(forest_table: Result | pd.DataFrame, *, ratio: bool = True, ax: Axes 
         raise InputError("forest: the table has no rows of kind 'study'")
     text = texts(_FOREST_LABELS, labels)
     fmt = number_format or fixed_format(2)
-    f = np.exp if ratio else (lambda v: np.asarray(v, dtype=float))
+    f: Callable[[Any], Any] = np.exp if ratio else (lambda v: np.asarray(v, dtype=float))  # scalars and arrays
     k = len(studies)
     rows = [(category(name, text), r, float(i)) for i, (name, r) in enumerate(studies.iterrows())]
     extra = [(text[kind], table[table["kind"] == kind].iloc[0], k + 0.5 + j)

@@ -10,7 +10,7 @@ to ``threshold - 1`` are shown as ``"<threshold"``, as
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -101,10 +101,10 @@ def _curve(ax: Axes, shown: pd.DataFrame, column: str, start: float, colour, ban
     return float(x[-1])
 
 
-def _risk_table(ax: Axes, rows: list[tuple[str, object, np.ndarray]], times: np.ndarray,
+def _risk_table(ax: Axes, rows: Sequence[tuple[str, object, np.ndarray]], times: np.ndarray,
                 title: str, threshold: int) -> None:
     """Counts at risk written under the x axis, one row per group, aligned with the times."""
-    below = dict(xycoords=("data", "axes fraction"), textcoords="offset points",
+    below: dict[str, Any] = dict(xycoords=("data", "axes fraction"), textcoords="offset points",
                  va="top", fontsize="small", annotation_clip=False)
     ax.annotate(title, xy=(0, 0), xycoords="axes fraction", xytext=(0, -52), textcoords="offset points",
                 va="top", ha="left", fontsize="small", fontweight="bold")

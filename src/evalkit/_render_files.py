@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .io import atomic_write
 from .result import EvalkitError
@@ -42,7 +42,7 @@ class BatchLock:
 
     def __init__(self, out: Path) -> None:
         self.path = Path(out) / ".render.lock"
-        self._fh = None
+        self._fh: IO[str] | None = None
 
     def __enter__(self) -> "BatchLock":
         import fcntl

@@ -21,9 +21,10 @@ import os
 import signal
 import threading
 import weakref
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 
 __all__ = ["site_kernel_manager", "kill_kernels", "stopping", "reset_stop"]
 
@@ -79,7 +80,7 @@ def _kill(km: AsyncKernelManager) -> bool:
     proc = getattr(km.provisioner, "process", None)
     if proc is None or proc.poll() is not None:
         return False  # ended (and reaped by poll): its process id may belong to another program by now
-    group = km.provisioner.pgid
+    group = cast(LocalProvisioner, km.provisioner).pgid  # it has a process (above): the local provisioner
     try:
         if group and group != os.getpgid(0):  # never our own group: that would end the batch too
             os.killpg(group, signal.SIGKILL)

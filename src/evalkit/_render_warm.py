@@ -164,10 +164,14 @@ def warm_kernels() -> Iterator[None]:
         with _ALL_LOCK:
             kernels = list(_ALL)
             _ALL.clear()
+
+        def stop_all() -> None:
+            for k in kernels:
+                k.stop()
+
         # on a thread of its own: driving the kernels' asyncio calls from the caller's thread would
         # leave an event loop set there, which a later asyncio user (dask in-process) trips over
-        stopper = threading.Thread(target=lambda: [k.stop() for k in kernels], name="evalkit-warm-stop",
-                                   daemon=True)
+        stopper = threading.Thread(target=stop_all, name="evalkit-warm-stop", daemon=True)
         stopper.start()
         # after Ctrl-C the kernels are dead already (killed): closing their channels can linger, and
         # must not hold up the stop the user asked for

@@ -44,6 +44,7 @@ def direction(page: Page, name: str, est: Estimate, measure: str, digits: int = 
     teams, so no direction of change is claimed and no caveat applies.
     """
     said = evidence(name, est, measure, page.cfg, digits)
+    assert est.result is not None  # every estimate here is a row of a Result (estimate_from_row)
     return said if est.kind in ("descriptive", "unbounded") else [*said, *caveats(est.result, page.cfg)]
 
 

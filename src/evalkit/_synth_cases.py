@@ -72,7 +72,7 @@ def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, h
     child_no = np.argsort(np.argsort(first_pos))[child_rank] + 1
     case_id = _ids("C", np.arange(1, n + 1))
     closed = np.where(allc["closed_day"] <= EXTRACTED, allc["closed_day"], -1)
-    reason = np.where(closed >= 0, allc["reason"], None)
+    reason = np.where(closed >= 0, allc["reason"], np.array(None, dtype=object))  # None: still open
     cases = pd.DataFrame({
         "case_id": case_id, "child_id": _ids("L", child_no), "team_id": teams["team_id"].to_numpy()[allc["team"]],
         "opened": allc["opened"], "closed": closed, "end_reason": reason, "legal_basis": allc["legal"],

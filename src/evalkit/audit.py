@@ -147,7 +147,7 @@ def _small_csv(path: Path, threshold: int) -> list[str]:
         return []
     counted = [i for i, name in enumerate(rows[0]) if name.strip() in COUNT_NAMES]
     return [f"column {rows[0][i]}, row {r}" for r, row in enumerate(rows[1:], start=1) for i in counted
-            if i < len(row) and _as_count(row[i]) is not None and _small(_as_count(row[i]), threshold)]
+            if i < len(row) and (count := _as_count(row[i])) is not None and _small(count, threshold)]
 
 
 def _as_count(text: str) -> int | None:
@@ -162,7 +162,8 @@ def _figure_rules(png: bytes) -> list[str]:
     from ._plots_base import OVERLAP_KEY
 
     try:
-        recorded = Image.open(io.BytesIO(png)).text.get(OVERLAP_KEY)
+        # a PNG opens as PngImageFile, whose .text holds the tEXt chunks (the stub types Image.open as ImageFile)
+        recorded = Image.open(io.BytesIO(png)).text.get(OVERLAP_KEY)  # type: ignore[attr-defined]
     except OSError:
         return ["unchecked_figure"]
     if recorded is None:

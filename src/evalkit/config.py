@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -18,7 +19,8 @@ from .result import EvalkitError
 __all__ = ["SiteConfig", "ParamsError", "DuplicateKeyError", "load_params", "write_params", "safe_load_unique",
            "SECTIONS"]
 
-SECTIONS = ("quality", "effects", "duration", "costs", "sick_leave", "workforce")
+_Section = Literal["quality", "effects", "duration", "costs", "sick_leave", "workforce"]
+SECTIONS: tuple[_Section, ...] = get_args(_Section)
 
 
 class ParamsError(EvalkitError):
@@ -80,7 +82,7 @@ class SiteConfig(BaseModel):
 
     site: str = Field(pattern=r"^[a-z0-9_\-]+$", description="site_id in the sites table")
     lang: Literal["fi", "sv", "en"] = Field("fi", description="report language")
-    sections: tuple[Literal[SECTIONS], ...] = Field(SECTIONS, description="report sections to include")
+    sections: tuple[_Section, ...] = Field(SECTIONS, description="report sections to include")
     disclosure_threshold: int = Field(5, ge=2, le=50, description="counts 1..threshold-1 shown as '<threshold'")
     pilot_start: dt.date | None = Field(None, description="override the interruption date (default: first model_start)")
     caseload_target: float = Field(20, gt=0, description="recommended children per social worker")
@@ -123,7 +125,7 @@ def write_params(config: SiteConfig, path: str | Path) -> Path:
     return path
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     key = ".".join(str(p) for p in err["loc"]) or "(file)"
     if err["type"] == "extra_forbidden":
         return f"unknown key '{key}'"

@@ -30,7 +30,7 @@ Conventions (R or Stata where Python and R differ):
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -209,7 +209,7 @@ def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: st
                               "covariate)")
     j = model.exog_names.index("_tr:_po")
     method = f"DiD by OLS (outcome ~ treated * post{' + covariates' if covariates else ''})"
-    stats = {"n": len(frame)}
+    stats: dict[str, Any] = {"n": len(frame)}
     if unit is not None:
         stats["n_units"] = int(df[unit].nunique())
     notes: list[str] = []
@@ -326,7 +326,7 @@ def did_table(data: pd.DataFrame, outcome: str, treatment: str, post: str, *,
     """
     treated = treatment
     df = _binary_frame(data, outcome, treated, post, unit)
-    cells: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+    cells: dict[tuple[str, str], tuple[float, float, int, float]] = {}  # mean, SE, n, df
     for p_code, period in enumerate(("before", "after")):
         sub = df[df[post] == p_code]
         for g_code, group in enumerate(("control", "treated")):
@@ -548,7 +548,7 @@ def _anova_pingouin(df, dv, within, between, subject, correction) -> Result:
                           "df2": aov["DF2"].to_numpy(), "p": aov["p_unc"].to_numpy(),
                           "np2": aov["np2"].to_numpy()},
                          index=pd.Index([between, within, "Interaction"], name="term"))
-    stats = {"n": len(df), "n_subjects": int(df[subject].nunique())}
+    stats: dict[str, Any] = {"n": len(df), "n_subjects": int(df[subject].nunique())}
     method = "Mixed ANOVA (pingouin; as R afex), type III sums of squares"
     if correction:
         # With two within levels sphericity holds trivially and pingouin omits the column.

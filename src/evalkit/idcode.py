@@ -59,8 +59,8 @@ def _prefilter(values: pd.Series) -> np.ndarray:
         return np.array([isinstance(v, str) and _PREFILTER.search(v) is not None for v in values], dtype=bool)
 
 
-def _strings_holding_code(values: Iterable[str]) -> np.ndarray:
-    values = pd.Series(values if isinstance(values, np.ndarray) else list(values), dtype=object)
+def _strings_holding_code(cells: Iterable[str]) -> np.ndarray:
+    values = pd.Series(cells if isinstance(cells, np.ndarray) else list(cells), dtype=object)
     out = np.zeros(len(values), dtype=bool)
     candidates = _prefilter(values)
     if not candidates.any():

@@ -98,7 +98,8 @@ def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
         raise InputError(f"cannot build the model from formula {formula!r}: {err}") from err
     events = y.iloc[:, 0].to_numpy(dtype=float)
     keep = np.ones(len(events), dtype=bool)
-    offset, notes = None, []
+    offset: np.ndarray | None = None
+    notes: list[str] = []
     if exposure is not None:
         keep, offset, notes = _glm.exposure_offset(data, exposure, events)
         offset = offset[keep]

@@ -446,6 +446,8 @@ def render_batch(data: Path, out: Path, params: Path | None, options: RenderOpti
 def _render_prepared(shared: BatchData, out: Path, params: Path | None, notebook: Path, options: RenderOptions,
                      manifest: Manifest, on_plan, on_site) -> Manifest:
     """The batch after its data are prepared: plan, run every site, write the index."""
+    configs: dict[str, SiteConfig]
+    errors: dict[str, str]
     if params is None:  # no params folder given: every site of the data, with defaults
         configs, errors = {s: SiteConfig(site=s, lang=options.lang or "fi") for s in shared.site_ids}, {}
     else:

@@ -12,7 +12,7 @@ import inspect
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,10 +108,10 @@ class Result:
     def _repr_html_(self) -> str:
         max_rows, min_rows = _shown_rows(len(self.table))
         # as a DataFrame in a notebook: a long table (a Kaplan-Meier curve) shows its head and tail only
-        shown = self.table if max_rows is None else pd.concat(  # to_html knows no min_rows: head and tail
+        shown = self.table if min_rows is None else pd.concat(  # to_html knows no min_rows: head and tail
             [self.table.head(min_rows // 2), self.table.tail(min_rows - min_rows // 2)])
         table = shown.to_html(float_format=lambda v: f"{v:.4g}", border=0, classes="evalkit-table")
-        if max_rows is not None:
+        if min_rows is not None:
             table += (f"<p class='evalkit-rows'>{len(self.table)} rows, the first and last {min_rows // 2} "
                       "shown; <code>.table</code> or <code>.summary()</code> for all</p>")
         stats = "".join(
@@ -162,7 +162,7 @@ def wald_table(
     se: Iterable[float],
     *,
     alpha: float = 0.05,
-    df: float | Sequence[float] | None = None,
+    df: float | Sequence[float] | np.ndarray | None = None,
     ratio: bool = False,
 ) -> pd.DataFrame:
     """Tidy Wald table: estimate, se, statistic, p, CI (z, or t on ``df``).
@@ -221,7 +221,7 @@ def require_columns(data: pd.DataFrame, *columns: str | None) -> None:
         raise InputError(f"column(s) not in data: {', '.join(map(str, missing))}")
 
 
-def check_alpha(alpha: object) -> float:
+def check_alpha(alpha: Any) -> float:
     """``alpha`` as a float, or :class:`InputError` in the one wording every estimator uses.
 
     Examples
@@ -239,7 +239,7 @@ def check_alpha(alpha: object) -> float:
     return float(alpha)
 
 
-def choice(value: object, allowed: Sequence[str | None], name: str) -> Any:
+def choice(value: object, allowed: Collection[str | None], name: str) -> Any:
     """The allowed spelling of an option value, matched without regard to case; else :class:`InputError`.
 
     Every option of every estimator (``se_type``, ``method``, ``conf_type``, ...) goes through it, so

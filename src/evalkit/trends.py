@@ -253,7 +253,7 @@ def _harmonics(frame: pd.DataFrame, season: str | None, t: np.ndarray, k: int, p
 
 def _fit_series(frame, outcome, offset, family, X, groups, alpha: float) -> _glm.GlmFit:
     y = pd.to_numeric(frame[outcome], errors="coerce").to_numpy(dtype=float)
-    keep, log_off, notes = np.ones(len(y), dtype=bool), None, []
+    keep, log_off, notes = np.ones(len(y), dtype=bool), None, list[str]()
     if family == "gaussian":
         if offset is not None:
             raise InputError("offset is for the count families; for gaussian model a rate as the outcome")

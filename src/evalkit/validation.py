@@ -283,9 +283,9 @@ def _pandera_cases(name: str, typed: pd.DataFrame, dist: Mapping[str, Distinct],
     whole = schema.remove_columns(per_value)
     if whole.columns or whole.checks or whole.unique:
         parts.append(_lazy_cases(whole, typed))
-    parts = [p for p in parts if p is not None]
+    found = [p for p in parts if p is not None]
     # as object: all-null columns (a failure_case of None) keep their place in the union
-    return pd.concat([p.astype(object) for p in parts], ignore_index=True) if parts else None
+    return pd.concat([p.astype(object) for p in found], ignore_index=True) if found else None
 
 
 def _lazy_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> Optional[pd.DataFrame]:
