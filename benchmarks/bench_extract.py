@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit._extract_inspect import draft_manifest
-from evalkit._synth_export import write_client_export
+from evalkit.data._inspect import draft_manifest
+from evalkit.synth._export import write_client_export
 from evalkit.io import write_dataset
 from evalkit.synth import synthesise
 from evalkit.validation import validate

@@ -22,7 +22,7 @@ END = "<!-- end of the generated reference -->"
 #: the public modules, in the order data flows through them (docs/ARCHITECTURE.md)
 MODULES = ("result", "schemas", "io", "idcode", "extract", "validation", "synth", "config", "effects", "survival",
            "rates", "trends", "meta", "design", "site", "disclosure", "plots", "i18n", "report", "stamp", "audit",
-           "index", "render", "exercises")
+           "index", "render", "exercises", "datasets")
 
 
 def _signature(obj) -> str:

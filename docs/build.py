@@ -36,11 +36,12 @@ PACKAGE = "evalkit"
 
 
 def public_modules() -> list[str]:
-    """``evalkit`` and every submodule whose name does not start with an underscore."""
+    """``evalkit`` and every module of its rooms whose name does not start with an underscore."""
     pkg = importlib.import_module(PACKAGE)
     for name in pkg.__all__:  # the lazily loaded names (Result, the submodules) into the namespace pdoc reads
         getattr(pkg, name)
-    subs = [f"{PACKAGE}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
+    subs = [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{PACKAGE}.")
+            if not any(part.startswith("_") for part in m.name.split(".")) and ".templates" not in m.name]
     return sorted({PACKAGE, *subs})
 
 

@@ -55,7 +55,7 @@ report.summary(results, cfg)
 results.key_estimates()
 
 # %%
-report.effects(results, cfg)
+report.survey(results, cfg)
 
 # %% [markdown]
 # The DiD of mean wellbeing scores (first and last round).

@@ -21,7 +21,7 @@ from PIL import Image  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from evalkit import plots  # noqa: E402
-from evalkit._plots_base import OVERLAP_KEY  # noqa: E402
+from evalkit.report.plots._base import OVERLAP_KEY  # noqa: E402
 from evalkit.audit import audit_output  # noqa: E402
 from evalkit.cli import app  # noqa: E402
 from evalkit.io import write_dataset  # noqa: E402

@@ -1,9 +1,8 @@
-"""Tests of evalkit.effects (and its wild cluster bootstrap engine, evalkit._wild)."""
+"""Tests of evalkit.effects (and its wild cluster bootstrap engine, evalkit.stats._wild)."""
 from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,21 +12,21 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats as st
 
+from evalkit import datasets
 from evalkit import effects as ef
-from evalkit._wild import cluster_codes, wild_test
-from evalkit.result import EstimationError, InputError
+from evalkit.stats._wild import cluster_codes, wild_test
+from evalkit.core.result import EstimationError, InputError
 
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
 def ck() -> pd.DataFrame:
-    return pd.read_csv(DATA / "card_krueger_mhe.csv")
+    return pd.read_csv(datasets.path("card_krueger_mhe"))
 
 
 @pytest.fixture(scope="module")
 def few() -> pd.DataFrame:
-    return pd.read_csv(DATA / "did_few_clusters.csv")
+    return pd.read_csv(datasets.path("did_few_clusters"))
 
 
 def _panel(seed: int, n_teams: int = 10, per_team: int = 3, periods: int = 5, drop: float = 0.1):
@@ -293,7 +292,7 @@ def test_cluster_did_ci_coverage():
 def test_mixed_anova_reference():
     # pingouin mixed_anova data set; values cross-checked by pingouin's authors against
     # JASP and R afex::aov_ez("Subject", "Scores", data, between = "Group", within = "Time")
-    df = pd.read_csv(DATA / "mixed_anova.csv")
+    df = pd.read_csv(datasets.path("mixed_anova"))
     res = ef.mixed_anova(df, "Scores", "Time", "Group", "Subject")
     assert list(res.table.index) == ["Group", "Time", "Interaction"]
     assert res.table["F"].to_numpy() == pytest.approx([5.05171, 4.02739, 2.72800], abs=5e-6)
@@ -321,7 +320,7 @@ def test_two_by_two_interaction_is_squared_change_score_t():
 
 
 def test_mixed_anova_unbalanced_falls_back_to_mixed_model():
-    df = pd.read_csv(DATA / "mixed_anova.csv")
+    df = pd.read_csv(datasets.path("mixed_anova"))
     res = ef.mixed_anova(df.drop(index=[5, 70]), "Scores", "Time", "Group", "Subject")
     assert "mixed model" in res.method.lower() and any("linear mixed model" in w for w in res.warnings)
     assert {"chi2", "df1", "p", "F"} <= set(res.table.columns)
@@ -332,7 +331,7 @@ def test_mixed_anova_unbalanced_falls_back_to_mixed_model():
 def test_random_intercept_reml_matches_statsmodels_mixedlm():
     import statsmodels.formula.api as smf
 
-    from evalkit import _lmm
+    from evalkit.stats import _lmm as _lmm
 
     rng = np.random.default_rng(4)
     n = 120
@@ -368,7 +367,7 @@ def test_mixed_model_wald_f_equals_anova_f_when_balanced():
     # In a balanced split-plot design REML estimates reproduce the ANOVA mean squares,
     # so the Wald chi2 / df1 of every term equals the ANOVA F: an independent check of
     # the fallback's contrasts and term tests.
-    df = pd.read_csv(DATA / "mixed_anova.csv")
+    df = pd.read_csv(datasets.path("mixed_anova"))
     lmm = ef._anova_mixedlm(df, "Scores", "Time", "Group", "Subject")
     anova = ef.mixed_anova(df, "Scores", "Time", "Group", "Subject")
     assert lmm.table["F"].to_numpy() == pytest.approx(anova.table["F"].to_numpy(), rel=1e-4)
@@ -380,7 +379,7 @@ def test_compare_groups_sleep():
     # R: t.test(extra ~ group, data = sleep): t = -1.8608, df = 17.776, p-value = 0.07939,
     #    95 percent CI -3.3654832 0.2054832 (group 1 - group 2; evalkit reports 2 - 1)
     # R: wilcox.test(extra ~ group, data = sleep): W = 25.5, p-value = 0.06933
-    res = ef.compare_groups(pd.read_csv(DATA / "sleep.csv"), "extra", "group")
+    res = ef.compare_groups(pd.read_csv(datasets.path("sleep")), "extra", "group")
     row = res["difference"]
     assert row["estimate"] == pytest.approx(1.58, abs=1e-12)
     assert res.stats["t"] == pytest.approx(1.8608, abs=5e-5)
@@ -392,7 +391,7 @@ def test_compare_groups_sleep():
 
 
 def test_hedges_g_as_metafor_escalc():
-    sleep = pd.read_csv(DATA / "sleep.csv")
+    sleep = pd.read_csv(datasets.path("sleep"))
     a, b = (sleep.loc[sleep["group"] == g, "extra"].to_numpy() for g in (1, 2))
     sp = np.sqrt((9 * a.var(ddof=1) + 9 * b.var(ddof=1)) / 18)
     # metafor .cmicalc(18): exact J = gamma(m/2) / (sqrt(m/2) gamma((m-1)/2)), m = n1 + n2 - 2
@@ -481,7 +480,7 @@ def test_cr2_lm_chickweight_matches_clubsandwich():
     #    coef_test(lm_fit, vcov = "CR2", cluster = ChickWeight$Chick, coefs = diet_index)
     #    conf_int(lm_fit, vcov = "CR2", cluster = ChickWeight$Chick, coefs = diet_index)
     # (clubSandwich reference pages coef_test.html / conf_int.html, pkgdown 0.6.0)
-    cw = pd.read_csv(DATA / "chickweight.csv").astype({"Diet": str})
+    cw = pd.read_csv(datasets.path("chickweight")).astype({"Diet": str})
     t = ef.ols(cw, "weight ~ C(Diet) * Time", cluster="Chick", se_type="cr2").table
     rows = ["C(Diet)[T.2]:Time", "C(Diet)[T.3]:Time", "C(Diet)[T.4]:Time"]
     assert t.loc[rows, "estimate"].round(2).tolist() == [1.77, 4.58, 2.87]
@@ -498,7 +497,7 @@ def test_cr2_lm_star_extreme_satterthwaite_df():
     #    + lunchk); coef_test(lm_urbanicity, vcov = vcovCR(lm_urbanicity, cluster = schoolidk, type = "CR2"))
     #    ethnicityhispanic 39.23 20.62 t 1.9028 df 1.01 p 0.3067; ethnicityother 8.86 18.78 0.4720 3.02 0.6690;
     #    starksmall 9.42 4.56 2.0649 17.10 0.0544; lunchkfree -19.37 2.04 -9.4848 57.38
-    star = pd.read_csv(DATA / "star_k.csv").replace({"stark": {"regular+aide": "aide"},
+    star = pd.read_csv(datasets.path("star_k")).replace({"stark": {"regular+aide": "aide"},
                                                      "schoolk": {"inner-city": "urban"}})
     formula = ("math1 ~ C(schoolk, levels=['urban', 'suburban', 'rural']) * C(stark, levels=['regular', 'small', "
                "'aide']) + C(gender, levels=['male', 'female']) + C(ethnicity, levels=['cauc', 'afam', 'asian', "
@@ -521,7 +520,7 @@ def test_cr2_nine_region_clusters_matches_clubsandwich_vcov():
     #    index = c("state","year","region"), effect = "individual", model = "within")
     #    vcovCR(plm_FE, type = "CR2", cluster = Produc$region)   (clubSandwich vcovCR.plm reference page)
     #    diag: 6.973505e-03 0.0054359010 0.0108260634 1.170089e-05   (9 region clusters, states nested)
-    produc = pd.read_csv(DATA / "produc.csv")
+    produc = pd.read_csv(datasets.path("produc"))
     t = ef.ols(produc, "np.log(gsp) ~ 0 + C(state) + np.log(pcap) + np.log(pc) + np.log(emp) + unemp",
                cluster="region", se_type="cr2").table
     np.testing.assert_allclose(t["se"].iloc[-4:] ** 2, [6.973505e-03, 0.0054359010, 0.0108260634, 1.170089e-05],
@@ -545,7 +544,7 @@ def test_cr2_twfe_absorbed_equals_clubsandwich_on_mortality_rates():
     #    & year <= 1983 & !is.na(beertaxa)); plm(mrate ~ legal + beertaxa, effect = "twoways",
     #    index = c("state","year")); coef_test(..., vcov = "CR2", cluster = "individual", test = "Satterthwaite")
     #    legal 7.59 SE 2.51 t 3.019 df 24.58 p 0.00583 (the lm with state and year dummies prints the same)
-    mv = pd.read_csv(DATA / "mortality_rates_mv.csv", float_precision="round_trip")
+    mv = pd.read_csv(datasets.path("mortality_rates_mv"), float_precision="round_trip")
     mv = mv[(mv["year"] <= 1983) & mv["beertaxa"].notna()]
     row = ef.twfe(mv, "mrate", "legal", "state", "year", covariates=["beertaxa"], se_type="cr2")["legal"]
     assert (round(row["estimate"], 2), round(row["se"], 2), round(row["t"], 3), round(row["df"], 2),
@@ -584,7 +583,7 @@ def test_wild_ci_matches_boottest_enumerated_example():
     #   julia:  p = 0.0703, 95% CI [.03815, .07148];  Mata: p = 0.0742 (one tie counted by rounding),
     #   CI [.03874, .07098]. boottest stops its CI search within 1/B of alpha, so its printed bounds lie
     #   inside the step of the exact p-curve; the exact strict-count step is [0.03821, 0.07128].
-    d = pd.read_csv(DATA / "collapsed.csv", float_precision="round_trip")
+    d = pd.read_csv(datasets.path("collapsed"), float_precision="round_trip")
     crv1 = ef.did(d, "hasinsurance", "selfemployed", "post", cluster="year")["did"]
     assert (crv1["estimate"] - 0.04) / crv1["se"] == pytest.approx(2.0194, abs=5e-5)
     res = ef.did(d, "hasinsurance", "selfemployed", "post", cluster="year", se_type="wild",

@@ -27,6 +27,7 @@ import scipy.stats
 import yaml
 
 import evalkit
+from evalkit import datasets
 from evalkit import InputError
 from evalkit.exercises import answer_key, check, hint, list_exercises, load, reveal
 from evalkit.synth import Effects
@@ -42,7 +43,7 @@ CHECK_CALL = re.compile(r'(?m)^exercises\.check\("([^"]+)", answer\)')  # code l
 PLAIN = yaml.safe_load((DATA / "exercise_answers.yaml").read_text(encoding="utf-8"))
 ANSWERS, GENERATED = PLAIN["answers"], PLAIN["generated"]
 #: the key as installed: hashes, questions, hints
-STORED = yaml.safe_load(resources.files("evalkit").joinpath("exercise_data/answers.yaml").read_text(encoding="utf-8"))
+STORED = yaml.safe_load(resources.files("evalkit.exercises").joinpath("answers.yaml").read_text(encoding="utf-8"))
 SPECS = STORED["checks"]
 PUBLISHED = sorted(c for c, s in SPECS.items() if s["kind"] != "truth")
 #: a call with arguments, as the first hint once gave it away
@@ -243,8 +244,8 @@ def _package_files() -> list[Path]:
 #: expected values found in plain text elsewhere in the package, each for a reason unrelated to
 #: the exercises (the list may only shrink)
 KNOWN = {
-    ("bcg_tau2", "meta.py"), ("bcg_i2", "meta.py"),  # meta's notes compare evalkit with metafor on dat.bcg
-    ("lung_median", "_synth_sites.py"),  # 310.0 care days of an institutional placement
+    ("bcg_tau2", "stats/meta.py"), ("bcg_i2", "stats/meta.py"),  # meta's notes compare evalkit with metafor on dat.bcg
+    ("lung_median", "synth/_sites.py"),  # 310.0 care days of an institutional placement
 }
 
 
@@ -253,7 +254,7 @@ def test_no_expected_value_in_plain_text_in_the_installed_package():
     truths are evalkit.synth.Effects, public by design), in each printed form, is searched for in
     every text file of the package."""
     texts = {p: p.read_text(encoding="utf-8", errors="ignore") for p in _package_files()}
-    assert PACKAGE / "exercises.py" in texts and PACKAGE / "exercise_data" / "answers.yaml" in texts
+    assert PACKAGE / "exercises" / "__init__.py" in texts and PACKAGE / "exercises" / "answers.yaml" in texts
     found = {(cid, str(p.relative_to(PACKAGE))) for cid in SPECS if not cid.startswith("cap_") or cid == "cap_mde"
              for form in _forms(cid) for p, text in texts.items() if _pattern(form).search(text)}
     assert found <= KNOWN, sorted(found - KNOWN)
@@ -263,9 +264,9 @@ def test_no_expected_value_in_plain_text_in_the_installed_package():
 
 
 def test_the_generated_data_ship_without_their_parameters():
-    shipped = {p.name for p in (PACKAGE / "exercise_data").iterdir()}
+    shipped = {p.name for p in (PACKAGE / "exercises").iterdir()}
     assert {"costs_its.csv", "worker_survey.csv"} <= shipped
-    stored = (PACKAGE / "exercise_data" / "answers.yaml").read_text(encoding="utf-8")
+    stored = (PACKAGE / "exercises" / "answers.yaml").read_text(encoding="utf-8")
     for params in GENERATED.values():
         assert str(params["seed"]) not in stored
     assert "generated" not in STORED and list(load("costs_its")) == ["month", "cost_eur"]
@@ -362,7 +363,7 @@ def _worker_survey(*, seed: int, workers_per_arm: int, baseline: float, person_s
 @pytest.mark.parametrize("name, generate", [("costs_its", _costs_its), ("worker_survey", _worker_survey)])
 def test_shipped_generated_data_are_regenerated_from_the_plain_parameters(name, generate):
     # to change a data set: change its parameters in tests/data/exercise_answers.yaml, write
-    # generate(**params).to_csv(f"src/evalkit/exercise_data/{name}.csv", index=False) and rehash
+    # generate(**params).to_csv(f"src/evalkit/exercises/{name}.csv", index=False) and rehash
     pd.testing.assert_frame_equal(load(name), generate(**GENERATED[name]))
 
 
@@ -379,14 +380,15 @@ def test_generated_truths_agree_with_their_generators():
     assert ANSWERS["cap_cost_slope"] == truth.cost_slope_ratio
 
 
-@pytest.mark.parametrize("name, test_copy, rows", [
-    ("card_krueger", "card_krueger_mhe.csv", 820), ("lung", "lung.csv", 228), ("rossi", "rossi.csv", 432),
-    ("ships", "ships.csv", 40), ("bcg", "dat_bcg.csv", 13),
+@pytest.mark.parametrize("name, bundled, rows", [
+    ("card_krueger", "card_krueger_mhe", 820), ("lung", "lung", 228), ("rossi", "rossi", 432),
+    ("ships", "ships", 40), ("bcg", "dat_bcg", 13),
 ])
-def test_bundled_data_are_the_reference_copies(name, test_copy, rows):
+def test_the_published_data_are_the_one_bundled_copy(name, bundled, rows):
     df = load(name)
     assert len(df) == rows
-    pd.testing.assert_frame_equal(df, pd.read_csv(DATA / test_copy))
+    pd.testing.assert_frame_equal(df, datasets.load(bundled))
+    assert not list((PACKAGE / "exercises").glob(f"{bundled}.csv"))  # no second copy
 
 
 def test_load_unknown_name_lists_the_choices():

@@ -17,15 +17,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from evalkit._render_files import Manifest
+from evalkit import datasets
+from evalkit.render._files import Manifest
 from evalkit.index import pooled_estimates, site_estimates, write_index
 from evalkit.meta import pool
 
-DATA = Path(__file__).parent / "data"
 
 
 def _bcg_results() -> dict[str, dict]:
-    d = pd.read_csv(DATA / "dat_bcg.csv")
+    d = pd.read_csv(datasets.path("dat_bcg"))
     yi = np.log((d.tpos / (d.tpos + d.tneg)) / (d.cpos / (d.cpos + d.cneg)))
     vi = 1 / d.tpos - 1 / (d.tpos + d.tneg) + 1 / d.cpos - 1 / (d.cpos + d.cneg)
     z = 1.959964
@@ -165,7 +165,7 @@ def _index_with_alphas(tmp_path, alphas: dict[str, float]) -> str:
 
 def test_a_batch_rendered_at_90_percent_is_pooled_and_labelled_at_90_percent(tmp_path):
     page = _index_with_alphas(tmp_path, {"*": 0.10})
-    d = pd.read_csv(DATA / "dat_bcg.csv")
+    d = pd.read_csv(datasets.path("dat_bcg"))
     yi = np.log((d.tpos / (d.tpos + d.tneg)) / (d.cpos / (d.cpos + d.cneg)))
     vi = 1 / d.tpos - 1 / (d.tpos + d.tneg) + 1 / d.cpos - 1 / (d.cpos + d.cneg)
     # metafor: rma(yi, vi, method = "REML", test = "adhoc", level = 90)

@@ -18,15 +18,14 @@ import importlib
 import inspect
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from evalkit import datasets
 from evalkit import Result
 
-DATA = Path(__file__).parent / "data"
 ESTIMATOR_MODULES = ("effects", "survival", "rates", "trends", "meta", "design")
 #: the public functions that return something else than a Result
 NOT_ESTIMATORS = {"design.ANALYSES"}
@@ -34,9 +33,9 @@ NOT_ESTIMATORS = {"design.ANALYSES"}
 
 def _data() -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(1)
-    mp = pd.read_csv(DATA / "mpdta.csv")
+    mp = pd.read_csv(datasets.path("mpdta"))
     mp["treated_now"] = ((mp["first.treat"] > 0) & (mp["year"] >= mp["first.treat"])).astype(int)
-    ships = pd.read_csv(DATA / "ships.csv")
+    ships = pd.read_csv(datasets.path("ships"))
     series = pd.DataFrame({"month": np.arange(48), "y": rng.poisson(50, 48), "g": 0})
     panel = pd.DataFrame({"unit": np.repeat(np.arange(8), 24), "month": np.tile(np.arange(24), 8)})
     panel["y"] = rng.poisson(40, len(panel)) + 1.0
@@ -48,9 +47,9 @@ def _data() -> dict[str, pd.DataFrame]:
     rates["on"] = rates["treated"] * rates["post"]
     rates["years"] = 10.0
     rates["days"] = rng.poisson(30, len(rates))
-    return {"ck": pd.read_csv(DATA / "card_krueger_mhe.csv"), "mp": mp, "ma": pd.read_csv(DATA / "mixed_anova.csv"),
-            "few": pd.read_csv(DATA / "did_few_clusters.csv"), "lung": pd.read_csv(DATA / "lung.csv"),
-            "bmt": pd.read_csv(DATA / "bmtcrr.csv"), "bcg": pd.read_csv(DATA / "dat_bcg.csv"),
+    return {"ck": datasets.load("card_krueger_mhe"), "mp": mp, "ma": datasets.load("mixed_anova"),
+            "few": pd.read_csv(datasets.path("did_few_clusters")), "lung": pd.read_csv(datasets.path("lung")),
+            "bmt": pd.read_csv(datasets.path("bmtcrr")), "bcg": pd.read_csv(datasets.path("dat_bcg")),
             "ships": ships[ships["service"] > 0], "series": series,
             "series2": pd.concat([series, series.assign(g=1, y=rng.poisson(60, 48))]), "panel": panel,
             "rates": rates}

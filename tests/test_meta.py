@@ -9,7 +9,6 @@ printed tables), and from independent computations (statsmodels, matrix forms).
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,16 +16,16 @@ import pytest
 from scipy import stats as st
 from statsmodels.stats.meta_analysis import combine_effects
 
+from evalkit import datasets
 from evalkit import InputError
 from evalkit import meta
 from evalkit.meta import effect_sizes, forest_data, pool
 
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
 def bcg() -> pd.DataFrame:
-    return pd.read_csv(DATA / "dat_bcg.csv")
+    return pd.read_csv(datasets.path("dat_bcg"))
 
 
 def _es(bcg: pd.DataFrame, measure: str) -> pd.DataFrame:
@@ -226,7 +225,7 @@ def test_fixed_effect_flags_tau2_se_and_uses_q_based_i2(rr):
 
 def test_hine1989_risk_differences_normand_tables():
     # R: metafor tests/testthat/test_analysis_example_normand1999.r (Normand 1999, Tables III and VII)
-    d = pd.read_csv(DATA / "dat_hine1989.csv")
+    d = pd.read_csv(datasets.path("dat_hine1989"))
     es = effect_sizes(d, "RD", ai="ai", n1i="n1i", ci="ci", n2i="n2i").table
     yi, vi = es["yi"] * 100, es["vi"] * 100**2
     assert yi.round(4).tolist() == [2.8026, 0.0000, 1.9711, 1.7961, 3.5334, 4.4031]
@@ -242,7 +241,7 @@ def test_hine1989_risk_differences_normand_tables():
 def test_normand1999_mean_differences_tables():
     # R: test_analysis_example_normand1999.r: escalc(measure="MD") with the pooled SD,
     # then rma(); values from Normand 1999 Tables VIII and IX
-    d = pd.read_csv(DATA / "dat_normand1999.csv")
+    d = pd.read_csv(datasets.path("dat_normand1999"))
     sp2 = ((d.n1i - 1) * d.sd1i**2 + (d.n2i - 1) * d.sd2i**2) / (d.n1i + d.n2i - 2)
     md = pd.DataFrame({"yi": d.m1i - d.m2i, "vi": sp2 * (1 / d.n1i + 1 / d.n2i)})
     assert md["yi"].tolist() == [-20, -2, -55, -71, -4, 1, 11, -10, 7]
@@ -261,7 +260,7 @@ def test_smd_reml_normand_subset():
     # R: dat <- escalc(measure="SMD", m1i=m1i, sd1i=sd1i, n1i=n1i, m2i=m2i, sd2i=sd2i, n2i=n2i,
     #                  data=dat.normand1999, subset=1:4); rma(yi, vi, data=dat)  -> tau2 1.0090
     # (metafor tests/testthat/test_misc_rma_uni.r)
-    d = pd.read_csv(DATA / "dat_normand1999.csv").head(4)
+    d = pd.read_csv(datasets.path("dat_normand1999")).head(4)
     es = effect_sizes(d, "SMD", m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i")
     assert round(pool(es.table, yi="yi", vi="vi").stats["tau2"], 4) == 1.0090
 

@@ -13,16 +13,16 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
 
+from evalkit import datasets
 from evalkit import InputError  # noqa: E402
-from evalkit._staggered import staggered_did  # noqa: E402
+from evalkit.stats._staggered import staggered_did  # noqa: E402
 from evalkit.plots import PALETTE, event_study, style  # noqa: E402
 
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
 def mpdta() -> pd.DataFrame:
-    return pd.read_csv(DATA / "mpdta.csv")
+    return pd.read_csv(datasets.path("mpdta"))
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +112,7 @@ from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from evalkit._plots_base import OVERLAP_KEY  # noqa: E402
+from evalkit.report.plots._base import OVERLAP_KEY  # noqa: E402
 
 from evalkit.meta import forest_data  # noqa: E402
 from evalkit.plots import (LEGAL_CAPS, bar_share, caseload, cif_curves, forest, its_plot,  # noqa: E402
@@ -221,7 +221,7 @@ def test_cif_curves_at_fixed_times_need_a_risk_table():
 @pytest.fixture(scope="module")
 def bcg_forest():
     # dat.bcg log risk ratios (R: escalc("RR", ai=tpos, bi=tneg, ci=cpos, di=cneg, data=dat.bcg))
-    d = pd.read_csv(DATA / "dat_bcg.csv")
+    d = pd.read_csv(datasets.path("dat_bcg"))
     a, b, c, e = d["tpos"], d["tneg"], d["cpos"], d["cneg"]
     d["yi"] = np.log(a / (a + b)) - np.log(c / (c + e))
     d["vi"] = 1 / a - 1 / (a + b) + 1 / c - 1 / (c + e)

@@ -1,7 +1,6 @@
 """Tests for evalkit.rates: published R output, independent checks, simulations."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,16 +9,16 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats as st
 
+from evalkit import datasets
 from evalkit import EstimationError, InputError
 from evalkit.rates import compare_rates, rate_did, rate_model, rate_twfe
 
-DATA = Path(__file__).parent / "data"
 SHIPS_FORMULA = "incidents ~ type + C(year) + C(period)"
 
 
 @pytest.fixture(scope="module")
 def ships():
-    d = pd.read_csv(DATA / "ships.csv")
+    d = pd.read_csv(datasets.path("ships"))
     return d[d["service"] > 0].reset_index(drop=True)
 
 
@@ -63,7 +62,7 @@ def test_ships_quasipoisson_scales_se_and_uses_t(ships):
 
 
 def test_zero_exposure_rows_excluded_with_warning():
-    full = pd.read_csv(DATA / "ships.csv")  # 6 rows with service == 0, all without incidents
+    full = pd.read_csv(datasets.path("ships"))  # 6 rows with service == 0, all without incidents
     res = rate_model(full, SHIPS_FORMULA, exposure="service")
     assert res.stats["n"] == 34
     assert round(res["type[T.C]"]["se"], 5) == 0.32904
@@ -87,7 +86,7 @@ def test_cluster_se_equals_hand_cr1_sandwich(ships):
 
 
 def test_quine_negbin_matches_glm_nb():
-    quine = pd.read_csv(DATA / "quine.csv")
+    quine = pd.read_csv(datasets.path("quine"))
     res = rate_model(quine, "Days ~ Eth*Sex*Age*Lrn", family="negbin")
     # R: summary(glm.nb(Days ~ Eth*Sex*Age*Lrn, data = quine)) as printed in Crawley,
     # The R Book, "Negative binomial errors": init.theta = 1.92836014510701
@@ -103,7 +102,7 @@ def test_quine_negbin_matches_glm_nb():
 
 
 def test_negbin_se_is_glm_se_at_fitted_theta():
-    quine = pd.read_csv(DATA / "quine.csv")
+    quine = pd.read_csv(datasets.path("quine"))
     formula = "Days ~ Sex/(Age + Eth*Lrn)"
     res = rate_model(quine, formula, family="negbin")
     y, X = patsy.dmatrices(formula, quine, return_type="dataframe")
@@ -253,7 +252,7 @@ def test_cr2_quasipoisson_matches_clubsandwich_dietox():
     #    weight_fit <- glm(Weight ~ Cu * poly(Time, 3), data = dietox, family = "quasipoisson")
     #    coef_test(weight_fit, vcov = vcovCR(weight_fit, cluster = dietox$Pig, type = "CR2"),
     #              test = "Satterthwaite")        (clubSandwich reference page vcovCR.glm)
-    dietox = pd.read_csv(DATA / "dietox.csv")
+    dietox = pd.read_csv(datasets.path("dietox"))
     dietox[["p1", "p2", "p3"]] = _r_poly(dietox["Time"], 3)
     res = rate_model(dietox, "Weight ~ C(Cu, levels=['Cu000', 'Cu035', 'Cu175']) * (p1 + p2 + p3)",
                      family="quasipoisson", cluster="Pig", se_type="cr2")

@@ -21,8 +21,8 @@ import yaml
 from typer.testing import CliRunner
 
 from evalkit import render
-from evalkit._render_files import BatchLock, Manifest, RenderError
-from evalkit._render_params import template_text
+from evalkit.render._files import BatchLock, Manifest, RenderError
+from evalkit.render._params import template_text
 from evalkit.cli import app
 from evalkit.config import SiteConfig
 from evalkit.io import write_dataset

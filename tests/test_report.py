@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from evalkit import report, site
-from evalkit._report_text import Estimate, caveats, evidence, evidence_short, signed_percent
+from evalkit.report._text import Estimate, caveats, evidence, evidence_short, signed_percent
 from evalkit.config import SiteConfig, write_params
 from evalkit.i18n import LANGUAGES, fmt_ci, fmt_number, label
 from evalkit.io import write_dataset
-from evalkit.result import Result
+from evalkit.core.result import Result
 from evalkit.stamp import dataset_hash
 from evalkit.synth import synthesise
 from evalkit.validation import validate
@@ -55,7 +55,7 @@ def pages(data):
 def render(data, cfg: SiteConfig, name: str) -> str:
     if name == "summary":
         return report.summary(data["results"], cfg).html
-    return getattr(report, name)(data["results"], cfg).html
+    return getattr(report, "survey" if name == "effects" else name)(data["results"], cfg).html
 
 
 def text_of(html: str) -> str:
@@ -217,7 +217,7 @@ def test_an_estimate_whose_section_is_hidden_is_not_in_the_summary(data):
     assert fmt_number(did["estimate"], "en", 2) not in line[0]
     assert label("summary_withheld_note", "en") in html
     assert label("suppressed_none", "en", threshold=50) not in html  # no note that contradicts it
-    assert label("hidden_small", "en", threshold=50) in report.effects(results, cfg).html
+    assert label("hidden_small", "en", threshold=50) in report.survey(results, cfg).html
 
 
 def test_load_config_from_json_params_file_or_defaults(tmp_path):
@@ -239,3 +239,11 @@ def test_save_results_writes_results_json_and_shows_the_stamp(data, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     report.save_results(data["results"], data["dataset"], data["folder"], cfg, "")
     assert not (tmp_path / "results.json").exists()
+
+
+def test_report_effects_is_the_old_name_of_the_survey_section(data):
+    results = data["results"]
+    cfg = SiteConfig(site="kuopio", lang="en")
+    with pytest.warns(DeprecationWarning, match=r"report.effects\(\) is now report.survey\(\)"):
+        old = report.effects(results, cfg).html
+    assert old == report.survey(results, cfg).html and old

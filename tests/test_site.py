@@ -26,32 +26,32 @@ def all_results(data):
 
 
 def test_site_slice_holds_only_that_sites_rows(data):
-    sd = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
-    teams = set(sd["teams"]["team_id"])
+    frames = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
+    teams = set(frames["teams"]["team_id"])
     assert teams and all(t.startswith("kuopio") for t in teams)
-    assert set(sd["cases"]["team_id"]) <= teams
-    assert set(sd["contacts"]["case_id"]) <= set(sd["cases"]["case_id"])
+    assert set(frames["cases"]["team_id"]) <= teams
+    assert set(frames["contacts"]["case_id"]) <= set(frames["cases"]["case_id"])
     # Kuopio's first pilot team started on 2018-01-01 (DOMAIN.md)
-    assert sd.pilot_start == pd.Timestamp("2018-01-01")
+    assert frames.pilot_start == pd.Timestamp("2018-01-01")
 
 
 def test_duration_data_codes_ends_and_censoring(data):
-    sd = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
-    d = site.duration_data(sd)
+    frames = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
+    d = site.duration_data(frames)
     assert (d["days"] >= 0).all()
     assert set(d["event"]) <= {0, 1, 2}
     assert ((d["event"] == 2) == (d["placement"] == 1)).all()
     # every case counted is opened from its team's start
-    c = sd["cases"].set_index("case_id")
+    c = frames["cases"].set_index("case_id")
     assert len(d) < len(c)
 
 
 def test_person_years_split_at_the_start_add_up(data):
-    sd = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
-    d = site.sick_leave_data(sd)
-    st = sd["staff"]
-    end = st["end"].fillna(sd.extracted_on) + pd.Timedelta(days=1)
-    start = st["start"].where(st["start"] > sd.follow_start, sd.follow_start)
+    frames = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
+    d = site.sick_leave_data(frames)
+    st = frames["staff"]
+    end = st["end"].fillna(frames.extracted_on) + pd.Timedelta(days=1)
+    start = st["start"].where(st["start"] > frames.follow_start, frames.follow_start)
     total = (((end - start).dt.days.clip(lower=0)) / 365.25 * st["fte"]).sum()
     assert d["fte_years"].sum() == pytest.approx(total, rel=1e-9)
     assert (d["days"] >= 0).all() and set(d["period"]) == {"before", "after"}
@@ -114,12 +114,13 @@ def test_survey_change_stands_when_the_anova_cannot_be_fitted(data, monkeypatch)
 
 
 def test_reprs_show_counts_and_estimates_but_no_identifiers(data, all_results):
-    sd = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
+    frames = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
     res = all_results["kuopio"]
-    texts = [repr(sd), sd._repr_html_(), repr(res), res._repr_html_()]
-    ids = set(sd["cases"]["case_id"][:50]) | set(sd["staff"]["worker_id"][:50]) | set(sd["teams"]["team_id"])
+    texts = [repr(frames), frames._repr_html_(), repr(res), res._repr_html_()]
+    ids = (set(frames["cases"]["case_id"][:50]) | set(frames["staff"]["worker_id"][:50])
+           | set(frames["teams"]["team_id"]))
     assert not any(i in t for i in ids for t in texts)
-    assert "hr_case_end" in res._repr_html_() and "cases" in sd._repr_html_()
+    assert "hr_case_end" in res._repr_html_() and "cases" in frames._repr_html_()
 
 
 def test_site_tables_pick_the_same_rows_and_notice_a_replaced_table(data):
@@ -184,8 +185,8 @@ def test_a_design_without_a_pre_period_gives_descriptions_without_intervals(data
 def test_months_whose_open_case_counts_miss_earlier_cases_are_flagged_and_left_out_of_costs_per_case():
     warnings.simplefilter("ignore")
     d = synthesise(sites=1, seed=11)
-    sd = site.site_data(d.tables, d.meta, SiteConfig(site="kuopio"))
-    load = site.caseload_by_month(sd)
+    frames = site.site_data(d.tables, d.meta, SiteConfig(site="kuopio"))
+    load = site.caseload_by_month(frames)
     by_month = load.groupby("month").agg(open_cases=("open_cases", "sum"), complete=("complete", "all"))
     assert not by_month["complete"].iloc[0] and by_month["complete"].iloc[-1]
     assert by_month["complete"].is_monotonic_increasing  # one build-up period, then complete

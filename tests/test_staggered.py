@@ -1,4 +1,4 @@
-"""Tests of evalkit._staggered.staggered_did (Callaway & Sant'Anna 2021).
+"""Tests of evalkit.stats._staggered.staggered_did (Callaway & Sant'Anna 2021).
 
 Reference values:
 * point estimates: R ``did`` output on its ``mpdta`` example, as printed
@@ -13,22 +13,21 @@ Reference values:
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
+from evalkit import datasets
 from evalkit import EstimationError, InputError
-from evalkit._staggered import staggered_did
+from evalkit.stats._staggered import staggered_did
 
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
 def mpdta() -> pd.DataFrame:
-    return pd.read_csv(DATA / "mpdta.csv")
+    return pd.read_csv(datasets.path("mpdta"))
 
 
 def _cs(df, **kw):

@@ -1,35 +1,34 @@
 """Tests for evalkit.survival: R survival / cmprsk reference values and independent checks."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as st
 
-from evalkit import _cmprsk, _coxph, _km
-from evalkit.result import EstimationError, InputError
+from evalkit import datasets
+from evalkit.stats import _cmprsk as _cmprsk, _coxph, _km
+from evalkit.core.result import EstimationError, InputError
 from evalkit.survival import (cif, cox, cox_zph, finegray, gray_test, km, logrank, median_survival, quantile_survival,
                               rmst, survival_at)
 
-DATA = Path(__file__).parent / "data"
 ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 
 
 @pytest.fixture(scope="module")
 def lung():
-    return pd.read_csv(DATA / "lung.csv")
+    return pd.read_csv(datasets.path("lung"))
 
 
 @pytest.fixture(scope="module")
 def rossi():
-    return pd.read_csv(DATA / "rossi.csv")
+    return pd.read_csv(datasets.path("rossi"))
 
 
 @pytest.fixture(scope="module")
 def bmt():
-    return pd.read_csv(DATA / "bmtcrr.csv")
+    return pd.read_csv(datasets.path("bmtcrr"))
 
 
 # ------------------------------------------------------------------ Kaplan-Meier
@@ -561,7 +560,7 @@ def test_vectorised_gray_score_equals_the_walk_over_times():
 
 @pytest.fixture(scope="module")
 def heart():
-    return pd.read_csv(DATA / "heart.csv")
+    return pd.read_csv(datasets.path("heart"))
 
 
 def test_counting_process_cox_matches_r_on_stanford_heart(heart):
@@ -620,7 +619,7 @@ def test_splitting_follow_up_changes_nothing(lung):
 
 @pytest.fixture(scope="module")
 def pbc():
-    return pd.read_csv(DATA / "pbc_rmst2.csv", float_precision="round_trip")
+    return pd.read_csv(datasets.path("pbc_rmst2"), float_precision="round_trip")
 
 
 def test_rmst_matches_survrm2_vignette(pbc):
@@ -655,7 +654,7 @@ def test_rmst_tau_rule_and_reference(pbc):
 def test_stratified_logrank_matches_survdiff_on_lung_by_institution():
     # R: survdiff(Surv(time, status) ~ pat.karno + strata(inst), data = lung)
     #    printed by broom: glance() statistic 21.4, df 7, p.value 0.00326; tidy() N, obs, exp
-    lung = pd.read_csv(DATA / "lung.csv")
+    lung = pd.read_csv(datasets.path("lung"))
     res = logrank(lung, "time", "status", "pat.karno", strata="inst")
     assert res.stats["n"] == 224 and res.stats["df"] == 7
     assert round(res.stats["chi2"], 1) == 21.4 and round(res.stats["p"], 5) == 0.00326
@@ -670,7 +669,7 @@ def test_stratified_logrank_matches_survdiff_on_lung_by_institution():
 def test_quantile_survival_matches_quantile_survfit_on_lung_by_ecog():
     # R: fit <- survfit(Surv(time, status) ~ ph.ecog, data = lung); quantile(fit)
     #    (survival package examples, tests/Examples/survival-Ex.Rout.save; NA printed as NaN here)
-    lung = pd.read_csv(DATA / "lung.csv")
+    lung = pd.read_csv(datasets.path("lung"))
     res = quantile_survival(lung, "time", "status", q=[0.25, 0.5, 0.75], group="ph.ecog")
     wide = {c: res.table.pivot(index="ph.ecog", columns="q", values=c).to_numpy().tolist()
             for c in ("estimate", "ci_low", "ci_high")}
@@ -693,7 +692,7 @@ def test_quantile_survival_refuses_what_is_not_a_probability(q):
 
 
 def _veteran():
-    v = pd.read_csv(DATA / "veteran.csv")
+    v = pd.read_csv(datasets.path("veteran"))
     v["celltype"] = pd.Categorical(v["celltype"], categories=["large", "squamous", "smallcell", "adeno"])
     return v
 
@@ -730,7 +729,7 @@ def test_cox_refuses_ties_it_does_not_have(ties):
 
 def _bmt_codes():
     # as the published call codes them: each factor's levels as integers 1, 2, ... (R as.integer(factor))
-    b = pd.read_csv(DATA / "bmtcrr.csv")
+    b = pd.read_csv(datasets.path("bmtcrr"))
     for col in ("Sex", "D", "Phase", "Source"):
         b[col] = pd.Categorical(b[col]).codes + 1
     return b
@@ -756,7 +755,7 @@ def test_finegray_matches_crr_on_the_bone_marrow_transplant_data():
 def _finegray_middle_by_loops(time, status, z, beta):
     # Fine & Gray's (1999) eta_i + psi_i written subject by subject and failure by failure, the way crr's
     # crrvv walks them, to check the cumulative sums in _finegray against
-    from evalkit._finegray import _censoring_km_before
+    from evalkit.stats._finegray import _censoring_km_before
 
     order = np.argsort(time, kind="stable")
     time, status, z = time[order], status[order], z[order]
@@ -793,7 +792,7 @@ def _finegray_middle_by_loops(time, status, z, beta):
 
 
 def test_finegray_sandwich_equals_the_subject_by_subject_formulas():
-    from evalkit import _finegray
+    from evalkit.stats import _finegray as _finegray
 
     b = _bmt_codes().iloc[::2]  # 89 subjects with ties, censorings and both causes: the loops stay quick
     z = b[["Phase", "Age"]].to_numpy(float)

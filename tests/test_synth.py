@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from evalkit import InputError
-from evalkit.synth import Effects, Stress, cli_synth, synthesise
+from evalkit.cli._synth import cli_synth
+from evalkit.synth import Effects, Stress, synthesise
 
 EXTRACTED = pd.Timestamp("2021-12-31")
 FOLLOW_START = pd.Timestamp("2016-01-01")

@@ -1,7 +1,6 @@
 """Tests for evalkit.trends: equivalent hand-built fits, Newey-West by hand, simulations, edge cases."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,15 +9,15 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats as st
 
+from evalkit import datasets
 from evalkit import EstimationError, InputError
 from evalkit.trends import controlled_its, its
 
-DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
 def sicily():
-    return pd.read_csv(DATA / "sicily.csv")
+    return pd.read_csv(datasets.path("sicily"))
 
 
 def _with_harmonics(d, s, k=2, period=12):
@@ -251,7 +250,7 @@ def test_controlled_its_edge_cases():
 
 @pytest.fixture(scope="module")
 def ovary():
-    d = pd.read_csv(DATA / "ovary.csv", float_precision="round_trip")
+    d = pd.read_csv(datasets.path("ovary"), float_precision="round_trip")
     # nlme's corAR1(form = ~ 1 | Mare) uses the order of the rows within a mare, not Time
     return d.assign(pos=d.groupby("Mare").cumcount(), s=np.sin(2 * np.pi * d["Time"]),
                     c=np.cos(2 * np.pi * d["Time"]))

@@ -12,7 +12,8 @@ from conftest import tiny_tables, write_tiny
 from evalkit.cli import app
 from evalkit.idcode import generate_codes
 from evalkit.schemas import TABLES
-from evalkit.validation import MASK, cli_validate, validate
+from evalkit.cli._validate import cli_validate
+from evalkit.validation import MASK, validate
 
 CODE = generate_codes(1, seed=42)[0]
 
@@ -229,7 +230,7 @@ def test_checks_on_distinct_values_report_the_rows_pandera_reports_on_the_whole_
     import pandera.pandas as pandera
 
     from evalkit import schemas
-    from evalkit._rules import coerce, distinct
+    from evalkit.data.rules import coerce, distinct
     from evalkit.validation import _pandera_cases, _pandera_failures
 
     rng = np.random.default_rng(3)

@@ -1,4 +1,4 @@
 """``python -m evalkit``: the ``evalkit`` command, through the same light entry point as the console script."""
-from ._entry import main
+from evalkit._entry import main
 
 main()

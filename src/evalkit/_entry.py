@@ -18,7 +18,7 @@ __all__ = ["main"]
 def main() -> None:
     """Run the ``evalkit`` command line."""
     try:
-        from .cli import app
+        from evalkit.cli import app
 
         app()
         code: int | str | None = 0

@@ -57,7 +57,7 @@ report.summary(results, cfg)
 report.data_quality(dataset, evalkit.site.site_data(dataset.tables, dataset.meta, cfg), cfg)
 
 # %%
-report.effects(results, cfg)
+report.survey(results, cfg)
 
 # %%
 report.duration(results, cfg)

@@ -1,0 +1,1 @@
+"""evalkit.core: see docs/ARCHITECTURE.md."""

@@ -1,0 +1,1 @@
+"""evalkit.data: see docs/ARCHITECTURE.md."""

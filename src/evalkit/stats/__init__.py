@@ -1,0 +1,1 @@
+"""evalkit.stats: see docs/ARCHITECTURE.md."""
