@@ -59,14 +59,14 @@ def test_landing_page_names_the_three_user_paths_and_links_modules(built):
     text = (built[1] / "index.html").read_text(encoding="utf-8")
     for path in ("Researchers, in JupyterLab", "Evaluators, batch-rendering", "Students, with exercises"):
         assert path in text
-    assert 'href="evalkit/survival.html"' in text
+    assert 'href="evalkit/stats/survival.html"' in text
     assert "http-equiv=\"refresh\"" not in text  # the landing page, not pdoc's redirect
 
 
 @pytest.mark.slow
 def test_columns_do_not_borrow_pandera_docstrings(built):
     # pandera's Field class docstring would otherwise stand under every column of every table
-    text = (built[1] / "evalkit" / "schemas.html").read_text(encoding="utf-8")
+    text = (built[1] / "evalkit" / "data" / "schemas.html").read_text(encoding="utf-8")
     assert 'id="Cases.case_id"' in text
     assert "Captures extra information about a field" not in text
 

@@ -11,6 +11,7 @@ import pytest
 
 from evalkit import report, site
 from evalkit.report._text import Estimate, caveats, evidence, evidence_short, signed_percent
+from evalkit import InputError
 from evalkit.config import SiteConfig, write_params
 from evalkit.i18n import LANGUAGES, fmt_ci, fmt_number, label
 from evalkit.io import write_dataset
@@ -227,6 +228,8 @@ def test_load_config_from_json_params_file_or_defaults(tmp_path):
     assert report.load_config(params_file=str(path), lang="en").lang == "en"
     assert report.load_config(params_file=str(path)).disclosure_threshold == 10
     assert report.load_config("kuopio") == SiteConfig(site="kuopio", lang="fi")
+    with pytest.raises(InputError, match="no site given"):  # no synthetic municipality by default
+        report.load_config()
 
 
 def test_save_results_writes_results_json_and_shows_the_stamp(data, tmp_path, monkeypatch):

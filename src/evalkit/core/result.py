@@ -25,6 +25,7 @@ __all__ = [
     "InputError",
     "wald_table",
     "require_columns",
+    "binary_codes",
     "check_alpha",
     "checks_alpha",
     "choice",
@@ -219,6 +220,33 @@ def require_columns(data: pd.DataFrame, *columns: str | None) -> None:
     missing = [c for c in columns if c is not None and c not in data.columns]
     if missing:
         raise InputError(f"column(s) not in data: {', '.join(map(str, missing))}")
+
+
+def binary_codes(values: pd.Series, name: str, labels: tuple[str, str] = ("0", "1")) -> np.ndarray:
+    """A 0/1 column as integers, the one rule of every estimator: booleans or the numbers 0 and 1, both present.
+
+    Anything else (text, 2, a missing value) raises :class:`InputError` naming what was found, so a
+    pilot column coded "pilot"/"comparison" is never read as a number.
+
+    Examples
+    --------
+    >>> binary_codes(pd.Series([True, False, True]), "pilot").tolist()
+    [1, 0, 1]
+    >>> binary_codes(pd.Series([1, 1]), "pilot", ("comparison", "pilot"))
+    Traceback (most recent call last):
+    ...
+    evalkit.core.result.InputError: no rows with pilot == 0 (comparison): the comparison needs both
+    """
+    if values.dtype == bool:
+        values = values.astype(int)
+    found = set(pd.unique(values))
+    if not found <= {0, 1}:
+        shown = ", ".join(map(str, sorted(found, key=str)[:5]))
+        raise InputError(f"'{name}' must be coded 0/1 ({labels[0]} = 0, {labels[1]} = 1); found {shown}")
+    for code, label in enumerate(labels):
+        if code not in found:
+            raise InputError(f"no rows with {name} == {code} ({label}): the comparison needs both")
+    return values.to_numpy(dtype=int)
 
 
 def check_alpha(alpha: Any) -> float:

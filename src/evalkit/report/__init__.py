@@ -38,7 +38,7 @@ from evalkit.report._sections import costs_body, duration_body, sick_leave_body,
 from evalkit.report._text import caveats, estimate_from_row, evidence_short, missing_reason, not_estimable
 from evalkit.data.config import SiteConfig, load_params
 from evalkit.core.i18n import fmt_date
-from evalkit.core.result import EvalkitError
+from evalkit.core.result import EvalkitError, InputError
 from evalkit.site import KEY_ESTIMATES, SiteData, SiteResults
 from evalkit.report.stamp import dataset_hash, make_stamp, write_results
 
@@ -56,13 +56,15 @@ _KEY_SHOWN = {"hr_case_end": ("log", "hazard_ratio"), "hr_placement": ("log", "h
 _TABLES = ("cases", "placements", "contacts", "services", "staff", "absences", "surveys", "time_use")
 
 
-def load_config(site: str = "kuopio", params_file: str = "", lang: str = "", config_json: str = "") -> SiteConfig:
+def load_config(site: str = "", params_file: str = "", lang: str = "", config_json: str = "") -> SiteConfig:
     """The notebook's SiteConfig from its parameters, checked.
 
     Parameters
     ----------
     site : str
-        Site id, used only when neither of the others is given.
+        Site id, used only when neither of the others is given. There is no
+        default site: a notebook run without one says so instead of quietly
+        reporting on a synthetic municipality.
     params_file : str
         A ``params/<site>.yaml`` (checked by :func:`evalkit.config.load_params`).
     lang : str
@@ -79,6 +81,8 @@ def load_config(site: str = "kuopio", params_file: str = "", lang: str = "", con
     ------
     evalkit.data.config.ParamsError, pydantic.ValidationError
         The parameters break the SiteConfig rules (the message names the key).
+    evalkit.InputError
+        Neither a site id, a params file nor a config is given.
 
     Examples
     --------
@@ -90,6 +94,9 @@ def load_config(site: str = "kuopio", params_file: str = "", lang: str = "", con
         return SiteConfig.model_validate_json(config_json)
     if params_file:
         return load_params(params_file, lang=lang or None)
+    if not site:
+        raise InputError("no site given: set the notebook's site parameter (e.g. site = \"kuopio\"), a params_file "
+                         "or config_json")
     return SiteConfig(site=site, lang=lang or "fi")
 
 

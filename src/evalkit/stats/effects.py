@@ -44,6 +44,7 @@ from evalkit.core.result import (
     EstimationError,
     InputError,
     Result,
+    binary_codes,
     checks_alpha,
     choice,
     renamed,
@@ -73,24 +74,10 @@ def _clean(data: pd.DataFrame, columns: Sequence[str | None], numeric: Sequence[
     return out
 
 
-def _binary(data: pd.DataFrame, col: str, labels: tuple[str, str]) -> np.ndarray:
-    values = data[col]
-    if values.dtype == bool:
-        values = values.astype(int)
-    found = set(pd.unique(values))
-    if not found <= {0, 1}:
-        shown = ", ".join(map(str, sorted(found, key=str)[:5]))
-        raise InputError(f"'{col}' must be coded 0/1 ({labels[0]} = 0, {labels[1]} = 1); found {shown}")
-    for code, label in enumerate(labels):
-        if code not in found:
-            raise InputError(f"no rows with {col} == {code} ({label}): the comparison needs both")
-    return values.to_numpy(dtype=int)
-
-
 def _binary_frame(data, outcome, treated, post, unit) -> pd.DataFrame:
     df = _clean(data, [outcome, treated, post, unit], numeric=[outcome])
-    df[treated] = _binary(df, treated, ("comparison", "pilot"))
-    df[post] = _binary(df, post, ("before", "after"))
+    df[treated] = binary_codes(df[treated], treated, ("comparison", "pilot"))
+    df[post] = binary_codes(df[post], post, ("before", "after"))
     return df
 
 
@@ -205,8 +192,8 @@ def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: st
     df = _clean(data, [outcome, treated, post, *covariates, unit, cluster], numeric=[outcome])
     frame = df[list(covariates)].copy()
     frame["_y"] = df[outcome].to_numpy(dtype=float)
-    frame["_tr"] = _binary(df, treated, ("comparison", "pilot"))
-    frame["_po"] = _binary(df, post, ("before", "after"))
+    frame["_tr"] = binary_codes(df[treated], treated, ("comparison", "pilot"))
+    frame["_po"] = binary_codes(df[post], post, ("before", "after"))
     _varies(frame["_y"].to_numpy(), outcome)
     cells = frame.groupby(["_tr", "_po"]).size()
     if len(cells) < 4:

@@ -22,6 +22,7 @@ from evalkit.core.result import (
     EstimationError,
     InputError,
     Result,
+    binary_codes,
     check_alpha,
     checks_alpha,
     choice,
@@ -188,7 +189,8 @@ def rate_did(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, po
     events, arm, period = outcome, treatment, post
     require_columns(data, events, exposure, arm, period)
     frame = pd.DataFrame({"events": data[events], "exposure": data[exposure],
-                          "arm": _binary(data[arm], arm), "period": _binary(data[period], period)})
+                          "arm": binary_codes(data[arm], arm, ("comparison", "pilot")),
+                          "period": binary_codes(data[period], period, ("before", "after"))})
     if cluster is not None:
         require_columns(data, cluster)
         frame["cluster"] = data[cluster]
@@ -257,7 +259,7 @@ def rate_twfe(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, u
     events = outcome
     require_columns(data, events, exposure, treatment, unit, time, cluster)
     frame = pd.DataFrame({"events": data[events].to_numpy(), "exposure": data[exposure].to_numpy(),
-                          "d": _binary(data[treatment], treatment).to_numpy(),
+                          "d": binary_codes(data[treatment], treatment, ("not treated", "treated")),
                           "unit": pd.factorize(data[unit], sort=True)[0],
                           "time": pd.factorize(data[time], sort=True)[0]})
     if cluster is not None:
@@ -271,13 +273,6 @@ def rate_twfe(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, u
     res.table = res.table.loc[["d"]].rename(index={"d": treatment})
     res.method = "Rate DiD with unit and time fixed effects: " + res.method
     return res
-
-
-def _binary(col: pd.Series, name: str) -> pd.Series:
-    values = pd.to_numeric(col.astype("float64") if col.dtype == bool else col, errors="coerce")
-    if values.isna().any() or not set(values.unique()) <= {0, 1}:
-        raise InputError(f"{name!r} must be coded 0/1 (or boolean)")
-    return values.astype(float)
 
 
 @renamed(events="outcome")
