@@ -21,10 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit.data._inspect import draft_manifest
-from evalkit.synth._export import write_client_export
+from evalkit.data.extract import draft_manifest
 from evalkit.io import write_dataset
-from evalkit.synth import synthesise
+from evalkit.synth import synthesise, write_client_export
 from evalkit.validation import validate
 
 
