@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as st
 
 from evalkit import datasets
-from evalkit.stats import _cmprsk as _cmprsk, _coxph, _km
+from evalkit.stats.survival import _cmprsk as _cmprsk, _coxph, _km
 from evalkit.core.result import EstimationError, InputError
 from evalkit.survival import (cif, cox, cox_zph, finegray, gray_test, km, logrank, median_survival, quantile_survival,
                               rmst, survival_at)
@@ -755,7 +755,7 @@ def test_finegray_matches_crr_on_the_bone_marrow_transplant_data():
 def _finegray_middle_by_loops(time, status, z, beta):
     # Fine & Gray's (1999) eta_i + psi_i written subject by subject and failure by failure, the way crr's
     # crrvv walks them, to check the cumulative sums in _finegray against
-    from evalkit.stats._finegray import _censoring_km_before
+    from evalkit.stats.survival._finegray import _censoring_km_before
 
     order = np.argsort(time, kind="stable")
     time, status, z = time[order], status[order], z[order]
@@ -792,7 +792,7 @@ def _finegray_middle_by_loops(time, status, z, beta):
 
 
 def test_finegray_sandwich_equals_the_subject_by_subject_formulas():
-    from evalkit.stats import _finegray as _finegray
+    from evalkit.stats.survival import _finegray as _finegray
 
     b = _bmt_codes().iloc[::2]  # 89 subjects with ties, censorings and both causes: the loops stay quick
     z = b[["Phase", "Age"]].to_numpy(float)

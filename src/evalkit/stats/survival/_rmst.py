@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from evalkit.stats._km import km_curve
+from evalkit.stats.survival._km import km_curve
 from evalkit.core.result import InputError
 
 __all__ = ["rmst_one", "tau_limit", "contrasts", "check_tau"]
