@@ -9,6 +9,7 @@ fresh machine with Python 3.11+ and the package registries.  The environment
 lives in ``.venv`` (override with EVALKIT_VENV) and is rebuilt when
 ``pyproject.toml`` changes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,12 +52,17 @@ def demo() -> None:
     setup()
     evalkit = BIN / "evalkit"
     _run(evalkit, "synth", "--out", "data/synthetic", "--seed", "1")
-    _run(evalkit, "validate", "data/synthetic",
-         "--quarantine", "data/processed/quarantine",
-         "--report", "data/processed/validation.json")
+    _run(
+        evalkit,
+        "validate",
+        "data/synthetic",
+        "--quarantine",
+        "data/processed/quarantine",
+        "--report",
+        "data/processed/validation.json",
+    )
     # params/ holds one YAML per synthetic site (written by `evalkit params`); reports/ is rebuilt
-    _run(evalkit, "render", "--data", "data/synthetic", "--params", "params", "--out", "reports",
-         "--jobs", "2")
+    _run(evalkit, "render", "--data", "data/synthetic", "--params", "params", "--out", "reports", "--jobs", "2")
     print(f"open {ROOT / 'reports' / 'index.html'}", flush=True)
 
 

@@ -11,6 +11,7 @@ times, keeping the fastest, and checks that both give the same tables.
 The last line is ``contract_s=<s> export_s=<s> export_over_contract=<ratio>
 rows=<n>``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         plain = write_dataset(ds.tables, ds.meta, Path(tmp) / "contract")
         raw = write_client_export(ds.tables, Path(tmp) / "export")
-        draft = draft_manifest(raw).replace("name: TODO", "name: benchmark").replace(
-            "extracted_on: TODO", f"extracted_on: {ds.meta['extracted_on']:%Y-%m-%d}")
+        draft = (
+            draft_manifest(raw)
+            .replace("name: TODO", "name: benchmark")
+            .replace("extracted_on: TODO", f"extracted_on: {ds.meta['extracted_on']:%Y-%m-%d}")
+        )
         (raw / "dataset.yaml").write_text(draft, encoding="utf-8")
         contract_s, expected = _fastest(plain, args.repeat)
         export_s, got = _fastest(raw, args.repeat)
@@ -55,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         pd.testing.assert_frame_equal(got[name].reset_index(drop=True), table.reset_index(drop=True), obj=name)
     rows = sum(len(t) for t in expected.values())
     print(f"{args.sites} site(s), {rows:,} rows; fastest of {args.repeat}")
-    print(f"contract_s={contract_s:.2f} export_s={export_s:.2f} export_over_contract={export_s / contract_s:.2f} "
-          f"rows={rows}")
+    print(
+        f"contract_s={contract_s:.2f} export_s={export_s:.2f} export_over_contract={export_s / contract_s:.2f} "
+        f"rows={rows}"
+    )
     return 0
 
 

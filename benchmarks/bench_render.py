@@ -19,6 +19,7 @@ must be the same apart from the stamp's render time; otherwise the script
 exits 1. The last line is ``speedup_vs_naive=<ratio> evalkit_s=<s>
 naive_s=<s> sites=<N>``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,12 +51,35 @@ def naive_loop(data: Path, params: Path, out: Path, sites: list[str]) -> float:
         folder = out / s
         folder.mkdir(parents=True)
         nb = folder / "report.ipynb"
-        subprocess.run([*_tool("papermill"), str(REPORT_NOTEBOOK), str(nb), "-p", "site", s, "-p", "data_dir",
-                        str(data), "-p", "params_file", str(params / f"{s}.yaml"), "-p", "lang", _LANG,
-                        "-p", "out_dir", str(folder), "--no-progress-bar"],
-                       check=True, capture_output=True, cwd=REPORT_NOTEBOOK.parent)
-        subprocess.run([*_tool("jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                *_tool("papermill"),
+                str(REPORT_NOTEBOOK),
+                str(nb),
+                "-p",
+                "site",
+                s,
+                "-p",
+                "data_dir",
+                str(data),
+                "-p",
+                "params_file",
+                str(params / f"{s}.yaml"),
+                "-p",
+                "lang",
+                _LANG,
+                "-p",
+                "out_dir",
+                str(folder),
+                "--no-progress-bar",
+            ],
+            check=True,
+            capture_output=True,
+            cwd=REPORT_NOTEBOOK.parent,
+        )
+        subprocess.run(
+            [*_tool("jupyter"), "nbconvert", "--to", "html", "--no-input", str(nb)], check=True, capture_output=True
+        )
     return time.perf_counter() - t0
 
 
@@ -73,8 +97,7 @@ def dask_render(data: Path, params: Path, out: Path, jobs: int, engine: str, wor
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
-        return evalkit_render(data, params, out, RenderOptions(jobs=jobs, lang=_LANG, executor=address,
-                                                               engine=engine))
+        return evalkit_render(data, params, out, RenderOptions(jobs=jobs, lang=_LANG, executor=address, engine=engine))
 
 
 def _results(path: Path) -> dict:
@@ -92,8 +115,9 @@ def compare(evalkit_out: Path, naive_out: Path, sites: list[str]) -> list[str]:
             problems.append(f"{s}: report missing ({'evalkit' if not ours.is_file() else 'naive'})")
         elif _results(evalkit_out / s / "results.json") != _results(naive_out / s / "results.json"):
             problems.append(f"{s}: results.json differs")
-    extra = {p.parent.name for p in evalkit_out.glob("*/report.html")} ^ {p.parent.name for p in
-                                                                         naive_out.glob("*/report.html")}
+    extra = {p.parent.name for p in evalkit_out.glob("*/report.html")} ^ {
+        p.parent.name for p in naive_out.glob("*/report.html")
+    }
     return problems + [f"{s}: rendered by one run only" for s in sorted(extra)]
 
 
@@ -103,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 sites (for CI)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="sites at the same time (local)")
     ap.add_argument("--engine", choices=("warm", "papermill"), default="warm")
-    ap.add_argument("--executor", choices=("local", "dask"), default="local",
-                    help="dask: a local cluster with 1, then 2 workers")
+    ap.add_argument(
+        "--executor", choices=("local", "dask"), default="local", help="dask: a local cluster with 1, then 2 workers"
+    )
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -118,16 +143,23 @@ def main(argv: list[str] | None = None) -> int:
         write_site_params(sites, root / "params", lang=_LANG)
         # the naive loop reads what evalkit render's notebooks read: the valid rows as Parquet
         prepare_batch_data(root / "data", root / "naive_data")
-        print(f"{len(sites)} sites synthesised; rendering with evalkit ({args.executor}, engine {args.engine}, "
-              f"jobs {args.jobs}) and with the naive loop", flush=True)
+        print(
+            f"{len(sites)} sites synthesised; rendering with evalkit ({args.executor}, engine {args.engine}, "
+            f"jobs {args.jobs}) and with the naive loop",
+            flush=True,
+        )
         if args.executor == "dask":
             one = dask_render(root / "data", root / "params", root / "dask1", 1, args.engine, 1)
             print(f"dask, 1 worker: {one:.1f} s", flush=True)
             evalkit_s = dask_render(root / "data", root / "params", root / "evalkit", 1, args.engine, 2)
             print(f"dask, 2 workers: {evalkit_s:.1f} s (speed-up over 1 worker: {one / evalkit_s:.2f})", flush=True)
         else:
-            evalkit_s = evalkit_render(root / "data", root / "params", root / "evalkit",
-                                       RenderOptions(jobs=args.jobs, lang=_LANG, engine=args.engine))
+            evalkit_s = evalkit_render(
+                root / "data",
+                root / "params",
+                root / "evalkit",
+                RenderOptions(jobs=args.jobs, lang=_LANG, engine=args.engine),
+            )
             print(f"evalkit render: {evalkit_s:.1f} s ({evalkit_s / len(sites):.2f} s per site)", flush=True)
         naive_s = naive_loop(root / "naive_data", root / "params", root / "naive", sites)
         print(f"naive loop: {naive_s:.1f} s ({naive_s / len(sites):.2f} s per site)", flush=True)
@@ -137,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         if problems:
             return 1
         print(f"the same {len(sites)} reports, results.json identical apart from the render time")
-    print(f"speedup_vs_naive={naive_s / evalkit_s:.2f} evalkit_s={evalkit_s:.1f} naive_s={naive_s:.1f} "
-          f"sites={len(sites)}")
+    print(
+        f"speedup_vs_naive={naive_s / evalkit_s:.2f} evalkit_s={evalkit_s:.1f} naive_s={naive_s:.1f} sites={len(sites)}"
+    )
     return 0
 
 

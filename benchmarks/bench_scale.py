@@ -20,6 +20,7 @@ the unsplit tables and exits 1 unless both give the same results.
 The last line is ``read_s=<s> validate_s=<s> analyse_s=<s> peak_rss_mb=<m>
 validate_over_read=<ratio>``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -110,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         write_dataset(data.tables, data.meta, folder, fmt=args.format)
         rows = sum(len(t) for t in data.tables.values())
         del data
-        print(f"synthesised {args.sites} sites, {rows:,} rows, written as {args.format} "
-              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+        print(
+            f"synthesised {args.sites} sites, {rows:,} rows, written as {args.format} "
+            f"in {time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
 
         t0 = time.perf_counter()
         tables, meta = read_dataset(folder)
@@ -121,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     ds = validate(tables, meta)
     validate_s = time.perf_counter() - t0
     del tables
-    print(f"validate: {validate_s:.2f} s ({sum(c['valid'] for c in ds.report.counts.values()):,} valid rows)",
-          flush=True)
+    print(
+        f"validate: {validate_s:.2f} s ({sum(c['valid'] for c in ds.report.counts.values()):,} valid rows)", flush=True
+    )
 
     t0 = time.perf_counter()
     docs, pooled = analyse_all(ds.tables, ds.meta, args.jobs)
@@ -131,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     for s, d in sorted(docs.items()):
         if "error" in d:
             print(f"site {s}: site.analyse raised {d['error']}", flush=True)
-    print(f"analyse: {analyse_s:.2f} s ({len(docs)} sites on {args.jobs} process(es), {skipped} analyses not "
-          f"estimable; pooled: {', '.join(k for k, v in pooled.items() if not isinstance(v, str))})", flush=True)
+    print(
+        f"analyse: {analyse_s:.2f} s ({len(docs)} sites on {args.jobs} process(es), {skipped} analyses not "
+        f"estimable; pooled: {', '.join(k for k, v in pooled.items() if not isinstance(v, str))})",
+        flush=True,
+    )
     peak = _peak_rss_mb()
     print(f"total: {read_s + validate_s + analyse_s:.2f} s, peak memory {peak:.0f} MB", flush=True)
     if args.check:
@@ -140,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"check against a serial run on the unsplit tables: {'same results' if same else 'DIFFERENT'}")
         if not same:
             return 1
-    print(f"read_s={read_s:.2f} validate_s={validate_s:.2f} analyse_s={analyse_s:.2f} "
-          f"peak_rss_mb={peak:.0f} validate_over_read={validate_s / read_s:.2f}")
+    print(
+        f"read_s={read_s:.2f} validate_s={validate_s:.2f} analyse_s={analyse_s:.2f} "
+        f"peak_rss_mb={peak:.0f} validate_over_read={validate_s / read_s:.2f}"
+    )
     return 0
 
 

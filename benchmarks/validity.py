@@ -25,6 +25,7 @@ calendar shock common to all teams and autocorrelated monthly costs:
 
 ``max_reject_null`` is only meaningful in the ``null`` scenario (``nan`` otherwise).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,15 +77,33 @@ def replicate(job: tuple[str, int, int]) -> list[dict]:
         res = site.analyse(tables, data.meta, SiteConfig(site=site_id))
         docs[site_id] = json.loads(json.dumps(stamp.results_document(res, {}), default=str))
         for name, est in docs[site_id]["key_estimates"].items():
-            rows.append({"seed": seed, "level": "site", "site": site_id, "name": name, "truth": truth[name],
-                         **{k: est.get(k) for k in ("estimate", "se", "ci_low", "ci_high")}})
+            rows.append(
+                {
+                    "seed": seed,
+                    "level": "site",
+                    "site": site_id,
+                    "name": name,
+                    "truth": truth[name],
+                    **{k: est.get(k) for k in ("estimate", "se", "ci_low", "ci_high")},
+                }
+            )
     for name, fit in index.pooled_estimates(index.site_estimates(docs)).items():
         if isinstance(fit, str):
             continue
         row = fit["pooled"]
-        rows.append({"seed": seed, "level": "pooled", "site": "", "name": name, "truth": truth[name],
-                     "estimate": row["estimate"], "se": row["se"], "ci_low": row["ci_low"],
-                     "ci_high": row["ci_high"]})
+        rows.append(
+            {
+                "seed": seed,
+                "level": "pooled",
+                "site": "",
+                "name": name,
+                "truth": truth[name],
+                "estimate": row["estimate"],
+                "se": row["se"],
+                "ci_low": row["ci_low"],
+                "ci_high": row["ci_high"],
+            }
+        )
     return rows
 
 
@@ -99,22 +118,35 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         n = len(shown)
         mean_se = g["se"].mean()
         bias = (g["estimate"] - g["truth"]).mean()
-        out.append({"name": name, "level": level, "n": len(g), "truth": g["truth"].mean(),
-                    "mean": g["estimate"].mean(), "bias": bias, "bias_se": bias / mean_se,
-                    "sd_se": g["estimate"].std(ddof=1) / mean_se, "coverage": cover,
-                    "mc_se": math.sqrt(cover * (1 - cover) / n) if n else float("nan"),
-                    "reject": reject, "shown": n / len(g)})
+        out.append(
+            {
+                "name": name,
+                "level": level,
+                "n": len(g),
+                "truth": g["truth"].mean(),
+                "mean": g["estimate"].mean(),
+                "bias": bias,
+                "bias_se": bias / mean_se,
+                "sd_se": g["estimate"].std(ddof=1) / mean_se,
+                "coverage": cover,
+                "mc_se": math.sqrt(cover * (1 - cover) / n) if n else float("nan"),
+                "reject": reject,
+                "shown": n / len(g),
+            }
+        )
     return pd.DataFrame(out)
 
 
 def _summary_line(table: pd.DataFrame, scenario: str, replicates: int, sites: int, seconds: float) -> str:
     worst = table.loc[table["coverage"].idxmin()]
     null = table["reject"].max() if scenario == "null" else float("nan")
-    return (f"validity scenario={scenario} replicates={replicates} sites={sites} "
-            f"min_coverage={worst['coverage']:.3f} ({worst['name']}/{worst['level']}) "
-            f"max_coverage={table['coverage'].max():.3f} max_reject_null={null:.3f} "
-            f"max_abs_bias_se={table['bias_se'].abs().max():.3f} min_shown={table['shown'].min():.3f} "
-            f"seconds={seconds:.0f}")
+    return (
+        f"validity scenario={scenario} replicates={replicates} sites={sites} "
+        f"min_coverage={worst['coverage']:.3f} ({worst['name']}/{worst['level']}) "
+        f"max_coverage={table['coverage'].max():.3f} max_reject_null={null:.3f} "
+        f"max_abs_bias_se={table['bias_se'].abs().max():.3f} min_shown={table['shown'].min():.3f} "
+        f"seconds={seconds:.0f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ Every public module is named explicitly (pdoc would otherwise follow the
 package's ``__all__``, which lists only the lazily imported submodules), and
 the landing page is ``docs/index.md`` instead of pdoc's redirect.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,11 @@ def public_modules() -> list[str]:
     pkg = importlib.import_module(PACKAGE)
     for name in pkg.__all__:  # the lazily loaded names (Result, the submodules) into the namespace pdoc reads
         getattr(pkg, name)
-    subs = [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{PACKAGE}.")
-            if not any(part.startswith("_") for part in m.name.split(".")) and ".templates" not in m.name]
+    subs = [
+        m.name
+        for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{PACKAGE}.")
+        if not any(part.startswith("_") for part in m.name.split(".")) and ".templates" not in m.name
+    ]
     return sorted({PACKAGE, *subs})
 
 
@@ -80,8 +84,11 @@ def build(out: Path) -> list[str]:
     modules = public_modules()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pdoc.render.configure(docformat="numpy", template_directory=HERE / "templates",
-                              footer_text=f"{PACKAGE} {importlib.import_module(PACKAGE).__version__}")
+        pdoc.render.configure(
+            docformat="numpy",
+            template_directory=HERE / "templates",
+            footer_text=f"{PACKAGE} {importlib.import_module(PACKAGE).__version__}",
+        )
         pdoc.render.env.globals["landing"] = landing_html(modules)
         pdoc.render.env.globals["borrowed_docstring"] = borrowed_docstring
         pdoc.pdoc(*_specs(modules), output_directory=out)

@@ -4,6 +4,7 @@ One 2-site batch is rendered (Finnish) with the site report notebook; each
 test copies it and plants one breach of a rule, so each rule is shown to
 fail when it should, not only to pass.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,17 +16,17 @@ import shutil
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+import matplotlib.pyplot as plt
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
 
-from evalkit import plots  # noqa: E402
-from evalkit.report.plots._base import OVERLAP_KEY  # noqa: E402
-from evalkit.audit import audit_output  # noqa: E402
-from evalkit.cli import app  # noqa: E402
-from evalkit.io import write_dataset  # noqa: E402
-from evalkit.synth import synthesise  # noqa: E402
+from evalkit import plots
+from evalkit.report.plots._base import OVERLAP_KEY
+from evalkit.audit import audit_output
+from evalkit.cli import app
+from evalkit.io import write_dataset
+from evalkit.synth import synthesise
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,22 @@ def rendered(tmp_path_factory):
     base = tmp_path_factory.mktemp("audit")
     ds = synthesise(sites=2, seed=8)
     data = write_dataset(ds.tables, ds.meta, base / "data")
-    result = CliRunner().invoke(app, ["render", "--data", str(data), "--out", str(base / "out"), "--jobs", "2",
-                                      "--lang", "fi", "--researcher-out", str(base / "researcher")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "render",
+            "--data",
+            str(data),
+            "--out",
+            str(base / "out"),
+            "--jobs",
+            "2",
+            "--lang",
+            "fi",
+            "--researcher-out",
+            str(base / "researcher"),
+        ],
+    )
     return {"out": base / "out", "result": result, "researcher": base / "researcher"}
 
 
@@ -80,8 +95,18 @@ def test_researcher_copies_go_apart_from_the_published_folder_and_hold_what_it_w
 def test_researcher_folder_inside_the_published_one_is_refused(tmp_path):
     ds = synthesise(sites=1, seed=8)
     data = write_dataset(ds.tables, ds.meta, tmp_path / "data")
-    result = CliRunner().invoke(app, ["render", "--data", str(data), "--out", str(tmp_path / "out"),
-                                      "--researcher-out", str(tmp_path / "out" / "full")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "render",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "out"),
+            "--researcher-out",
+            str(tmp_path / "out" / "full"),
+        ],
+    )
     assert result.exit_code == 2 and "apart from --out" in result.output
 
 
@@ -131,16 +156,20 @@ def test_a_figure_with_overlapping_or_unchecked_tick_labels_is_found(out, record
 
 def test_an_index_interval_other_than_the_sites_is_found(out):
     # the index recomputing a site's interval (estimate +- 1.96 SE) gave 1.16 where the site said 1.17
-    _edit(out / "index.html", re.compile(r"(<tr><th>(?:Kuopio|Jyväskylä)</th><td>[^<]*</td><td>)[^<]*(</td>)"),
-          r"\g<1>0,01…0,02\g<2>")
+    _edit(
+        out / "index.html",
+        re.compile(r"(<tr><th>(?:Kuopio|Jyväskylä)</th><td>[^<]*</td><td>)[^<]*(</td>)"),
+        r"\g<1>0,01…0,02\g<2>",
+    )
     assert ("index.html", "interval_differs") in _rules(out)
 
 
 def test_a_summary_quoting_a_withheld_estimate_is_found(out):
     path = out / "kuopio" / "results.json"
     doc = json.loads(path.read_text(encoding="utf-8"))
-    quoted = next(name for name, est in doc["key_estimates"].items()
-                  if est["ci_low"] is not None and not est["withheld"])
+    quoted = next(
+        name for name, est in doc["key_estimates"].items() if est["ci_low"] is not None and not est["withheld"]
+    )
     doc["key_estimates"][quoted]["withheld"] = "counts under 5"
     path.write_text(json.dumps(doc), encoding="utf-8")
     assert ("kuopio/report.html", "withheld_quoted") in _rules(out)

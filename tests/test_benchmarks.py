@@ -4,6 +4,7 @@ No timing is asserted (the machine decides that); only that each benchmark
 finishes, checks its outputs against a reference run and prints its last
 line in the documented format.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,13 @@ NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 
 
 def _run(script: str, tmp_path: Path, env: dict[str, str] | None = None) -> list[str]:
-    done = subprocess.run([sys.executable, str(BENCH / script), "--quick", "--workdir", str(tmp_path)],
-                          capture_output=True, text=True, timeout=1200, env={**os.environ, **(env or {})})
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), "--quick", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, **(env or {})},
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return done.stdout.strip().splitlines()
 
@@ -34,8 +40,11 @@ def _run(script: str, tmp_path: Path, env: dict[str, str] | None = None) -> list
 def test_bench_scale_quick_matches_a_serial_run(tmp_path):
     lines = _run("bench_scale.py", tmp_path)
     assert "check against a serial run on the unsplit tables: same results" in lines
-    assert re.fullmatch(rf"read_s={NUMBER} validate_s={NUMBER} analyse_s={NUMBER} peak_rss_mb={NUMBER} "
-                        rf"validate_over_read={NUMBER}", lines[-1]), lines[-1]
+    assert re.fullmatch(
+        rf"read_s={NUMBER} validate_s={NUMBER} analyse_s={NUMBER} peak_rss_mb={NUMBER} "
+        rf"validate_over_read={NUMBER}",
+        lines[-1],
+    ), lines[-1]
 
 
 @pytest.mark.slow
@@ -44,8 +53,7 @@ def test_bench_render_quick_gives_the_naive_loops_results(tmp_path):
     # a report's numbers must not depend on it (CI once had more cores than this)
     lines = _run("bench_render.py", tmp_path, {"OPENBLAS_NUM_THREADS": "8", "OMP_NUM_THREADS": "8"})
     assert "the same 2 reports, results.json identical apart from the render time" in lines
-    assert re.fullmatch(rf"speedup_vs_naive={NUMBER} evalkit_s={NUMBER} naive_s={NUMBER} sites=2", lines[-1]), \
-        lines[-1]
+    assert re.fullmatch(rf"speedup_vs_naive={NUMBER} evalkit_s={NUMBER} naive_s={NUMBER} sites=2", lines[-1]), lines[-1]
 
 
 def test_split_sites_gives_each_site_exactly_its_slice():
@@ -72,5 +80,6 @@ def test_split_sites_gives_a_worker_who_moved_to_both_sites():
     for s in parts:
         whole = site.site_data(tables, data.meta, SiteConfig(site=s))
         assert worker in set(whole["absences"]["worker_id"])  # the worker's absences belong to both sites
-        pd.testing.assert_frame_equal(site.site_data(parts[s], data.meta, SiteConfig(site=s))["absences"],
-                                      whole["absences"])
+        pd.testing.assert_frame_equal(
+            site.site_data(parts[s], data.meta, SiteConfig(site=s))["absences"], whole["absences"]
+        )

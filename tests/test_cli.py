@@ -1,4 +1,5 @@
 """The command line end to end: synthesise, write in each format, validate."""
+
 from __future__ import annotations
 
 import json

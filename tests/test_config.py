@@ -1,4 +1,5 @@
 """Per-site params: typed, strict, with messages naming the file and the key."""
+
 from __future__ import annotations
 
 import pytest

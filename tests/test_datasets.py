@@ -1,4 +1,5 @@
 """evalkit.datasets: one copy of each published data set, each with its source."""
+
 from __future__ import annotations
 
 import re
@@ -31,7 +32,12 @@ def test_an_unknown_name_lists_where_to_look():
 
 def test_no_second_copy_of_a_bundled_data_set_in_the_repository():
     bundled = set(datasets.names())
-    copies = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.csv")
-              if p.stem in bundled and "datasets" not in p.parts and ".venv" not in p.parts
-              and not {"build", "reports", "data"} & set(p.relative_to(ROOT).parts[:1])]
+    copies = [
+        str(p.relative_to(ROOT))
+        for p in ROOT.rglob("*.csv")
+        if p.stem in bundled
+        and "datasets" not in p.parts
+        and ".venv" not in p.parts
+        and not {"build", "reports", "data"} & set(p.relative_to(ROOT).parts[:1])
+    ]
     assert copies == []

@@ -1,4 +1,5 @@
 """Tests for evalkit.design: minimum detectable effects, power, estimability checks."""
+
 from __future__ import annotations
 
 import math
@@ -21,6 +22,7 @@ from evalkit.design import (
 
 
 # ---------------------------------------------------------------- power and mde
+
 
 def test_power_matches_r_power_t_test():
     # R: power.t.test(n = 64, delta = 0.5)  -> power = 0.8014596
@@ -47,11 +49,12 @@ def test_mde_two_sample_formula_and_its_approximation():
     # the t-quantile sum approximates the exact noncentral-t answer: the exact effect with
     # 80% power (root of the exact noncentral-t power, found here) is 0.49907, the MDE 0.49912
     exact = optimize.brentq(
-        lambda e: power(effect=e, clusters_per_arm=64, cluster_size=1, icc=0)["power"]["estimate"] - 0.8,
-        0.3, 0.7)
+        lambda e: power(effect=e, clusters_per_arm=64, cluster_size=1, icc=0)["power"]["estimate"] - 0.8, 0.3, 0.7
+    )
     assert abs(res["mde"]["estimate"] - exact) < 1e-4
-    assert power(effect=res["mde"]["estimate"], clusters_per_arm=64, cluster_size=1,
-                 icc=0)["power"]["estimate"] == pytest.approx(0.8, abs=5e-4)
+    assert power(effect=res["mde"]["estimate"], clusters_per_arm=64, cluster_size=1, icc=0)["power"][
+        "estimate"
+    ] == pytest.approx(0.8, abs=5e-4)
 
 
 def test_mde_approximation_is_rougher_with_very_few_clusters():
@@ -88,18 +91,22 @@ def test_power_is_recovered_by_simulating_team_data():
     assert abs((p < 0.05).mean() - target) < 0.07  # Monte Carlo SE ~0.02
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(clusters_per_arm=1, cluster_size=5, icc=0.1), "at least 2"),
-    (dict(clusters_per_arm=5, cluster_size=0, icc=0.1), "cluster_size"),
-    (dict(clusters_per_arm=5, cluster_size=5, icc=1.5), "icc"),
-    (dict(clusters_per_arm=5, cluster_size=5, icc=0.1, power=1.0), "power"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(clusters_per_arm=1, cluster_size=5, icc=0.1), "at least 2"),
+        (dict(clusters_per_arm=5, cluster_size=0, icc=0.1), "cluster_size"),
+        (dict(clusters_per_arm=5, cluster_size=5, icc=1.5), "icc"),
+        (dict(clusters_per_arm=5, cluster_size=5, icc=0.1, power=1.0), "power"),
+    ],
+)
 def test_mde_rejects_impossible_designs(kwargs, match):
     with pytest.raises(InputError, match=match):
         mde(**kwargs)
 
 
 # ---------------------------------------------------------------- estimable
+
 
 def _cases(n_per_arm=20, events=(5, 5), teams=(2, 2)):
     rows = []
@@ -131,8 +138,7 @@ def test_cox_events_per_covariate():
 
 
 def test_clusters_per_arm_and_few_clusters_warning():
-    one_team = estimable(_cases(events=(6, 6), teams=(1, 3)), "cox", event="event", group="arm",
-                         cluster="team")
+    one_team = estimable(_cases(events=(6, 6), teams=(1, 3)), "cox", event="event", group="arm", cluster="team")
     assert not one_team.stats["ok"] and not one_team.table.loc["clusters per arm", "ok"]
     ok = estimable(_cases(events=(6, 6), teams=(3, 3)), "cox", event="event", group="arm", cluster="team")
     assert ok.stats["ok"]  # few clusters is advisory: a warning, not a bar

@@ -10,6 +10,7 @@ is compared with the local one in test_render.py. Any randomness a report
 uses is seeded from the params (``seed``), and the seed is recorded in the
 stamp of results.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,21 @@ runner = CliRunner()
 
 
 def _render(data: Path, params: Path, out: Path, notebook: Path, *extra: str) -> Path:
-    result = runner.invoke(app, ["render", "--data", str(data), "--params", str(params), "--out", str(out),
-                                 "--notebook", str(notebook), *extra])
+    result = runner.invoke(
+        app,
+        [
+            "render",
+            "--data",
+            str(data),
+            "--params",
+            str(params),
+            "--out",
+            str(out),
+            "--notebook",
+            str(notebook),
+            *extra,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return out
 

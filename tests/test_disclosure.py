@@ -1,4 +1,5 @@
 """Small-cell suppression: primary cells hidden, and none recoverable from totals."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,15 @@ def test_negative_or_missing_counts_are_refused():
 def test_a_cell_bridging_two_suppression_cycles_is_protected_too():
     # Two-or-none per line is not enough here: greedy secondary suppression leaves
     # cell (1, 3) on no cycle of hidden cells, so the totals would pin it down.
-    body = np.array([[3, 10, 40, 0, 10, 40], [20, 20, 2, 3, 5, 40], [2, 10, 10, 1, 20, 5],
-                     [40, 20, 40, 1, 20, 20], [40, 8, 3, 8, 1, 40]])
+    body = np.array(
+        [
+            [3, 10, 40, 0, 10, 40],
+            [20, 20, 2, 3, 5, 40],
+            [2, 10, 10, 1, 20, 5],
+            [40, 20, 40, 1, 20, 20],
+            [40, 8, 3, 8, 1, 40],
+        ]
+    )
     s = suppress_counts(pd.DataFrame(body))
     aug = np.vstack([body, body.sum(axis=0)])
     aug = np.hstack([aug, aug.sum(axis=1, keepdims=True)])
@@ -66,8 +74,11 @@ def test_a_cell_bridging_two_suppression_cycles_is_protected_too():
 
 @settings(max_examples=300, deadline=None)
 @given(
-    arrays(np.int64, st.tuples(st.integers(1, 6), st.integers(1, 6)),
-           elements=st.sampled_from([0, 1, 2, 3, 4, 5, 8, 12, 20, 40])),
+    arrays(
+        np.int64,
+        st.tuples(st.integers(1, 6), st.integers(1, 6)),
+        elements=st.sampled_from([0, 1, 2, 3, 4, 5, 8, 12, 20, 40]),
+    ),
 )
 def test_no_small_count_shown_and_no_hidden_cell_recoverable(body):
     counts = pd.DataFrame(body)

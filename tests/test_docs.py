@@ -1,4 +1,5 @@
 """The API reference builds from the docstrings without warnings, one page per public module."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -13,8 +14,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "docs" / "build.py"
 #: the modules a reader of the reference must find (the public contract and the report layer)
-REQUIRED = ("effects", "survival", "rates", "trends", "meta", "design", "schemas", "validation", "synth",
-            "site", "plots", "i18n", "disclosure", "config", "render", "report")
+REQUIRED = (
+    "effects",
+    "survival",
+    "rates",
+    "trends",
+    "meta",
+    "design",
+    "schemas",
+    "validation",
+    "synth",
+    "site",
+    "plots",
+    "i18n",
+    "disclosure",
+    "config",
+    "render",
+    "report",
+)
 
 
 def _build_module():
@@ -28,8 +45,9 @@ def _build_module():
 def built(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     # a fresh interpreter, as the documented command runs: pdoc's renderer keeps global state
     out = tmp_path_factory.mktemp("docs")
-    proc = subprocess.run([sys.executable, str(BUILD), "--out", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(BUILD), "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     return proc, out
 
 
@@ -60,7 +78,7 @@ def test_landing_page_names_the_three_user_paths_and_links_modules(built):
     for path in ("Researchers, in JupyterLab", "Evaluators, batch-rendering", "Students, with exercises"):
         assert path in text
     assert 'href="evalkit/stats/survival.html"' in text
-    assert "http-equiv=\"refresh\"" not in text  # the landing page, not pdoc's redirect
+    assert 'http-equiv="refresh"' not in text  # the landing page, not pdoc's redirect
 
 
 @pytest.mark.slow
@@ -113,8 +131,15 @@ def test_nothing_in_the_repository_points_outside_it():
     import subprocess
 
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    pointing = [f for f in files if (ROOT / f).is_file() and not f.endswith((".png", ".csv", ".ipynb", ".pdf"))
-                and f != "tests/test_docs.py"  # this test names what it looks for
-                and any(s in (ROOT / f).read_text(encoding="utf-8", errors="ignore")
-                        for s in ("../shared", "/work/shared", "shared/reference", "shared/spec"))]
+    pointing = [
+        f
+        for f in files
+        if (ROOT / f).is_file()
+        and not f.endswith((".png", ".csv", ".ipynb", ".pdf"))
+        and f != "tests/test_docs.py"  # this test names what it looks for
+        and any(
+            s in (ROOT / f).read_text(encoding="utf-8", errors="ignore")
+            for s in ("../shared", "/work/shared", "shared/reference", "shared/spec")
+        )
+    ]
     assert pointing == []

@@ -1,4 +1,5 @@
 """Tests of evalkit.effects (and its wild cluster bootstrap engine, evalkit.stats._wild)."""
+
 from __future__ import annotations
 
 import itertools
@@ -16,7 +17,6 @@ from evalkit import datasets
 from evalkit import effects as ef
 from evalkit.stats._wild import cluster_codes, wild_test
 from evalkit.core.result import EstimationError, InputError
-
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +38,18 @@ def _panel(seed: int, n_teams: int = 10, per_team: int = 3, periods: int = 5, dr
     start = np.where(units % 3 == 0, 2, np.where(units % 3 == 1, 3, periods + 1))
     df["d"] = (df["time"] >= start[df["unit"]]).astype(int)
     team_shock = rng.normal(0, 0.5, (n_teams, periods))
-    df["y"] = (0.5 * df["unit"] + 0.3 * df["time"] + 2.0 * df["d"]
-               + team_shock[df["team"], df["time"]] + rng.normal(0, 1, len(df)))
+    df["y"] = (
+        0.5 * df["unit"]
+        + 0.3 * df["time"]
+        + 2.0 * df["d"]
+        + team_shock[df["team"], df["time"]]
+        + rng.normal(0, 1, len(df))
+    )
     return df.drop(df.sample(frac=drop, random_state=seed).index).reset_index(drop=True)
 
 
 # --- Card & Krueger (1994), Table 3 ---------------------------------------------------------
+
 
 def test_card_krueger_balanced_did(ck):
     # Card & Krueger (1994) Table 3 row 4: NJ - PA change, balanced sample: 2.75 (1.34)
@@ -53,22 +59,33 @@ def test_card_krueger_balanced_did(ck):
     assert (res.stats["n_control"], res.stats["n_treated"]) == (75, 309)
 
 
-@pytest.mark.parametrize("row, estimate, se", [
-    # Card & Krueger (1994) Table 3, rows 1, 2 and 4 (PA = control, NJ = treated)
-    ("before:control", 23.33, 1.35), ("before:treated", 20.44, 0.51),
-    ("after:control", 21.17, 0.94), ("after:treated", 21.03, 0.52),
-    ("change:control", -2.28, 1.25), ("change:treated", 0.47, 0.48),
-])
+@pytest.mark.parametrize(
+    "row, estimate, se",
+    [
+        # Card & Krueger (1994) Table 3, rows 1, 2 and 4 (PA = control, NJ = treated)
+        ("before:control", 23.33, 1.35),
+        ("before:treated", 20.44, 0.51),
+        ("after:control", 21.17, 0.94),
+        ("after:treated", 21.03, 0.52),
+        ("change:control", -2.28, 1.25),
+        ("change:treated", 0.47, 0.48),
+    ],
+)
 def test_card_krueger_table3_groups(ck, row, estimate, se):
     res = ef.did_table(ck, "fte", "nj", "d", unit="id")
     assert res[row]["estimate"] == pytest.approx(estimate, abs=0.005)
     assert res[row]["se"] == pytest.approx(se, abs=0.005)
 
 
-@pytest.mark.parametrize("period, estimate, se", [
-    # Card & Krueger (1994) Table 3, column NJ - PA
-    ("before", -2.89, 1.44), ("after", -0.14, 1.07), ("change", 2.75, 1.34),
-])
+@pytest.mark.parametrize(
+    "period, estimate, se",
+    [
+        # Card & Krueger (1994) Table 3, column NJ - PA
+        ("before", -2.89, 1.44),
+        ("after", -0.14, 1.07),
+        ("change", 2.75, 1.34),
+    ],
+)
 def test_card_krueger_table3_differences(ck, period, estimate, se):
     res = ef.did_table(ck, "fte", "nj", "d", unit="id")
     diff, se_c, se_t = (res[f"{period}:{g}"]["se"] for g in ("difference", "control", "treated"))
@@ -123,14 +140,16 @@ def test_did_recovers_known_effect_with_covariate():
     rng = np.random.default_rng(5)
     df = pd.DataFrame({"tr": np.repeat([0, 1], 400), "post": np.tile([0, 1], 400)})
     df["age"] = rng.normal(40, 10, 800)
-    df["y"] = 1 + 0.5 * df["tr"] + 0.3 * df["post"] + 1.5 * df["tr"] * df["post"] + 0.05 * df["age"] \
-        + rng.normal(0, 1, 800)
+    df["y"] = (
+        1 + 0.5 * df["tr"] + 0.3 * df["post"] + 1.5 * df["tr"] * df["post"] + 0.05 * df["age"] + rng.normal(0, 1, 800)
+    )
     row = ef.did(df, "y", "tr", "post", covariates=["age"], se_type="hc1")["did"]
     assert row["ci_low"] < 1.5 < row["ci_high"]
     assert row["se"] < 0.2
 
 
 # --- wild cluster bootstrap -----------------------------------------------------------------
+
 
 def _design(few):
     x = np.column_stack([np.ones(len(few)), few["pilot"], few["post"], few["pilot"] * few["post"]])
@@ -158,14 +177,18 @@ def test_wild_matches_wildboottest_package(few):
 
 def _brute_force_p(x, y, codes, j):
     """WCR p-value by refitting every enumerated bootstrap sample (no algebra shortcuts)."""
+
     def t_stat(yy):
         fit = sm.OLS(yy, x).fit(cov_type="cluster", cov_kwds={"groups": codes})
         return fit.params[j] / fit.bse[j]
+
     restricted = sm.OLS(y, np.delete(x, j, axis=1)).fit()
     t_obs = abs(t_stat(y))
     g = codes.max() + 1
-    draws = [(abs(t_stat(restricted.fittedvalues + restricted.resid * np.array(v)[codes])), len(set(v)) == 1)
-             for v in itertools.product((-1.0, 1.0), repeat=g)]
+    draws = [
+        (abs(t_stat(restricted.fittedvalues + restricted.resid * np.array(v)[codes])), len(set(v)) == 1)
+        for v in itertools.product((-1.0, 1.0), repeat=g)
+    ]
     # as extreme as the data, except the two draws that reproduce the sample
     hits = [t > t_obs * (1 + 1e-9) or (abs(t - t_obs) <= t_obs * 1e-9 and not constant) for t, constant in draws]
     return np.mean(hits)
@@ -180,10 +203,12 @@ def test_wild_algebra_matches_brute_force(few):
 def test_wild_ci_is_test_inversion(few):
     x, y, codes, g = _design(few)
     boot = wild_test(x, y, codes, g, 3, seed=3)
-    assert boot.weights == "webb" and not boot.enumerated   # G = 8 < 12
+    assert boot.weights == "webb" and not boot.enumerated  # G = 8 < 12
     for bound, inside in ((boot.ci_low, 1), (boot.ci_high, -1)):
+
         def p_at(r):
             return wild_test(x, y - r * x[:, 3], codes, g, 3, seed=3).p
+
         assert p_at(bound + inside * 1e-6) > 0.05 >= p_at(bound - inside * 1e-6)
 
 
@@ -216,12 +241,16 @@ def test_cluster_warning_thresholds():
 
 # --- two-way fixed effects ------------------------------------------------------------------
 
-@pytest.mark.parametrize("cluster, k_nested", [
-    ("team", lambda u, t: 1 + t),           # units nested in teams: K = x + period FE
-    ("unit", lambda u, t: 1 + t),
-    ("time", lambda u, t: 1 + u),           # periods nested: K = x + unit FE
-    ("cross", lambda u, t: 1 + u + t - 1),  # nothing nested: K = x + all FE - 1 reference
-])
+
+@pytest.mark.parametrize(
+    "cluster, k_nested",
+    [
+        ("team", lambda u, t: 1 + t),  # units nested in teams: K = x + period FE
+        ("unit", lambda u, t: 1 + t),
+        ("time", lambda u, t: 1 + u),  # periods nested: K = x + unit FE
+        ("cross", lambda u, t: 1 + u + t - 1),  # nothing nested: K = x + all FE - 1 reference
+    ],
+)
 def test_twfe_matches_dummy_ols_with_fixest_k(cluster, k_nested):
     df = _panel(2)
     df["cross"] = (df["unit"] * 7 + df["time"] * 3) % 11
@@ -242,8 +271,9 @@ def test_twfe_k_as_fixest_documentation_example():
     # R: fixest ?ssc example: base$fe1 = rep(1:3, c(4, 3, 3)); base$fe2 = rep(1:5, each = 2);
     #    feols(y ~ x | fe1 + fe2, base) clustered by fe1 -> "adjustment K = 1 + 5 (i.e. x + fe2)"
     rng = np.random.default_rng(0)
-    base = pd.DataFrame({"x": rng.normal(size=10), "fe1": np.repeat([1, 2, 3], [4, 3, 3]),
-                         "fe2": np.repeat([1, 2, 3, 4, 5], 2)})
+    base = pd.DataFrame(
+        {"x": rng.normal(size=10), "fe1": np.repeat([1, 2, 3], [4, 3, 3]), "fe2": np.repeat([1, 2, 3, 4, 5], 2)}
+    )
     base["y"] = base["x"] + rng.normal(size=10)
     assert ef.twfe(base, "y", "x", "fe1", "fe2").stats["dof_k"] == 6
 
@@ -259,8 +289,13 @@ def test_twfe_wild_equals_bootstrap_on_full_dummy_design():
     df = _panel(6, n_teams=12)
     res = ef.twfe(df, "y", "d", "unit", "time", cluster="team", se_type="wild")
     assert res.stats["boot_weights"] == "rademacher" and res.stats["boot_reps"] == 2**12
-    x = np.column_stack([df["d"], pd.get_dummies(df["unit"]).to_numpy(float),
-                         pd.get_dummies(df["time"], drop_first=True).to_numpy(float)])
+    x = np.column_stack(
+        [
+            df["d"],
+            pd.get_dummies(df["unit"]).to_numpy(float),
+            pd.get_dummies(df["time"], drop_first=True).to_numpy(float),
+        ]
+    )
     codes, g = cluster_codes(df["team"])
     boot = wild_test(x, df["y"].to_numpy(), codes, g, 0)
     assert res["d"]["p"] == pytest.approx(boot.p, abs=1e-12)
@@ -269,18 +304,24 @@ def test_twfe_wild_equals_bootstrap_on_full_dummy_design():
 
 # --- coverage simulation --------------------------------------------------------------------
 
+
 def test_cluster_did_ci_coverage():
     """200 synthetic team-clustered panels, true DiD effect 1.0, 40 teams (20 pilot)."""
     rng = np.random.default_rng(2026)
     teams, workers = 40, 5
-    base = pd.DataFrame([(t, w, p) for t in range(teams) for w in range(workers) for p in (0, 1)],
-                        columns=["team", "worker", "post"])
+    base = pd.DataFrame(
+        [(t, w, p) for t in range(teams) for w in range(workers) for p in (0, 1)], columns=["team", "worker", "post"]
+    )
     base["pilot"] = (base["team"] < teams // 2).astype(int)
     covered = 0
     for _ in range(200):
         shock = rng.normal(0, 1, (teams, 2))
-        y = (shock[base["team"], base["post"]] + 0.5 * base["post"] + 1.0 * base["pilot"] * base["post"]
-             + rng.normal(0, 1, len(base)))
+        y = (
+            shock[base["team"], base["post"]]
+            + 0.5 * base["post"]
+            + 1.0 * base["pilot"] * base["post"]
+            + rng.normal(0, 1, len(base))
+        )
         row = ef.did(base.assign(y=y), "y", "pilot", "post", cluster="team")["did"]
         covered += row["ci_low"] <= 1.0 <= row["ci_high"]
     # 95% nominal; 3 binomial SDs (sqrt(.95 * .05 / 200) = 0.0154) either side.
@@ -288,6 +329,7 @@ def test_cluster_did_ci_coverage():
 
 
 # --- mixed ANOVA ----------------------------------------------------------------------------
+
 
 def test_mixed_anova_reference():
     # pingouin mixed_anova data set; values cross-checked by pingouin's authors against
@@ -308,8 +350,13 @@ def test_mixed_anova_reference():
 
 def test_two_by_two_interaction_is_squared_change_score_t():
     rng = np.random.default_rng(9)
-    df = pd.DataFrame({"id": np.repeat(np.arange(30), 2), "wave": np.tile(["w1", "w2"], 30),
-                       "arm": np.repeat(["comparison", "pilot"], [28, 32])})
+    df = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(30), 2),
+            "wave": np.tile(["w1", "w2"], 30),
+            "arm": np.repeat(["comparison", "pilot"], [28, 32]),
+        }
+    )
     df["score"] = rng.normal(3, 1, 60) + 0.4 * ((df["arm"] == "pilot") & (df["wave"] == "w2"))
     wide = df.pivot(index="id", columns="wave", values="score")
     arm = df.drop_duplicates("id").set_index("id")["arm"]
@@ -335,10 +382,14 @@ def test_random_intercept_reml_matches_statsmodels_mixedlm():
 
     rng = np.random.default_rng(4)
     n = 120
-    df = pd.DataFrame({"s": np.repeat(np.arange(n), 3), "w": np.tile(["1", "2", "3"], n),
-                       "b": np.repeat(rng.choice(["c", "p"], n), 3)})
-    df["y"] = (rng.normal(0, 0.8, n)[df["s"]] + rng.normal(3, 1, len(df))
-               + 0.4 * ((df["b"] == "p") & (df["w"] == "3")))
+    df = pd.DataFrame(
+        {
+            "s": np.repeat(np.arange(n), 3),
+            "w": np.tile(["1", "2", "3"], n),
+            "b": np.repeat(rng.choice(["c", "p"], n), 3),
+        }
+    )
+    df["y"] = rng.normal(0, 0.8, n)[df["s"]] + rng.normal(3, 1, len(df)) + 0.4 * ((df["b"] == "p") & (df["w"] == "3"))
     df = df.drop(index=rng.choice(len(df), 60, replace=False))  # unbalanced: missed waves
     sm = smf.mixedlm("y ~ C(b, Sum) * C(w, Sum)", df, groups=df["s"]).fit(reml=True)
     x = np.asarray(patsy.dmatrix("C(b, Sum) * C(w, Sum)", df))
@@ -375,6 +426,7 @@ def test_mixed_model_wald_f_equals_anova_f_when_balanced():
 
 # --- two-group comparison -------------------------------------------------------------------
 
+
 def test_compare_groups_sleep():
     # R: t.test(extra ~ group, data = sleep): t = -1.8608, df = 17.776, p-value = 0.07939,
     #    95 percent CI -3.3654832 0.2054832 (group 1 - group 2; evalkit reports 2 - 1)
@@ -403,6 +455,7 @@ def test_hedges_g_as_metafor_escalc():
     assert row["ci_low"] == pytest.approx(g - st.norm.ppf(0.975) * row["se"], rel=1e-12)
     # pingouin uses the approximate J = 1 - 3 / (4 (n1 + n2) - 9): agrees to 1e-3
     import pingouin as pg
+
     assert row["estimate"] == pytest.approx(pg.compute_effsize(b, a, eftype="hedges"), rel=1e-3)
 
 
@@ -416,9 +469,11 @@ def test_compare_groups_exact_mann_whitney_small_samples():
 
 # --- edge cases -----------------------------------------------------------------------------
 
+
 def test_single_cluster_is_an_estimation_error(few):
     one = few[few["team"] == "T1"].assign(
-        team="all", pilot=lambda d: d["worker"].str.endswith(("1", "2", "3")).astype(int))
+        team="all", pilot=lambda d: d["worker"].str.endswith(("1", "2", "3")).astype(int)
+    )
     with pytest.raises(EstimationError, match="one cluster"):
         ef.did(one, "wellbeing", "pilot", "post", cluster="team")
     with pytest.raises(EstimationError, match="one cluster"):
@@ -475,6 +530,7 @@ def test_twfe_collinear_treatment_and_mixed_anova_duplicates(few):
 
 # --- CR2 / CR3 with Satterthwaite df (clubSandwich) -------------------------------------------
 
+
 def test_cr2_lm_chickweight_matches_clubsandwich():
     # R: lm_fit <- lm(weight ~ Diet * Time, data = ChickWeight)
     #    coef_test(lm_fit, vcov = "CR2", cluster = ChickWeight$Chick, coefs = diet_index)
@@ -497,16 +553,24 @@ def test_cr2_lm_star_extreme_satterthwaite_df():
     #    + lunchk); coef_test(lm_urbanicity, vcov = vcovCR(lm_urbanicity, cluster = schoolidk, type = "CR2"))
     #    ethnicityhispanic 39.23 20.62 t 1.9028 df 1.01 p 0.3067; ethnicityother 8.86 18.78 0.4720 3.02 0.6690;
     #    starksmall 9.42 4.56 2.0649 17.10 0.0544; lunchkfree -19.37 2.04 -9.4848 57.38
-    star = pd.read_csv(datasets.path("star_k")).replace({"stark": {"regular+aide": "aide"},
-                                                     "schoolk": {"inner-city": "urban"}})
-    formula = ("math1 ~ C(schoolk, levels=['urban', 'suburban', 'rural']) * C(stark, levels=['regular', 'small', "
-               "'aide']) + C(gender, levels=['male', 'female']) + C(ethnicity, levels=['cauc', 'afam', 'asian', "
-               "'hispanic', 'other']) + C(lunchk, levels=['non-free', 'free'])")
+    star = pd.read_csv(datasets.path("star_k")).replace(
+        {"stark": {"regular+aide": "aide"}, "schoolk": {"inner-city": "urban"}}
+    )
+    formula = (
+        "math1 ~ C(schoolk, levels=['urban', 'suburban', 'rural']) * C(stark, levels=['regular', 'small', "
+        "'aide']) + C(gender, levels=['male', 'female']) + C(ethnicity, levels=['cauc', 'afam', 'asian', "
+        "'hispanic', 'other']) + C(lunchk, levels=['non-free', 'free'])"
+    )
     t = ef.ols(star, formula, cluster="schoolidk", se_type="cr2").table
     row = lambda start: t.loc[[i for i in t.index if i.startswith(start)][0]]  # noqa: E731
     hisp = row("C(ethnicity, levels=['cauc', 'afam', 'asian', 'hispanic', 'other'])[T.hispanic]")
-    assert (round(hisp["estimate"], 2), round(hisp["se"], 2), round(hisp["t"], 4), round(hisp["df"], 2),
-            round(hisp["p"], 4)) == (39.23, 20.62, 1.9028, 1.01, 0.3067)
+    assert (
+        round(hisp["estimate"], 2),
+        round(hisp["se"], 2),
+        round(hisp["t"], 4),
+        round(hisp["df"], 2),
+        round(hisp["p"], 4),
+    ) == (39.23, 20.62, 1.9028, 1.01, 0.3067)
     other = row("C(ethnicity, levels=['cauc', 'afam', 'asian', 'hispanic', 'other'])[T.other]")
     assert (round(other["t"], 4), round(other["df"], 2), round(other["p"], 4)) == (0.4720, 3.02, 0.6690)
     small = row("C(stark, levels=['regular', 'small', 'aide'])[T.small]")
@@ -521,18 +585,24 @@ def test_cr2_nine_region_clusters_matches_clubsandwich_vcov():
     #    vcovCR(plm_FE, type = "CR2", cluster = Produc$region)   (clubSandwich vcovCR.plm reference page)
     #    diag: 6.973505e-03 0.0054359010 0.0108260634 1.170089e-05   (9 region clusters, states nested)
     produc = pd.read_csv(datasets.path("produc"))
-    t = ef.ols(produc, "np.log(gsp) ~ 0 + C(state) + np.log(pcap) + np.log(pc) + np.log(emp) + unemp",
-               cluster="region", se_type="cr2").table
-    np.testing.assert_allclose(t["se"].iloc[-4:] ** 2, [6.973505e-03, 0.0054359010, 0.0108260634, 1.170089e-05],
-                               rtol=5e-7)
+    t = ef.ols(
+        produc,
+        "np.log(gsp) ~ 0 + C(state) + np.log(pcap) + np.log(pc) + np.log(emp) + unemp",
+        cluster="region",
+        se_type="cr2",
+    ).table
+    np.testing.assert_allclose(
+        t["se"].iloc[-4:] ** 2, [6.973505e-03, 0.0054359010, 0.0108260634, 1.170089e-05], rtol=5e-7
+    )
 
 
 def test_cr2_five_unequal_clusters_as_dfadjust():
     # dfadjust (Kolesar) tests/testthat/test_clustervar.R: x <- sin(1:100); y <- 1:100;
     # lm(y ~ x + I(x^2)), clusters of 40, 20, 20, 10, 10 rows: coefficient x -1.955355241, CR2 se 2.460094992
     x = np.sin(np.arange(1, 101))
-    d = pd.DataFrame({"y": np.arange(1, 101, dtype=float), "x": x, "x2": x**2,
-                      "g": np.repeat([1, 5, 2, 3, 4], [40, 20, 20, 10, 10])})
+    d = pd.DataFrame(
+        {"y": np.arange(1, 101, dtype=float), "x": x, "x2": x**2, "g": np.repeat([1, 5, 2, 3, 4], [40, 20, 20, 10, 10])}
+    )
     row = ef.ols(d, "y ~ x + x2", cluster="g", se_type="cr2")["x"]
     assert row["estimate"] == pytest.approx(-1.955355241, abs=1e-9)
     assert row["se"] == pytest.approx(2.460094992, abs=1e-9)
@@ -547,12 +617,18 @@ def test_cr2_twfe_absorbed_equals_clubsandwich_on_mortality_rates():
     mv = pd.read_csv(datasets.path("mortality_rates_mv"), float_precision="round_trip")
     mv = mv[(mv["year"] <= 1983) & mv["beertaxa"].notna()]
     row = ef.twfe(mv, "mrate", "legal", "state", "year", covariates=["beertaxa"], se_type="cr2")["legal"]
-    assert (round(row["estimate"], 2), round(row["se"], 2), round(row["t"], 3), round(row["df"], 2),
-            round(row["p"], 5)) == (7.59, 2.51, 3.019, 24.58, 0.00583)
+    assert (
+        round(row["estimate"], 2),
+        round(row["se"], 2),
+        round(row["t"], 3),
+        round(row["df"], 2),
+        round(row["p"], 5),
+    ) == (7.59, 2.51, 3.019, 24.58, 0.00583)
     # the same coefficient from the dummy-variable lm, clustered by year (not nested): CR2 on the full design
     dummies = ef.ols(mv, "mrate ~ legal + beertaxa + C(state) + C(year)", cluster="year", se_type="cr2")["legal"]
-    absorbed = ef.twfe(mv, "mrate", "legal", "state", "year", covariates=["beertaxa"], cluster="year",
-                       se_type="cr2")["legal"]
+    absorbed = ef.twfe(mv, "mrate", "legal", "state", "year", covariates=["beertaxa"], cluster="year", se_type="cr2")[
+        "legal"
+    ]
     assert absorbed["se"] == pytest.approx(dummies["se"], rel=1e-9)
     assert absorbed["df"] == pytest.approx(dummies["df"], rel=1e-9)
 
@@ -586,8 +662,7 @@ def test_wild_ci_matches_boottest_enumerated_example():
     d = pd.read_csv(datasets.path("collapsed"), float_precision="round_trip")
     crv1 = ef.did(d, "hasinsurance", "selfemployed", "post", cluster="year")["did"]
     assert (crv1["estimate"] - 0.04) / crv1["se"] == pytest.approx(2.0194, abs=5e-5)
-    res = ef.did(d, "hasinsurance", "selfemployed", "post", cluster="year", se_type="wild",
-                 boot_weights="rademacher")
+    res = ef.did(d, "hasinsurance", "selfemployed", "post", cluster="year", se_type="wild", boot_weights="rademacher")
     row = res["did"]
     assert "all sign vectors enumerated" in res.method
     assert row["ci_low"] == pytest.approx(0.03815, abs=1e-4) and row["ci_high"] == pytest.approx(0.07148, abs=3e-4)

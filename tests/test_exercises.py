@@ -10,6 +10,7 @@ their parameters, which live here); the hints in steps; and the notebooks,
 executed with papermill: every solution must pass every check, every exercise
 must run unanswered with every check "not answered" and show no answer.
 """
+
 from __future__ import annotations
 
 import ast
@@ -75,12 +76,22 @@ def _pattern(form: str) -> re.Pattern:
 
 # --- check(): tolerances and verdicts --------------------------------------------------------
 
-@pytest.mark.parametrize("value, status", [
-    (2.75, "correct"), (2.7549, "correct"), (2.745, "correct"),  # 2.75 printed to 2 decimals: +-0.005
-    (2.755, "correct"),  # both ends included: a tie (within 1e-9) is rounded both ways
-    (2.7551, "incorrect"), (2.7449, "incorrect"), (2.76, "incorrect"),
-    (np.float64(2.7504), "correct"), (pd.Series([2.7504]), "correct"), (np.array([[2.75]]), "correct"),
-])
+
+@pytest.mark.parametrize(
+    "value, status",
+    [
+        (2.75, "correct"),
+        (2.7549, "correct"),
+        (2.745, "correct"),  # 2.75 printed to 2 decimals: +-0.005
+        (2.755, "correct"),  # both ends included: a tie (within 1e-9) is rounded both ways
+        (2.7551, "incorrect"),
+        (2.7449, "incorrect"),
+        (2.76, "incorrect"),
+        (np.float64(2.7504), "correct"),
+        (pd.Series([2.7504]), "correct"),
+        (np.array([[2.75]]), "correct"),
+    ],
+)
 def test_value_tolerance_is_half_the_last_printed_decimal(value, status):
     assert check("ck_did", value).status == status
 
@@ -107,8 +118,23 @@ def test_placeholders_report_not_answered(value):
 
 
 @pytest.mark.parametrize("cid", ["ck_did", "lung_median_ci", "its_level_ratio"])
-@pytest.mark.parametrize("value", ["2.75", [1, 2, 3, 4], float("nan"), {"a": 1}, object(), [], "", (1, None),
-                                   1e308, (1e308, 1e308), (1e300, 1e300, 1e300), -0.0])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2.75",
+        [1, 2, 3, 4],
+        float("nan"),
+        {"a": 1},
+        object(),
+        [],
+        "",
+        (1, None),
+        1e308,
+        (1e308, 1e308),
+        (1e300, 1e300, 1e300),
+        -0.0,
+    ],
+)
 def test_malformed_answers_are_incorrect_never_raise(cid, value):
     res = check(cid, value)
     assert res.status == "incorrect" and res.hint
@@ -157,26 +183,29 @@ def test_interval_checks():
     assert "lower limit first" in check("lung_median_ci", (363, 285)).hint
 
 
-@pytest.mark.parametrize("answer, status, words", [
-    ((0.84, 0.82, 0.87), "correct", "lies in your 95% CI"),
-    ((0.85, 0.85, 0.86), "correct", "lies in your 95% CI"),  # the truth on a limit is inside
-    ((0.84, 0.80, 0.85), "correct", "lies in your 95% CI"),
-    ((0.80, 0.78, 0.82), "incorrect", "outside"),          # misses the truth 0.85
-    ((0.86, 0.8501, 0.87), "incorrect", "outside"),
-    ((0.84, 0.78, 0.91), "incorrect", "too wide"),         # hi/lo 1.17 > 1.10
-    ((0.84, 0.85, 0.87), "incorrect", "not inside"),       # estimate outside its own CI
-    ((-0.17, -0.2, -0.14), "incorrect", "positive"),       # log scale submitted
-])
+@pytest.mark.parametrize(
+    "answer, status, words",
+    [
+        ((0.84, 0.82, 0.87), "correct", "lies in your 95% CI"),
+        ((0.85, 0.85, 0.86), "correct", "lies in your 95% CI"),  # the truth on a limit is inside
+        ((0.84, 0.80, 0.85), "correct", "lies in your 95% CI"),
+        ((0.80, 0.78, 0.82), "incorrect", "outside"),  # misses the truth 0.85
+        ((0.86, 0.8501, 0.87), "incorrect", "outside"),
+        ((0.84, 0.78, 0.91), "incorrect", "too wide"),  # hi/lo 1.17 > 1.10
+        ((0.84, 0.85, 0.87), "incorrect", "not inside"),  # estimate outside its own CI
+        ((-0.17, -0.2, -0.14), "incorrect", "positive"),  # log scale submitted
+    ],
+)
 def test_truth_checks_need_coverage_and_precision(answer, status, words):
     res = check("its_level_ratio", answer)
     assert res.status == status and words in res.message
 
 
 def test_truth_check_width_bound_is_inclusive_and_additive_scale():
-    assert check("survey_did", (0.4, 0.0, 0.8)).passed           # width 0.8 = max_width
-    assert check("survey_did", (0.4, 0.4, 0.5)).passed           # truth on the lower limit
+    assert check("survey_did", (0.4, 0.0, 0.8)).passed  # width 0.8 = max_width
+    assert check("survey_did", (0.4, 0.4, 0.5)).passed  # truth on the lower limit
     assert not check("survey_did", (0.4, 0.0, 0.81)).passed
-    assert not check("survey_did", (0.1, -0.1, 0.3)).passed       # truth 0.4 outside
+    assert not check("survey_did", (0.1, -0.1, 0.3)).passed  # truth 0.4 outside
     assert not check("survey_did", (0.45, 0.4001, 0.5)).passed
 
 
@@ -204,12 +233,16 @@ def test_checks_are_logged_when_asked(tmp_path, monkeypatch):
 
 # --- the answer key: hashes in the package, plain values only here ---------------------------
 
+
 def test_answer_key_is_complete_and_consistent():
     key = answer_key()
     listed = [cid for ex in key["exercises"].values() for cid in ex["checks"]]
     assert sorted(listed) == sorted(key["checks"]) == sorted(ANSWERS) and len(set(listed)) == len(listed)
-    required = {"value": {"decimals", "source"}, "interval": {"decimals", "source"},
-                "truth": {"scale", "digits", "max_width"}}
+    required = {
+        "value": {"decimals", "source"},
+        "interval": {"decimals", "source"},
+        "truth": {"scale", "digits", "max_width"},
+    }
     for cid, spec in SPECS.items():
         assert required[spec["kind"]] | {"question", "hints", "sha256"} <= set(spec), cid
     assert set(list_exercises()["notebook"]) == set(NOTEBOOKS)
@@ -227,7 +260,15 @@ def test_every_stored_hash_is_the_plain_answers(cid):
 def test_answer_key_reveals_questions_and_hashes_only():
     key = answer_key()
     assert {k for spec in key["checks"].values() for k in spec} <= {
-        "kind", "decimals", "scale", "digits", "max_width", "source", "question", "sha256"}
+        "kind",
+        "decimals",
+        "scale",
+        "digits",
+        "max_width",
+        "source",
+        "question",
+        "sha256",
+    }
     key["checks"]["ck_did"]["sha256"] = "changed"  # a copy: the checks are not affected
     assert check("ck_did", 2.75).passed
 
@@ -244,7 +285,8 @@ def _package_files() -> list[Path]:
 #: expected values found in plain text elsewhere in the package, each for a reason unrelated to
 #: the exercises (the list may only shrink)
 KNOWN = {
-    ("bcg_tau2", "stats/meta.py"), ("bcg_i2", "stats/meta.py"),  # meta's notes compare evalkit with metafor on dat.bcg
+    ("bcg_tau2", "stats/meta.py"),
+    ("bcg_i2", "stats/meta.py"),  # meta's notes compare evalkit with metafor on dat.bcg
     ("lung_median", "synth/_sites.py"),  # 310.0 care days of an institutional placement
 }
 
@@ -255,8 +297,14 @@ def test_no_expected_value_in_plain_text_in_the_installed_package():
     every text file of the package."""
     texts = {p: p.read_text(encoding="utf-8", errors="ignore") for p in _package_files()}
     assert PACKAGE / "exercises" / "__init__.py" in texts and PACKAGE / "exercises" / "answers.yaml" in texts
-    found = {(cid, str(p.relative_to(PACKAGE))) for cid in SPECS if not cid.startswith("cap_") or cid == "cap_mde"
-             for form in _forms(cid) for p, text in texts.items() if _pattern(form).search(text)}
+    found = {
+        (cid, str(p.relative_to(PACKAGE)))
+        for cid in SPECS
+        if not cid.startswith("cap_") or cid == "cap_mde"
+        for form in _forms(cid)
+        for p, text in texts.items()
+        if _pattern(form).search(text)
+    }
     assert found <= KNOWN, sorted(found - KNOWN)
     # the search finds what it looks for
     assert _pattern(_forms("ck_did")[0]).search("NJ - PA = 2.75 FTE") and _forms("ck_did") == ["2.75"]
@@ -274,6 +322,7 @@ def test_the_generated_data_ship_without_their_parameters():
 
 
 # --- hints in steps --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cid", sorted(SPECS))
 def test_every_check_has_three_hint_steps_that_name_no_answer(cid):
@@ -294,14 +343,20 @@ def test_hint_steps_are_one_to_three(step):
 def test_what_check_shows_by_itself_never_hands_over_the_call(cid):
     # the first wrong answer once showed the exact call: check() shows the idea, hint(id, 3) the call
     spec = SPECS[cid]
-    wrongs = {"value": [1234.5, -1234.5, 0.5, "x"], "interval": [(1000, 2000), (2000, 1000), 1.0],
-              "truth": [(1.0, 0.99, 1.01), (1.0, 0.1, 9.0), (1.0, 1.1, 1.2), (-1.0, -2.0, -0.5), 1.0]}[spec["kind"]]
+    wrongs = {
+        "value": [1234.5, -1234.5, 0.5, "x"],
+        "interval": [(1000, 2000), (2000, 1000), 1.0],
+        "truth": [(1.0, 0.99, 1.01), (1.0, 0.1, 9.0), (1.0, 1.1, 1.2), (-1.0, -2.0, -0.5), 1.0],
+    }[spec["kind"]]
     for wrong in wrongs:
         res = check(cid, wrong)
         shown = res.message + " " + res.hint.replace(f'exercises.hint("{cid}", 2)', "")
         assert not CALL.search(shown), (cid, shown)
-        assert res.hint.endswith(f'(exercises.hint("{cid}", 2) says more)') or "submit" in res.hint or (
-            "lower limit" in res.hint), res.hint
+        assert (
+            res.hint.endswith(f'(exercises.hint("{cid}", 2) says more)')
+            or "submit" in res.hint
+            or ("lower limit" in res.hint)
+        ), res.hint
     assert not CALL.search(hint(cid, 1))
 
 
@@ -311,6 +366,7 @@ def test_slip_diagnoses_name_no_call():
 
 
 # --- the capstone's truth, on request --------------------------------------------------------
+
 
 def test_reveal_shows_the_capstones_true_effects_that_the_checks_use():
     from evalkit import synth
@@ -325,8 +381,19 @@ def test_reveal_shows_the_capstones_true_effects_that_the_checks_use():
 
 # --- the data: published copies, and generated data regenerated from their parameters ----------
 
-def _costs_its(*, seed: int, months: int, first: str, start: str, base_eur: float, growth_per_year: float,
-               level_ratio: float, slope_ratio: float, noise_sd: float) -> pd.DataFrame:
+
+def _costs_its(
+    *,
+    seed: int,
+    months: int,
+    first: str,
+    start: str,
+    base_eur: float,
+    growth_per_year: float,
+    level_ratio: float,
+    slope_ratio: float,
+    noise_sd: float,
+) -> pd.DataFrame:
     """Monthly purchased-service costs: log-linear trend, two seasonal harmonics, a level and a
     slope change from ``start`` (start month = month 1 of the slope, as evalkit.trends.its),
     log-normal noise. Pure sinusoids, so ``harmonics=2`` is the true seasonal model."""
@@ -336,14 +403,26 @@ def _costs_its(*, seed: int, months: int, first: str, start: str, base_eur: floa
     since = t - (period.get_loc(pd.Period(start, "M")) + 1) + 1
     post = since >= 1
     season = 0.08 * np.cos(2 * np.pi * t / 12) + 0.04 * np.sin(4 * np.pi * t / 12)
-    log_mu = (np.log(base_eur) + np.log(growth_per_year) / 12 * t + season
-              + post * (np.log(level_ratio) + np.log(slope_ratio) * since))
+    log_mu = (
+        np.log(base_eur)
+        + np.log(growth_per_year) / 12 * t
+        + season
+        + post * (np.log(level_ratio) + np.log(slope_ratio) * since)
+    )
     cost = np.round(np.exp(log_mu + rng.normal(0.0, noise_sd, months)))
     return pd.DataFrame({"month": period.astype(str), "cost_eur": cost})
 
 
-def _worker_survey(*, seed: int, workers_per_arm: int, baseline: float, person_sd: float, noise_sd: float,
-                   comparison_change: float, true_change: float) -> pd.DataFrame:
+def _worker_survey(
+    *,
+    seed: int,
+    workers_per_arm: int,
+    baseline: float,
+    person_sd: float,
+    noise_sd: float,
+    comparison_change: float,
+    true_change: float,
+) -> pd.DataFrame:
     """Two waves of a wellbeing scale (mean of four Likert 1-5 items, so quarter points).
     The pilot's change exceeds the comparison's by ``true_change`` in expectation."""
     rng = np.random.default_rng(seed)
@@ -354,9 +433,16 @@ def _worker_survey(*, seed: int, workers_per_arm: int, baseline: float, person_s
     for wave in (1, 2):
         shift = (wave == 2) * (comparison_change + true_change * pilot)
         score = np.clip(np.round(4 * (person + shift + rng.normal(0.0, noise_sd, n))) / 4, 1.0, 5.0)
-        rows.append(pd.DataFrame({"worker_id": [f"W{i + 1:03d}" for i in range(n)],
-                                  "arm": np.where(pilot == 1, "pilot", "comparison"), "wave": wave,
-                                  "score": score}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "worker_id": [f"W{i + 1:03d}" for i in range(n)],
+                    "arm": np.where(pilot == 1, "pilot", "comparison"),
+                    "wave": wave,
+                    "score": score,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -380,10 +466,16 @@ def test_generated_truths_agree_with_their_generators():
     assert ANSWERS["cap_cost_slope"] == truth.cost_slope_ratio
 
 
-@pytest.mark.parametrize("name, bundled, rows", [
-    ("card_krueger", "card_krueger_mhe", 820), ("lung", "lung", 228), ("rossi", "rossi", 432),
-    ("ships", "ships", 40), ("bcg", "dat_bcg", 13),
-])
+@pytest.mark.parametrize(
+    "name, bundled, rows",
+    [
+        ("card_krueger", "card_krueger_mhe", 820),
+        ("lung", "lung", 228),
+        ("rossi", "rossi", 432),
+        ("ships", "ships", 40),
+        ("bcg", "dat_bcg", 13),
+    ],
+)
 def test_the_published_data_are_the_one_bundled_copy(name, bundled, rows):
     df = load(name)
     assert len(df) == rows
@@ -405,8 +497,18 @@ def test_costs_series_recovers_its_truth_by_plain_least_squares():
     t = np.arange(1, len(costs) + 1)
     t0 = int((costs["month"] < gen["start"]).sum()) + 1
     post = (t >= t0).astype(float)
-    X = np.column_stack([np.ones_like(t), t, post, (t - t0 + 1) * post, np.cos(2 * np.pi * t / 12),
-                         np.sin(2 * np.pi * t / 12), np.cos(4 * np.pi * t / 12), np.sin(4 * np.pi * t / 12)])
+    X = np.column_stack(
+        [
+            np.ones_like(t),
+            t,
+            post,
+            (t - t0 + 1) * post,
+            np.cos(2 * np.pi * t / 12),
+            np.sin(2 * np.pi * t / 12),
+            np.cos(4 * np.pi * t / 12),
+            np.sin(4 * np.pi * t / 12),
+        ]
+    )
     y = np.log(costs["cost_eur"].to_numpy())
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ beta
@@ -423,7 +525,7 @@ def test_survey_answers_match_the_independent_t_test():
     change = survey.pivot(index="worker_id", columns="wave", values="score").diff(axis=1)[2]
     arm = survey.drop_duplicates("worker_id").set_index("worker_id")["arm"]
     res = scipy.stats.ttest_ind(change[arm == "pilot"], change[arm == "comparison"])
-    for cid, value in [("survey_interaction_f", res.statistic ** 2), ("survey_interaction_p", res.pvalue)]:
+    for cid, value in [("survey_interaction_f", res.statistic**2), ("survey_interaction_p", res.pvalue)]:
         assert abs(value - ANSWERS[cid]) <= 0.5 * 10.0 ** -SPECS[cid]["decimals"], cid
         assert check(cid, value).passed
     # the generated difference of changes is recovered (truth within 3 SE)
@@ -441,6 +543,7 @@ def test_design_answer_matches_blooms_formula():
 
 
 # --- the notebooks: structure --------------------------------------------------------------
+
 
 def _cells(path: Path):
     return jupytext.read(path).cells
@@ -468,8 +571,9 @@ def test_notebook_structure(name):
         else:
             assert e.source == s.source and e.cell_type == s.cell_type
     ids = [CHECK_CALL.findall(c.source) for c in ex]
-    assert [i for c in ids for i in c] == STORED["exercises"][list_exercises().query(
-        "notebook == @name")["exercise"].iloc[0]]["checks"]
+    assert [i for c in ids for i in c] == STORED["exercises"][
+        list_exercises().query("notebook == @name")["exercise"].iloc[0]
+    ]["checks"]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -500,6 +604,7 @@ def test_ipynb_is_in_sync_with_its_py(folder, name):
 
 # --- the notebooks: executed ----------------------------------------------------------------
 
+
 def _run(folder: Path, name: str, tmp_path: Path, monkeypatch) -> tuple[list[dict], str]:
     """The logged checks, and the text of every output of the executed notebook."""
     import papermill
@@ -507,14 +612,14 @@ def _run(folder: Path, name: str, tmp_path: Path, monkeypatch) -> tuple[list[dic
     log = tmp_path / "checks.jsonl"
     monkeypatch.setenv("EVALKIT_CHECK_LOG", str(log))
     out = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(folder / f"{name}.ipynb"), str(out), kernel_name="python3",
-                               cwd=str(folder), progress_bar=False)
+    papermill.execute_notebook(
+        str(folder / f"{name}.ipynb"), str(out), kernel_name="python3", cwd=str(folder), progress_bar=False
+    )
     logged = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()]
     expected = CHECK_CALL.findall((folder / f"{name}.py").read_text(encoding="utf-8"))
     assert [x["id"] for x in logged] == expected
     outputs = [o for c in json.loads(out.read_text(encoding="utf-8"))["cells"] for o in c.get("outputs", [])]
-    shown = "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
-                      for o in outputs)
+    shown = "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
     return logged, shown
 
 

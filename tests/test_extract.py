@@ -7,6 +7,7 @@ values, with a blank line; staff and the other tables as one workbook with a
 sheet per table. With the mapping it validates with exit 0 and the same rows
 as the original.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,12 +24,26 @@ from evalkit.extract import table_maps
 from evalkit.io import DatasetError, read_dataset
 from evalkit.validation import validate
 
-FI_CASES = {"case_id": "Asiakkuus", "child_id": "Lapsi", "team_id": "Tiimi", "opened": "Alkupvm",
-            "closed": "Loppupvm", "end_reason": "Päättymisen syy", "legal_basis": "Peruste",
-            "age_at_opening": "Ikä", "sex": "Sukupuoli"}
+FI_CASES = {
+    "case_id": "Asiakkuus",
+    "child_id": "Lapsi",
+    "team_id": "Tiimi",
+    "opened": "Alkupvm",
+    "closed": "Loppupvm",
+    "end_reason": "Päättymisen syy",
+    "legal_basis": "Peruste",
+    "age_at_opening": "Ikä",
+    "sex": "Sukupuoli",
+}
 FI_REASONS = {"no_need": "ei tarvetta", "placement": "sijoitus", "moved": "muutto"}
-FI_STAFF = {"worker_id": "Työntekijä", "team_id": "Tiimi", "role": "Nimike", "fte": "Työaika", "start": "Alku",
-            "end": "Loppu"}
+FI_STAFF = {
+    "worker_id": "Työntekijä",
+    "team_id": "Tiimi",
+    "role": "Nimike",
+    "fte": "Työaika",
+    "start": "Alku",
+    "end": "Loppu",
+}
 
 
 def _finnish_export(folder):
@@ -53,11 +68,21 @@ def _finnish_export(folder):
         for name, df in tables.items():
             df.to_excel(book, sheet_name=name, index=False)
     mapping = {
-        "cases": {"file": "asiakkuudet.csv", "encoding": "cp1252", "delimiter": ";", "date_format": "%d.%m.%Y",
-                  "columns": {v: k for k, v in FI_CASES.items()},
-                  "values": {"end_reason": {v: k for k, v in FI_REASONS.items()}}},
-        "staff": {"file": "lastensuojelu.xlsx", "sheet": "Henkilöstö", "decimal": ",", "date_format": "%d.%m.%Y",
-                  "columns": {v: k for k, v in FI_STAFF.items()}},
+        "cases": {
+            "file": "asiakkuudet.csv",
+            "encoding": "cp1252",
+            "delimiter": ";",
+            "date_format": "%d.%m.%Y",
+            "columns": {v: k for k, v in FI_CASES.items()},
+            "values": {"end_reason": {v: k for k, v in FI_REASONS.items()}},
+        },
+        "staff": {
+            "file": "lastensuojelu.xlsx",
+            "sheet": "Henkilöstö",
+            "decimal": ",",
+            "date_format": "%d.%m.%Y",
+            "columns": {v: k for k, v in FI_STAFF.items()},
+        },
         **{name: {"file": "lastensuojelu.xlsx", "sheet": name} for name in tables},
     }
     meta = {**meta, "tables": mapping}
@@ -88,8 +113,9 @@ def test_a_finnish_export_validates_through_its_mapping_with_the_original_rows(t
     assert {n: c["valid"] for n, c in counts.items()} == {n: c["valid"] for n, c in original.report.counts.items()}
     mapped = validate(folder)
     for name in ("cases", "staff"):
-        pd.testing.assert_frame_equal(mapped.tables[name].reset_index(drop=True),
-                                      original.tables[name].reset_index(drop=True), check_dtype=False)
+        pd.testing.assert_frame_equal(
+            mapped.tables[name].reset_index(drop=True), original.tables[name].reset_index(drop=True), check_dtype=False
+        )
     assert _digest(folder) == before  # raw data are never edited
 
 
@@ -101,16 +127,19 @@ def test_row_numbers_are_the_raw_files_counting_its_blank_line(tmp_path):
     assert rows and rows[0][0] == 5  # data row 5 = file line 6 (header line 1, blank line 4 counted)
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"encoding": "utf-8"}, "encoding: cp1252"),
-    ({"columns": {"Alkupvm": "opened", "Ei ole": "closed"}}, "has no column 'Ei ole'"),
-    ({"columns": {"Alkupvm": "start_day"}}, "'start_day' is not a column of cases"),
-    ({"file": "../elsewhere.csv"}, "without a path"),
-    ({"encoding": "klingon"}, "unknown encoding"),
-    ({"delimiter": ";;"}, "one character"),
-    ({"sheet": "x", "file": "missing.csv"}, "is not in the dataset folder"),
-    ({"oops": 1}, "oops"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"encoding": "utf-8"}, "encoding: cp1252"),
+        ({"columns": {"Alkupvm": "opened", "Ei ole": "closed"}}, "has no column 'Ei ole'"),
+        ({"columns": {"Alkupvm": "start_day"}}, "'start_day' is not a column of cases"),
+        ({"file": "../elsewhere.csv"}, "without a path"),
+        ({"encoding": "klingon"}, "unknown encoding"),
+        ({"delimiter": ";;"}, "one character"),
+        ({"sheet": "x", "file": "missing.csv"}, "is not in the dataset folder"),
+        ({"oops": 1}, "oops"),
+    ],
+)
 def test_a_mapping_problem_is_a_clear_error_naming_the_key(tmp_path, change, words):
     folder = _finnish_export(tmp_path / "raw")
     meta = yaml.safe_load((folder / "dataset.yaml").read_text(encoding="utf-8"))
@@ -173,8 +202,9 @@ def test_inspect_drafts_a_mapping_that_validates_after_two_lines_are_filled_in(t
 def test_inspect_marks_a_value_it_does_not_know_as_todo(tmp_path):
     folder = tmp_path / "raw"
     folder.mkdir()
-    (folder / "tiimit.csv").write_text("Tiimi;Kohde;Ryhmä;Mallin aloitus\nT1;S1;pilotti;1.1.2018\nT2;S1;kontrolli;\n",
-                                       encoding="utf-8")
+    (folder / "tiimit.csv").write_text(
+        "Tiimi;Kohde;Ryhmä;Mallin aloitus\nT1;S1;pilotti;1.1.2018\nT2;S1;kontrolli;\n", encoding="utf-8"
+    )
     result = CliRunner().invoke(app, ["inspect", str(folder)])
     assert result.exit_code == 0 and '"kontrolli": TODO' in result.output and '"pilotti": pilot' in result.output
 
@@ -206,20 +236,30 @@ def test_a_quarantined_mapped_row_keeps_its_cells_as_given_beside_the_mapped_one
     assert rows.loc[0, "as given: Alkupvm"].count(".") == 2  # dd.mm.yyyy, as in the file
 
 
-SV_CASES = {"case_id": "Ärende", "child_id": "Barn", "team_id": "Team", "opened": "Startdatum",
-            "closed": "Slutdatum", "end_reason": "Avslutningsorsak", "legal_basis": "Grund",
-            "age_at_opening": "Ålder", "sex": "Kön"}
+SV_CASES = {
+    "case_id": "Ärende",
+    "child_id": "Barn",
+    "team_id": "Team",
+    "opened": "Startdatum",
+    "closed": "Slutdatum",
+    "end_reason": "Avslutningsorsak",
+    "legal_basis": "Grund",
+    "age_at_opening": "Ålder",
+    "sex": "Kön",
+}
 
 
 def test_inspect_reads_a_swedish_export_of_a_bilingual_municipality(tmp_path):
     folder = tmp_path / "raw"
     folder.mkdir()
     cases = tiny_tables()[0]["cases"]
-    cases = cases.assign(end_reason=cases["end_reason"].map({"no_need": "inget behov", "placement": "placering",
-                                                              "moved": "flyttat"}),
-                         sex=cases["sex"].map({"F": "flicka", "M": "pojke"}))
-    cases.rename(columns=SV_CASES).to_csv(folder / "klientrelationer.csv", sep=";", index=False,
-                                          date_format="%d.%m.%Y", encoding="cp1252")
+    cases = cases.assign(
+        end_reason=cases["end_reason"].map({"no_need": "inget behov", "placement": "placering", "moved": "flyttat"}),
+        sex=cases["sex"].map({"F": "flicka", "M": "pojke"}),
+    )
+    cases.rename(columns=SV_CASES).to_csv(
+        folder / "klientrelationer.csv", sep=";", index=False, date_format="%d.%m.%Y", encoding="cp1252"
+    )
     draft = CliRunner().invoke(app, ["inspect", str(folder)])
     assert draft.exit_code == 0, draft.output
     text = draft.output.split("tables:")[1]
@@ -244,7 +284,9 @@ def test_a_synthetic_client_system_export_validates_to_the_same_tables_after_ins
     assert drafted.exit_code == 0, drafted.output
     text = (raw / "dataset.yaml").read_text(encoding="utf-8")
     assert [line.split(":")[0] for line in text.splitlines() if "TODO" in line and not line.startswith("#")] == [
-        "name", "extracted_on"]  # all a user must fill in; every table, column and value was decided
+        "name",
+        "extracted_on",
+    ]  # all a user must fill in; every table, column and value was decided
     text = text.replace("name: TODO", "name: harjoitus").replace("extracted_on: TODO", "extracted_on: 2021-12-31")
     (raw / "dataset.yaml").write_text(text, encoding="utf-8")
     checked = runner.invoke(app, ["validate", str(raw)])

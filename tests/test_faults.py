@@ -12,6 +12,7 @@ data with planted identifiers (test_leaks.py's), and scans what a failure
 leaves behind: terminal output, manifest, kept notebooks and logs, and the
 metadata of every image.
 """
+
 from __future__ import annotations
 
 import base64
@@ -73,8 +74,22 @@ def batch(tmp_path, dataset, faulty):
         write_params(SiteConfig(site=site, lang="en"), params / f"{site}.yaml")
 
     def render(*extra: str):
-        return runner.invoke(app, ["render", "--data", str(dataset), "--params", str(params), "--out",
-                                   str(tmp_path / "out"), "--notebook", str(faulty), *extra])
+        return runner.invoke(
+            app,
+            [
+                "render",
+                "--data",
+                str(dataset),
+                "--params",
+                str(params),
+                "--out",
+                str(tmp_path / "out"),
+                "--notebook",
+                str(faulty),
+                *extra,
+            ],
+        )
+
     return tmp_path / "out", render
 
 
@@ -131,8 +146,9 @@ def test_a_file_where_a_site_folder_must_go_fails_that_site_with_a_message(batch
     assert _statuses(manifest) == {"jyvaskyla": "done", "kuopio": "failed"}
     error = manifest["sites"]["kuopio"]["error"]
     assert error["stage"] == "worker"
-    assert re.fullmatch(r"cannot write (_work|kuopio) \(Not a directory\); fix it and run with --resume",
-                        error["message"]), error["message"]
+    assert re.fullmatch(
+        r"cannot write (_work|kuopio) \(Not a directory\); fix it and run with --resume", error["message"]
+    ), error["message"]
     assert str(out) not in json.dumps(manifest)
     (out / "kuopio").unlink()
     _resume_completes(out, render, manifest)
@@ -152,6 +168,7 @@ def test_a_full_disk_mid_batch_leaves_the_last_good_manifest(batch, monkeypatch)
                 real(path, content[: len(content) // 2], *args, **kw)
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
             return real(path, content, *args, **kw)
+
         return write
 
     monkeypatch.setattr(Path, "write_text", filling(real_text))
@@ -201,8 +218,20 @@ def _interrupt(out: Path, cmd: list[str], ready: Callable[[], bool], twice: bool
 
 
 def _command(out: Path, dataset: Path, faulty: Path) -> list[str]:
-    return [sys.executable, "-m", "evalkit", "render", "--data", str(dataset), "--params",
-            str(out.parent / "params"), "--out", str(out), "--notebook", str(faulty)]
+    return [
+        sys.executable,
+        "-m",
+        "evalkit",
+        "render",
+        "--data",
+        str(dataset),
+        "--params",
+        str(out.parent / "params"),
+        "--out",
+        str(out),
+        "--notebook",
+        str(faulty),
+    ]
 
 
 def test_ctrl_c_mid_batch_stops_at_once_and_resume_completes(batch, dataset, faulty):
@@ -213,6 +242,7 @@ def test_ctrl_c_mid_batch_stops_at_once_and_resume_completes(batch, dataset, fau
         if (out / "kuopio" / "_work" / "kernel.log").exists() and (out / "jyvaskyla" / "results.json").exists():
             slow_cell_started.append(time.monotonic())
         return bool(slow_cell_started) and time.monotonic() - slow_cell_started[0] > 8
+
     took, output = _interrupt(out, _command(out, dataset, faulty), in_slow_cell)
     assert took < 5  # not the 120 s the running cell would take
     assert "interrupted" in output and "--resume" in output
@@ -232,6 +262,7 @@ def test_ctrl_c_while_the_kernels_start_stops_within_five_seconds(batch, dataset
         if (out / "manifest.json").exists():
             planned.append(time.monotonic())
         return bool(planned) and time.monotonic() - planned[0] > 0.5
+
     took, output = _interrupt(out, _command(out, dataset, faulty), starting, twice)
     assert "interrupted" in output and "--resume" in output
     assert took < 5  # once took about 60 s: a killed kernel's warm-up waited for its whole timeout
@@ -265,8 +296,8 @@ def _png_texts(page: str) -> list[bytes]:
     for data in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page):
         png, at = base64.b64decode(data), 8
         while at < len(png):
-            size, kind = int.from_bytes(png[at:at + 4], "big"), png[at + 4:at + 8]
-            body = png[at + 8:at + 8 + size]
+            size, kind = int.from_bytes(png[at : at + 4], "big"), png[at + 4 : at + 8]
+            body = png[at + 8 : at + 8 + size]
             if kind in (b"tEXt", b"iTXt"):
                 texts.append(body)
             elif kind == b"zTXt":
@@ -290,19 +321,37 @@ def test_a_failing_site_leaks_no_identifier_in_messages_logs_notebooks_or_images
     nb = nbformat.read(REPORT_NOTEBOOK, as_version=4)
     nb.cells.insert(len(nb.cells) - 1, nbformat.v4.new_code_cell(LEAKY_CELL))
     nbformat.write(nb, tmp_path / "leaky.ipynb")
-    write_params(SiteConfig(site="kuopio", lang="fi", disclosure_threshold=THRESHOLD),
-                 tmp_path / "params" / "kuopio.yaml")
+    write_params(
+        SiteConfig(site="kuopio", lang="fi", disclosure_threshold=THRESHOLD), tmp_path / "params" / "kuopio.yaml"
+    )
     out = tmp_path / "out"
-    result = runner.invoke(app, ["render", "--data", str(data), "--params", str(tmp_path / "params"), "--out",
-                                 str(out), "--notebook", str(tmp_path / "leaky.ipynb")])
+    result = runner.invoke(
+        app,
+        [
+            "render",
+            "--data",
+            str(data),
+            "--params",
+            str(tmp_path / "params"),
+            "--out",
+            str(out),
+            "--notebook",
+            str(tmp_path / "leaky.ipynb"),
+        ],
+    )
     assert result.exit_code == 1, result.output
     kept = out / "kuopio" / "_work" / "report.ipynb"
     assert "KeyError" in kept.read_text(encoding="utf-8")  # still says what failed, for debugging
     needles = [*PLANTED.values(), code]
     machine = [str(tmp_path), str(tmp_path.resolve()), str(ROOT), sys.prefix, os.path.expanduser("~")]
     texts = {"terminal output": result.output}
-    texts.update({str(p.relative_to(out)): p.read_bytes().decode("utf-8", errors="replace")
-                  for p in out.rglob("*") if p.is_file()})
+    texts.update(
+        {
+            str(p.relative_to(out)): p.read_bytes().decode("utf-8", errors="replace")
+            for p in out.rglob("*")
+            if p.is_file()
+        }
+    )
     assert {"manifest.json", "index.html", "kuopio/report.html", "kuopio/_work/report.ipynb"} <= set(texts)
     found = {name: [n for n in needles if n in text] for name, text in texts.items()}
     assert not {k: v for k, v in found.items() if v}
@@ -317,8 +366,9 @@ def test_a_batch_started_to_ignore_ctrl_c_ignores_it(batch, dataset, faulty):
     inherited = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        proc = subprocess.Popen(_command(out, dataset, faulty), env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _command(out, dataset, faulty), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     finally:
         signal.signal(signal.SIGINT, inherited)
     try:

@@ -13,6 +13,7 @@ files by test_config.py (unsafe YAML) and the tests at the end of this file
 (paths, duplicated keys). Example counts are kept small: the whole module
 runs in well under a minute on two cores.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,19 @@ from evalkit.config import ParamsError, SiteConfig, load_params
 from evalkit.io import DatasetError, read_dataset, read_table
 from evalkit.schemas import TABLES
 
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-                phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink])
-FORMULAS = ["=cmd|' /C calc'!A0", "=HYPERLINK(\"http://x.invalid\",\"klikkaa\")", "+1+cmd|' /C calc'!A0",
-            "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0"]
+FUZZ = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+)
+FORMULAS = [
+    "=cmd|' /C calc'!A0",
+    '=HYPERLINK("http://x.invalid","klikkaa")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+]
 runner = CliRunner()
 
 
@@ -69,17 +79,28 @@ _MUTATIONS = st.sampled_from(["truncate", "flip", "insert", "delete", "empty"])
 
 
 @FUZZ
-@given(fmt=st.sampled_from(["csv", "parquet", "xlsx"]), table=st.sampled_from(TABLES), kind=_MUTATIONS,
-       where=st.floats(0, 1), junk=st.binary(min_size=1, max_size=8))
+@given(
+    fmt=st.sampled_from(["csv", "parquet", "xlsx"]),
+    table=st.sampled_from(TABLES),
+    kind=_MUTATIONS,
+    where=st.floats(0, 1),
+    junk=st.binary(min_size=1, max_size=8),
+)
 def test_a_corrupted_table_file_exits_cleanly_and_counts_reconcile(fmt, table, kind, where, junk):
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_tiny(Path(tmp) / "data", fmt)
         path = folder / f"{table}.{fmt}"
         body = path.read_bytes()
         at = int(where * (len(body) - 1))
-        path.write_bytes({"truncate": body[:at], "flip": body[:at] + bytes([body[at] ^ junk[0]]) + body[at + 1:],
-                          "insert": body[:at] + junk + body[at:], "delete": body[:at] + body[at + len(junk):],
-                          "empty": b""}[kind])
+        path.write_bytes(
+            {
+                "truncate": body[:at],
+                "flip": body[:at] + bytes([body[at] ^ junk[0]]) + body[at + 1 :],
+                "insert": body[:at] + junk + body[at:],
+                "delete": body[:at] + body[at + len(junk) :],
+                "empty": b"",
+            }[kind]
+        )
         code, output, report, files = _validate(folder)
         _clean_exit(code, output, report, files)
         if code == 2:
@@ -87,12 +108,27 @@ def test_a_corrupted_table_file_exits_cleanly_and_counts_reconcile(fmt, table, k
 
 
 # ------------------------------------------------------------------ hostile cell values
-_NUMBERS = st.one_of(st.integers(-10**40, 10**40).map(str), st.sampled_from(
-    ["1e400", "-1e309", "NaN", "inf", "-0", "0x1F", "1 000", "1,5", "١٢", "9" * 400]))
-_DATES = st.sampled_from(["31.2.2019", "2019-02-31", "29.02.2019", "0000-00-00", "9999-12-31", "2019-1-1",
-                          "1.1.2019", "20190101", "2019-01-01T25:00", "1900-01-00"])
-_TEXT = st.one_of(st.sampled_from(FORMULAS), st.text(min_size=1, max_size=30),
-                  st.integers(10**4, 10**6).map(lambda n: "x" * n))
+_NUMBERS = st.one_of(
+    st.integers(-(10**40), 10**40).map(str),
+    st.sampled_from(["1e400", "-1e309", "NaN", "inf", "-0", "0x1F", "1 000", "1,5", "١٢", "9" * 400]),
+)
+_DATES = st.sampled_from(
+    [
+        "31.2.2019",
+        "2019-02-31",
+        "29.02.2019",
+        "0000-00-00",
+        "9999-12-31",
+        "2019-1-1",
+        "1.1.2019",
+        "20190101",
+        "2019-01-01T25:00",
+        "1900-01-00",
+    ]
+)
+_TEXT = st.one_of(
+    st.sampled_from(FORMULAS), st.text(min_size=1, max_size=30), st.integers(10**4, 10**6).map(lambda n: "x" * n)
+)
 _HOSTILE = st.one_of(_NUMBERS, _DATES, _TEXT)
 
 
@@ -157,12 +193,17 @@ def _recode(folder: Path, table: str, how: str) -> None:
         path.write_text(text.replace(",", ";").replace("0.8", "0,8").replace("0.5", "0,5"), encoding="utf-8")
 
 
-@pytest.mark.parametrize("how, table, expected", [
-    ("bom", "cases", 0), ("bom", "sites", 0), ("crlf", "staff", 0),
-    ("latin-1", "sites", 2),     # Siilinjärvi: the message names the file and the encoding
-    ("semicolon", "staff", 1),   # read, the decimal commas set aside as type failures
-    ("semicolon", "cases", 0),   # no number with a decimal part: read as it is
-])
+@pytest.mark.parametrize(
+    "how, table, expected",
+    [
+        ("bom", "cases", 0),
+        ("bom", "sites", 0),
+        ("crlf", "staff", 0),
+        ("latin-1", "sites", 2),  # Siilinjärvi: the message names the file and the encoding
+        ("semicolon", "staff", 1),  # read, the decimal commas set aside as type failures
+        ("semicolon", "cases", 0),  # no number with a decimal part: read as it is
+    ],
+)
 def test_encodings_and_finnish_spreadsheet_exports(tmp_path, how, table, expected):
     folder = write_tiny(tmp_path / "data")
     _recode(folder, table, how)
@@ -173,13 +214,22 @@ def test_encodings_and_finnish_spreadsheet_exports(tmp_path, how, table, expecte
         assert "sites.csv" in output and "utf-8" in output
     if how == "semicolon" and table == "staff":
         assert [(f["column"], f["rule"], f["rows"]) for f in report["failures"] if f["table"] == "staff"] == [
-            ("fte", "type", [2, 3])]
+            ("fte", "type", [2, 3])
+        ]
     if code == 0:
         assert read_table(folder / f"{table}.csv").columns.tolist() == list(tiny_tables()[0][table].columns)
 
 
-@pytest.mark.parametrize("value, rule", [("31.2.2019", "type"), ("2019-02-31", "type"), ("1" + "0" * 400, "type"),
-                                         ("1e400", "type"), ("x" * 1_000_000, "type")])
+@pytest.mark.parametrize(
+    "value, rule",
+    [
+        ("31.2.2019", "type"),
+        ("2019-02-31", "type"),
+        ("1" + "0" * 400, "type"),
+        ("1e400", "type"),
+        ("x" * 1_000_000, "type"),
+    ],
+)
 def test_impossible_dates_and_numbers_are_type_failures(tmp_path, value, rule):
     tables, meta = tiny_tables()
     col = "opened" if value[0] in "32" else "age_at_opening"
@@ -188,7 +238,8 @@ def test_impossible_dates_and_numbers_are_type_failures(tmp_path, value, rule):
     code, output, report, files = _validate(write_tiny(tmp_path / "data", tables=tables, meta=meta))
     _clean_exit(code, output, report, files)
     assert [(f["column"], f["rule"], f["rows"]) for f in report["failures"] if f["table"] == "cases"] == [
-        (col, rule, [3])]
+        (col, rule, [3])
+    ]
 
 
 # ------------------------------------------------------------------ duplicated keys
@@ -211,8 +262,26 @@ def test_duplicated_rows_columns_and_manifest_keys(tmp_path):
 
 
 # ------------------------------------------------------------------ params cannot name paths
-@pytest.mark.parametrize("site", ["../../etc", "..", ".", "/etc/passwd", "a/b", "kuopio/../../x", "kuopio\n",
-                                  "kuopio\x00", "~root", "Kuopio", "", "kuo pio", "%2e%2e", "..\\x", "kuopio.yaml"])
+@pytest.mark.parametrize(
+    "site",
+    [
+        "../../etc",
+        "..",
+        ".",
+        "/etc/passwd",
+        "a/b",
+        "kuopio/../../x",
+        "kuopio\n",
+        "kuopio\x00",
+        "~root",
+        "Kuopio",
+        "",
+        "kuo pio",
+        "%2e%2e",
+        "..\\x",
+        "kuopio.yaml",
+    ],
+)
 def test_a_site_id_can_never_be_a_path(tmp_path, site):
     path = tmp_path / "p.yaml"
     path.write_text(json.dumps({"site": site}))  # JSON is YAML: every character arrives as written

@@ -6,6 +6,7 @@ message that says what to do, reconciled counts where the data were read, and
 no identity code, live formula or markup error in the terminal, the report
 or the quarantine files.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,11 +29,13 @@ CODE = generate_codes(1, seed=11)[0]
 def _validate(folder: Path) -> tuple[int, str, str]:
     """Exit code, terminal text, and every file validate wrote (report and quarantine), as one text."""
     out = folder.parent / "checked"
-    res = runner.invoke(app, ["validate", str(folder), "--quarantine", str(out / "q"), "--report",
-                              str(out / "report.json")])
+    res = runner.invoke(
+        app, ["validate", str(folder), "--quarantine", str(out / "q"), "--report", str(out / "report.json")]
+    )
     assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
-    written = "".join(p.read_text(encoding="utf-8") for p in sorted(out.rglob("*")) if p.is_file()) \
-        if out.exists() else ""
+    written = (
+        "".join(p.read_text(encoding="utf-8") for p in sorted(out.rglob("*")) if p.is_file()) if out.exists() else ""
+    )
     return res.exit_code, res.output, written
 
 
@@ -49,18 +52,23 @@ def _manifest(folder: Path, **changes) -> None:
 
 
 # ---------------------------------------------------------------- extracted_on: ISO only, no time zone
-@pytest.mark.parametrize("value, words", [
-    ("12.01.2022", "YYYY-MM-DD"),  # read as 1 December 2022 by a guessing parser
-    ("2021-12-31T00:00:00+02:00", "time zone"),  # once switched off every after-extraction check
-    ("2021-12-31 13:00:00", "YYYY-MM-DD"),
-    ("31/12/2021", "YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("12.01.2022", "YYYY-MM-DD"),  # read as 1 December 2022 by a guessing parser
+        ("2021-12-31T00:00:00+02:00", "time zone"),  # once switched off every after-extraction check
+        ("2021-12-31 13:00:00", "YYYY-MM-DD"),
+        ("31/12/2021", "YYYY-MM-DD"),
+    ],
+)
 def test_extracted_on_is_a_day_in_iso_form_or_a_clear_error(tmp_path, value, words):
     folder = write_tiny(tmp_path / "d")
     text = (folder / "dataset.yaml").read_text(encoding="utf-8")
     (folder / "dataset.yaml").write_text(
-        "\n".join(f"extracted_on: {value}" if line.startswith("extracted_on:") else line
-                  for line in text.splitlines()) + "\n", encoding="utf-8")
+        "\n".join(f"extracted_on: {value}" if line.startswith("extracted_on:") else line for line in text.splitlines())
+        + "\n",
+        encoding="utf-8",
+    )
     code, output, _ = _validate(folder)
     assert code == 2 and words in output and "Traceback" not in output, output
 
@@ -147,7 +155,7 @@ def test_a_formula_after_a_separator_or_in_a_header_never_reaches_excel_live(tmp
     tables, meta = tiny_tables()
     cases = tables["cases"].astype({"closed": object})
     cases.loc[0, "closed"] = cell  # not a date: the row goes to quarantine with the cell as given
-    tables["cases"] = cases.assign(**{"=HYPERLINK(\"x\")": "1"})
+    tables["cases"] = cases.assign(**{'=HYPERLINK("x")': "1"})
     folder = write_tiny(tmp_path / "d", tables=tables, meta=meta)
     code, output, _ = _validate(folder)
     assert code == 1, output
@@ -215,13 +223,16 @@ def _rules_of(folder: Path, table: str) -> dict[str, list[int]]:
     return {f["rule"]: f["rows"] for f in report["failures"] if f["table"] == table}
 
 
-@pytest.mark.parametrize("table, column, value, rule", [
-    ("cases", "opened", pd.Timestamp("1700-01-01"), "before_1990"),
-    ("placements", "date", pd.Timestamp("1989-12-31"), "before_1990"),
-    ("contacts", "minutes", 1e308, "over_24_hours"),
-    ("contacts", "minutes", 1441.0, "over_24_hours"),
-    ("absences", "start", pd.Timestamp("1992-01-01"), "longer_than_25_years"),
-])
+@pytest.mark.parametrize(
+    "table, column, value, rule",
+    [
+        ("cases", "opened", pd.Timestamp("1700-01-01"), "before_1990"),
+        ("placements", "date", pd.Timestamp("1989-12-31"), "before_1990"),
+        ("contacts", "minutes", 1e308, "over_24_hours"),
+        ("contacts", "minutes", 1441.0, "over_24_hours"),
+        ("absences", "start", pd.Timestamp("1992-01-01"), "longer_than_25_years"),
+    ],
+)
 def test_implausible_values_fail_a_rule_of_their_own(tmp_path, table, column, value, rule):
     tables, meta = tiny_tables()
     tables[table] = tables[table].copy()
@@ -263,10 +274,13 @@ def test_two_identical_contacts_on_a_day_are_not_a_repeated_file(tmp_path):
 
 
 # ---------------------------------------------------------------- undeclared formats: say what to declare
-@pytest.mark.parametrize("table, column, words", [
-    ("staff", "fte", 'fte has decimal commas (e.g. row 1): declare decimal: ","'),
-    ("cases", "opened", 'opened: dates look like dd.mm.yyyy (e.g. row 1): declare date_format: "%d.%m.%Y"'),
-])
+@pytest.mark.parametrize(
+    "table, column, words",
+    [
+        ("staff", "fte", 'fte has decimal commas (e.g. row 1): declare decimal: ","'),
+        ("cases", "opened", 'opened: dates look like dd.mm.yyyy (e.g. row 1): declare date_format: "%d.%m.%Y"'),
+    ],
+)
 def test_an_undeclared_finnish_format_gets_a_hint_naming_what_to_declare(tmp_path, table, column, words):
     tables, meta = tiny_tables()
     df = tables[table].astype({column: object})
@@ -325,7 +339,8 @@ def test_quarantine_files_for_finnish_excel_use_semicolons_and_a_bom(tmp_path):
     assert result.exit_code == 1, result.output
     data = (q / "teams.csv").read_bytes()
     assert data.startswith("\ufeff".encode("utf-8")) and data.decode("utf-8-sig").splitlines()[0].startswith(
-        "row_number;broken_rules;")
+        "row_number;broken_rules;"
+    )
     assert not list(q.glob(".*.tmp"))  # written whole, through a temporary file
 
 
@@ -384,6 +399,7 @@ def test_a_full_disk_while_quarantining_leaves_no_file_cut_mid_row(tmp_path, mon
             real(path, content[: len(content) // 2], *args, **kw)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real(path, content, *args, **kw)
+
     monkeypatch.setattr(Path, "write_text", full)
     result = runner.invoke(app, ["validate", str(folder), "--quarantine", str(q)])
     monkeypatch.undo()

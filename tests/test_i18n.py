@@ -1,4 +1,5 @@
 """Report labels and number formats in fi, sv and en."""
+
 from __future__ import annotations
 
 import datetime as dt

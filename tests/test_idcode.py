@@ -1,4 +1,5 @@
 """Tests of evalkit.idcode: the henkilötunnus check character and calendar date."""
+
 import pandas as pd
 import pytest
 
@@ -13,15 +14,18 @@ def test_published_example_and_check_character():
     assert CHECK_CHARS[131052308 % 31] == "T"
 
 
-@pytest.mark.parametrize("value", [
-    "131052-308U",   # wrong check character
-    "310252-308T",   # 31 Feb is no date (check char irrelevant)
-    "131352-308T",   # month 13
-    "131052Q308T",   # Q is no century sign
-    "2019-12-31",    # a date
-    "C131052308T",   # no century sign: a pseudonym
-    "9131052-308T",  # inside a longer run of digits
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "131052-308U",  # wrong check character
+        "310252-308T",  # 31 Feb is no date (check char irrelevant)
+        "131352-308T",  # month 13
+        "131052Q308T",  # Q is no century sign
+        "2019-12-31",  # a date
+        "C131052308T",  # no century sign: a pseudonym
+        "9131052-308T",  # inside a longer run of digits
+    ],
+)
 def test_non_codes(value):
     assert not is_code(value)
 

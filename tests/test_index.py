@@ -4,6 +4,7 @@ The BCG vaccine trials (metafor ``dat.bcg``) stand in for 13 sites: their
 pooled result is published (metafor's dat.bcg example; docs/REFERENCES.md),
 so the index's numbers can be checked against metafor's.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,28 +24,47 @@ from evalkit.index import pooled_estimates, site_estimates, write_index
 from evalkit.meta import pool
 
 
-
 def _bcg_results() -> dict[str, dict]:
     d = pd.read_csv(datasets.path("dat_bcg"))
     yi = np.log((d.tpos / (d.tpos + d.tneg)) / (d.cpos / (d.cpos + d.cneg)))
     vi = 1 / d.tpos - 1 / (d.tpos + d.tneg) + 1 / d.cpos - 1 / (d.cpos + d.cneg)
     z = 1.959964
-    return {f"trial_{t}": {"site": f"trial_{t}", "key_estimates": {
-        "hr_placement": {"estimate": float(y), "se": float(np.sqrt(v)), "ratio": float(np.exp(y)),
-                         "ci_low": float(y - z * np.sqrt(v)), "ci_high": float(y + z * np.sqrt(v))}}}
-        for t, y, v in zip(d.trial, yi, vi)}
+    return {
+        f"trial_{t}": {
+            "site": f"trial_{t}",
+            "key_estimates": {
+                "hr_placement": {
+                    "estimate": float(y),
+                    "se": float(np.sqrt(v)),
+                    "ratio": float(np.exp(y)),
+                    "ci_low": float(y - z * np.sqrt(v)),
+                    "ci_high": float(y + z * np.sqrt(v)),
+                }
+            },
+        }
+        for t, y, v in zip(d.trial, yi, vi)
+    }
 
 
 def test_site_estimates_keeps_only_weighable_estimates_and_flags_ratios():
     ci = {"ci_low": -1.0, "ci_high": 2.0}
-    docs = {"a": {"key_estimates": {"x": {"estimate": 0.1, "se": 0.2, "ratio": 1.1, **ci},
-                                    "y": {"estimate": 0.3, "se": 0.0, "ratio": None, **ci},
-                                    "z": {"estimate": None, "se": 0.1, "ratio": None, **ci},
-                                    "d": {"estimate": 0.3, "se": 0.1, "ratio": None, "ci_low": None,
-                                          "ci_high": None}}},  # descriptive: no interval, not pooled
-            "b": {"key_estimates": {"x": {"estimate": 0.2, "se": None, "ratio": 1.2, **ci},
-                                    "w": {"estimate": 1.5, "se": 0.5, "ratio": None, **ci}}},
-            "c": {}}
+    docs = {
+        "a": {
+            "key_estimates": {
+                "x": {"estimate": 0.1, "se": 0.2, "ratio": 1.1, **ci},
+                "y": {"estimate": 0.3, "se": 0.0, "ratio": None, **ci},
+                "z": {"estimate": None, "se": 0.1, "ratio": None, **ci},
+                "d": {"estimate": 0.3, "se": 0.1, "ratio": None, "ci_low": None, "ci_high": None},
+            }
+        },  # descriptive: no interval, not pooled
+        "b": {
+            "key_estimates": {
+                "x": {"estimate": 0.2, "se": None, "ratio": 1.2, **ci},
+                "w": {"estimate": 1.5, "se": 0.5, "ratio": None, **ci},
+            }
+        },
+        "c": {},
+    }
     est = site_estimates(docs)
     assert est[["site", "name", "ratio"]].values.tolist() == [["a", "x", True], ["b", "w", False]]
 
@@ -60,7 +80,7 @@ def test_index_shows_each_sites_own_interval_and_municipality_as_text(tmp_path):
         (tmp_path / site / "results.json").write_text(json.dumps(doc))
         manifest.record(site, {"status": "done", "report": f"{site}/report.html"})
     page = write_index(tmp_path, manifest, "en").read_text()
-    table = page[page.index('<table class="forest-numbers">'):]
+    table = page[page.index('<table class="forest-numbers">') :]
     assert "<th>Kuopio</th>" in table and "0.01\u20137.00" in table
     assert ">trial_1<" not in page  # shown by its name, never its id (the id stays in the link only)
 
@@ -81,8 +101,15 @@ def test_pooled_estimate_matches_metafor_on_the_bcg_trials():
 
 
 def test_pooled_estimates_equal_meta_pool_and_say_why_one_is_not_pooled():
-    est = pd.DataFrame({"site": ["a", "b", "c", "a"], "name": ["x", "x", "x", "y"],
-                        "estimate": [0.1, 0.4, -0.2, 0.3], "se": [0.2, 0.1, 0.3, 0.1], "ratio": True})
+    est = pd.DataFrame(
+        {
+            "site": ["a", "b", "c", "a"],
+            "name": ["x", "x", "x", "y"],
+            "estimate": [0.1, 0.4, -0.2, 0.3],
+            "se": [0.2, 0.1, 0.3, 0.1],
+            "ratio": True,
+        }
+    )
     out = pooled_estimates(est)
     direct = pool(yi=[0.1, 0.4, -0.2], vi=[0.04, 0.01, 0.09], method="REML")
     assert out["x"]["pooled"]["estimate"] == pytest.approx(direct["pooled"]["estimate"], rel=1e-12)
@@ -99,8 +126,10 @@ def index_page(tmp_path) -> tuple[Path, str]:
         doc["results"] = {"duration": {"cox_placement": {"stats": {"n": 987651, "events": 3}}}}
         (tmp_path / site / "results.json").write_text(json.dumps(doc))
         manifest.record(site, {"status": "done", "report": f"{site}/report.html"})
-    manifest.record("lost_site", {"status": "failed", "report": "lost_site/report.html",
-                                  "error": {"type": "KeyError", "message": "withheld"}})
+    manifest.record(
+        "lost_site",
+        {"status": "failed", "report": "lost_site/report.html", "error": {"type": "KeyError", "message": "withheld"}},
+    )
     manifest.record("typo", {"status": "failed", "error": {"type": "ParamsError", "message": "params/typo.yaml"}})
     manifest.set_batch(dataset="bcg", dataset_sha256="ab" * 32)
     write_index(tmp_path, manifest, "fi")
@@ -119,8 +148,10 @@ def test_index_lists_every_site_with_status_and_links_in_the_language(index_page
 def test_index_states_the_pooled_result_with_decimal_commas(index_page):
     _, page = index_page
     # metafor knha, as above: RR 0.49 (0.33-0.73), prediction interval 0.14-1.76, I2 92.22%
-    assert "Yhdistetty estimaatti 0,49 (95 %:n luottamusväli 0,33…0,73); ennusteväli uudelle kohteelle " \
-           "0,14…1,76; 13 kohdetta; heterogeenisuus I² 92\u00a0%." in page
+    assert (
+        "Yhdistetty estimaatti 0,49 (95 %:n luottamusväli 0,33…0,73); ennusteväli uudelle kohteelle "
+        "0,14…1,76; 13 kohdetta; heterogeenisuus I² 92\u00a0%." in page
+    )
 
 
 def test_index_forest_plot_is_an_inline_png_with_pixels(index_page):
@@ -139,10 +170,13 @@ def test_index_shows_no_counts_of_people_and_no_scripts(index_page):
     assert "<script" not in page and "http" not in page
 
 
-@pytest.mark.parametrize("lang, heading, sentence", [
-    ("en", "Pooled result across sites", "Pooled estimate 0.49 (95% CI 0.33\u20130.73)"),
-    ("sv", "Sammanvägt resultat för orterna", "Sammanvägd skattning 0,49 (95 % konfidensintervall 0,33\u20260,73)"),
-])
+@pytest.mark.parametrize(
+    "lang, heading, sentence",
+    [
+        ("en", "Pooled result across sites", "Pooled estimate 0.49 (95% CI 0.33\u20130.73)"),
+        ("sv", "Sammanvägt resultat för orterna", "Sammanvägd skattning 0,49 (95 % konfidensintervall 0,33\u20260,73)"),
+    ],
+)
 def test_index_in_english_and_swedish(tmp_path, lang, heading, sentence):
     manifest = Manifest(tmp_path)
     for site, doc in _bcg_results().items():

@@ -1,4 +1,5 @@
 """Tests of evalkit.io readers: formats round-trip; unreadable input is a DatasetError."""
+
 import pandas as pd
 import pytest
 
@@ -34,12 +35,15 @@ def test_semicolon_csv_from_finnish_spreadsheets(tmp_path):
     assert read_table(p).to_dict("records") == [{"site_id": "S1", "municipality": "Kuopio"}]
 
 
-@pytest.mark.parametrize("content, why", [
-    (b"", "empty file"),
-    (b"site_id,municipality\nS1,Kuopio,extra,cells\n", "cannot be read"),
-    (b"site_id,municipality\nS1,Kuop\xe4io\n", "cannot be read"),       # Latin-1, not UTF-8
-    (b"site_id,site_id\nS1,S2\n", "more than once"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        (b"", "empty file"),
+        (b"site_id,municipality\nS1,Kuopio,extra,cells\n", "cannot be read"),
+        (b"site_id,municipality\nS1,Kuop\xe4io\n", "cannot be read"),  # Latin-1, not UTF-8
+        (b"site_id,site_id\nS1,S2\n", "more than once"),
+    ],
+)
 def test_unreadable_csv(tmp_path, content, why):
     p = tmp_path / "sites.csv"
     p.write_bytes(content)

@@ -6,6 +6,7 @@ functions), so a lazy import cannot slip past. Inside the package, modules
 import each other by their room path (``evalkit.stats.survival``), never by
 the short names kept for users (``evalkit.survival``).
 """
+
 from __future__ import annotations
 
 import ast
@@ -86,8 +87,13 @@ def test_no_module_imports_from_a_layer_above_its_own():
 
 
 def test_statistics_take_dataframes_and_know_nothing_of_data_files_or_sites():
-    wrong = [f"{p.relative_to(PACKAGE)} imports from {room}" for p in _modules() if _room(p) == "stats"
-             for room in _imported_rooms(p) if _layer(room) not in STATISTICS_MAY_USE]
+    wrong = [
+        f"{p.relative_to(PACKAGE)} imports from {room}"
+        for p in _modules()
+        if _room(p) == "stats"
+        for room in _imported_rooms(p)
+        if _layer(room) not in STATISTICS_MAY_USE
+    ]
     assert wrong == []
 
 

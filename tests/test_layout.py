@@ -12,6 +12,7 @@
 
 A new public estimator must be added to ``CALLS``: the first test fails until it is.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -47,12 +48,20 @@ def _data() -> dict[str, pd.DataFrame]:
     rates["on"] = rates["treated"] * rates["post"]
     rates["years"] = 10.0
     rates["days"] = rng.poisson(30, len(rates))
-    return {"ck": datasets.load("card_krueger_mhe"), "mp": mp, "ma": datasets.load("mixed_anova"),
-            "few": pd.read_csv(datasets.path("did_few_clusters")), "lung": pd.read_csv(datasets.path("lung")),
-            "bmt": pd.read_csv(datasets.path("bmtcrr")), "bcg": pd.read_csv(datasets.path("dat_bcg")),
-            "ships": ships[ships["service"] > 0], "series": series,
-            "series2": pd.concat([series, series.assign(g=1, y=rng.poisson(60, 48))]), "panel": panel,
-            "rates": rates}
+    return {
+        "ck": datasets.load("card_krueger_mhe"),
+        "mp": mp,
+        "ma": datasets.load("mixed_anova"),
+        "few": pd.read_csv(datasets.path("did_few_clusters")),
+        "lung": pd.read_csv(datasets.path("lung")),
+        "bmt": pd.read_csv(datasets.path("bmtcrr")),
+        "bcg": pd.read_csv(datasets.path("dat_bcg")),
+        "ships": ships[ships["service"] > 0],
+        "series": series,
+        "series2": pd.concat([series, series.assign(g=1, y=rng.poisson(60, 48))]),
+        "panel": panel,
+        "rates": rates,
+    }
 
 
 D = _data()
@@ -68,8 +77,9 @@ CALLS = {
     "effects.ols": lambda m: m.ols(D["ck"], "fte ~ nj * d"),
     "survival.km": lambda m: m.km(D["lung"], "time", "status", group="sex"),
     "survival.median_survival": lambda m: m.median_survival(D["lung"], "time", "status", group="sex"),
-    "survival.quantile_survival": lambda m: m.quantile_survival(D["lung"], "time", "status", q=[.25, .5],
-                                                                group="sex"),
+    "survival.quantile_survival": lambda m: m.quantile_survival(
+        D["lung"], "time", "status", q=[0.25, 0.5], group="sex"
+    ),
     "survival.survival_at": lambda m: m.survival_at(D["lung"], "time", "status", [100, 200], group="sex"),
     "survival.rmst": lambda m: m.rmst(D["lung"], "time", "status", tau=365, group="sex"),
     "survival.logrank": lambda m: m.logrank(D["lung"], "time", "status", "sex"),
@@ -93,14 +103,19 @@ CALLS = {
     "design.mde": lambda m: m.mde(clusters_per_arm=10, cluster_size=20, icc=0.05),
     "design.power": lambda m: m.power(effect=0.3, clusters_per_arm=10, cluster_size=20, icc=0.05),
     "design.estimable": lambda m: m.estimable(D["few"], "did", group="pilot", time="post", cluster="team"),
-    "design.require_estimable": lambda m: m.require_estimable(D["few"], "did", group="pilot", time="post",
-                                                              cluster="team"),
+    "design.require_estimable": lambda m: m.require_estimable(
+        D["few"], "did", group="pilot", time="post", cluster="team"
+    ),
 }
 #: tests of the whole model or of all groups together: their statistic lives in .stats
 MODEL_TESTS = {"survival.logrank", "survival.gray_test"}
 #: curves: long tables keyed by a time or probability column within their group column
-CURVES = {"survival.km": "time", "survival.survival_at": "time", "survival.cif": "time",
-          "survival.quantile_survival": "q"}
+CURVES = {
+    "survival.km": "time",
+    "survival.survival_at": "time",
+    "survival.cif": "time",
+    "survival.quantile_survival": "q",
+}
 #: one row per row of the caller's data, indexed as the data are (to join back)
 ROWS_OF_DATA = {"meta.effect_sizes": "bcg"}
 
@@ -137,7 +152,7 @@ def test_the_index_names_the_quantity(results, name):
     elif name in CURVES:
         key = [c for c in table.columns[:2] if c != CURVES[name]] + [CURVES[name]]
         assert isinstance(table.index, pd.RangeIndex) and table.index.name is None
-        assert list(table.columns[:len(key)]) == key, "a curve starts with its group and time columns"
+        assert list(table.columns[: len(key)]) == key, "a curve starts with its group and time columns"
         assert not table.duplicated(key).any(), "a curve has one row per group and time"
     else:
         assert not isinstance(table.index, pd.RangeIndex), "a row number does not name a quantity"
@@ -148,8 +163,12 @@ def test_the_index_names_the_quantity(results, name):
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_no_column_repeats_another_under_a_second_name(results, name):
     table = results[name].table.select_dtypes("number")
-    same = [(a, b) for i, a in enumerate(table.columns) for b in table.columns[i + 1:]
-            if table[a].notna().any() and table[a].equals(table[b])]
+    same = [
+        (a, b)
+        for i, a in enumerate(table.columns)
+        for b in table.columns[i + 1 :]
+        if table[a].notna().any() and table[a].equals(table[b])
+    ]
     assert same == []
 
 

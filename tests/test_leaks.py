@@ -5,6 +5,7 @@ planting distinctive identifiers in every identifier column, a valid Finnish
 identity code, and a disclosure threshold so high that many counts are small.
 Every file the batch leaves in the output folder is then scanned as text.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -18,8 +19,13 @@ from evalkit.idcode import generate_codes
 from evalkit.io import write_dataset
 from evalkit.synth import synthesise
 
-PLANTED = {"case": "PLANTEDCASE0001", "child": "PLANTEDCHILD0001", "worker": "PLANTEDWORKER0001",
-           "team": "plantedteam0001", "respondent": "PLANTEDRESP0001"}
+PLANTED = {
+    "case": "PLANTEDCASE0001",
+    "child": "PLANTEDCHILD0001",
+    "worker": "PLANTEDWORKER0001",
+    "team": "plantedteam0001",
+    "respondent": "PLANTEDRESP0001",
+}
 THRESHOLD = 40
 
 
@@ -36,7 +42,8 @@ def _plant(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     for name in ("staff", "absences", "time_use"):
         t[name]["worker_id"] = t[name]["worker_id"].replace({worker: PLANTED["worker"]})
     t["surveys"]["respondent_id"] = t["surveys"]["respondent_id"].replace(
-        {t["surveys"]["respondent_id"].iloc[0]: PLANTED["respondent"]})
+        {t["surveys"]["respondent_id"].iloc[0]: PLANTED["respondent"]}
+    )
     return t
 
 
@@ -86,7 +93,6 @@ def test_small_cells_are_shown_as_below_the_threshold_and_the_report_says_so(ren
     html = (rendered["out"] / "kuopio" / "report.html").read_text(encoding="utf-8")
     assert f"&lt;{THRESHOLD}" in html or f"<{THRESHOLD}" in html
     assert "..</td>" in html or ">..<" in html  # secondary suppression is visible as such
-
 
 
 def test_no_json_file_in_the_output_folder_holds_a_count_under_the_threshold(rendered):

@@ -6,6 +6,7 @@ which checks rma() against Stata metan; test_misc_rma_uni.r;
 test_analysis_example_normand1999.r, which checks against Normand 1999's
 printed tables), and from independent computations (statsmodels, matrix forms).
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,6 @@ from evalkit import datasets
 from evalkit import InputError
 from evalkit import meta
 from evalkit.meta import effect_sizes, forest_data, pool
-
 
 
 @pytest.fixture(scope="module")
@@ -105,19 +105,19 @@ def test_bcg_prediction_interval(rr):
     assert (round(math.exp(t_pi["pi_low"]), 2), round(math.exp(t_pi["pi_high"]), 2)) == (0.14, 1.76)
 
 
-@pytest.mark.parametrize("measure, method, expected", [
-    # R: metafor tests/testthat/test_misc_metan_vs_rma.uni_with_dat.bcg.r
-    # (rma(yi, vi, data=dat, method=...) checked against Stata metan)
-    ("RR", "FE", dict(estimate=-0.4303, ci_low=-0.5097, ci_high=-0.3509, z=-10.6247, q=152.2330)),
-    ("RR", "DL", dict(estimate=-0.7141, ci_low=-1.0644, ci_high=-0.3638, z=-3.9952, tau2=0.3088,
-                      i2=92.1173)),
-    ("OR", "FE", dict(estimate=-0.4361, ci_low=-0.5190, ci_high=-0.3533, z=-10.3190, q=163.1649)),
-    ("OR", "DL", dict(estimate=-0.7474, ci_low=-1.1242, ci_high=-0.3706, z=-3.8873, tau2=0.3663,
-                      i2=92.6455)),
-    ("RD", "FE", dict(estimate=-0.0009, ci_low=-0.0014, ci_high=-0.0005, z=-4.0448, q=276.4737)),
-    ("RD", "DL", dict(estimate=-0.0071, ci_low=-0.0101, ci_high=-0.0040, z=-4.5128, tau2=0.0000,
-                      i2=95.6596)),
-])
+@pytest.mark.parametrize(
+    "measure, method, expected",
+    [
+        # R: metafor tests/testthat/test_misc_metan_vs_rma.uni_with_dat.bcg.r
+        # (rma(yi, vi, data=dat, method=...) checked against Stata metan)
+        ("RR", "FE", dict(estimate=-0.4303, ci_low=-0.5097, ci_high=-0.3509, z=-10.6247, q=152.2330)),
+        ("RR", "DL", dict(estimate=-0.7141, ci_low=-1.0644, ci_high=-0.3638, z=-3.9952, tau2=0.3088, i2=92.1173)),
+        ("OR", "FE", dict(estimate=-0.4361, ci_low=-0.5190, ci_high=-0.3533, z=-10.3190, q=163.1649)),
+        ("OR", "DL", dict(estimate=-0.7474, ci_low=-1.1242, ci_high=-0.3706, z=-3.8873, tau2=0.3663, i2=92.6455)),
+        ("RD", "FE", dict(estimate=-0.0009, ci_low=-0.0014, ci_high=-0.0005, z=-4.0448, q=276.4737)),
+        ("RD", "DL", dict(estimate=-0.0071, ci_low=-0.0101, ci_high=-0.0040, z=-4.5128, tau2=0.0000, i2=95.6596)),
+    ],
+)
 def test_bcg_against_metafor_tests(bcg, measure, method, expected):
     res = pool(_es(bcg, measure), yi="yi", vi="vi", method=method)
     got = {**res["pooled"].to_dict(), **res.stats}
@@ -125,11 +125,14 @@ def test_bcg_against_metafor_tests(bcg, measure, method, expected):
         assert round(got[key], 4) == value, key
 
 
-@pytest.mark.parametrize("method, expected", [
-    # R: predict(rma(yi, vi, data=dat, method=...), transf=exp), same metafor test file
-    ("FE", (0.6503, 0.6007, 0.7040)),
-    ("DL", (0.4896, 0.3449, 0.6950)),
-])
+@pytest.mark.parametrize(
+    "method, expected",
+    [
+        # R: predict(rma(yi, vi, data=dat, method=...), transf=exp), same metafor test file
+        ("FE", (0.6503, 0.6007, 0.7040)),
+        ("DL", (0.4896, 0.3449, 0.6950)),
+    ],
+)
 def test_bcg_exponentiated_predictions(rr, method, expected):
     row = pool(rr, yi="yi", vi="vi", method=method)["pooled"]
     assert tuple(round(math.exp(row[c]), 4) for c in ("estimate", "ci_low", "ci_high")) == expected
@@ -155,8 +158,11 @@ def test_pm_solves_generalised_q_and_matches_iterated_dl(rr):
     # metafor: se.tau2 <- sqrt(2*k^2/(k-p) / sum(wi)^2); equal to its long PV form
     p = np.diag(w) - np.outer(w, w) / w.sum()
     pv = p @ np.diag(v)
-    long = math.sqrt((13 / 12) ** 2 / w.sum() ** 2 * (2 * np.sum(pv * pv.T) + 4 * tau2 * np.sum(pv * p)
-                                                       + 2 * tau2**2 * np.sum(p * p)))
+    long = math.sqrt(
+        (13 / 12) ** 2
+        / w.sum() ** 2
+        * (2 * np.sum(pv * pv.T) + 4 * tau2 * np.sum(pv * p) + 2 * tau2**2 * np.sum(p * p))
+    )
     assert res.stats["tau2_se"] == pytest.approx(long, rel=1e-10)
 
 
@@ -246,8 +252,11 @@ def test_normand1999_mean_differences_tables():
     md = pd.DataFrame({"yi": d.m1i - d.m2i, "vi": sp2 * (1 / d.n1i + 1 / d.n2i)})
     assert md["yi"].tolist() == [-20, -2, -55, -71, -4, 1, 11, -10, 7]
     assert md["vi"].round(2).tolist() == [40.59, 2.05, 15.28, 150.22, 20.19, 1.22, 95.38, 8.03, 20.69]
-    expected = {"FE": (-3.49, -5.03, -1.96, None), "DL": (-14.10, -24.45, -3.75, 218.72),
-                "REML": (-15.12, -32.67, 2.43, 685.20)}
+    expected = {
+        "FE": (-3.49, -5.03, -1.96, None),
+        "DL": (-14.10, -24.45, -3.75, 218.72),
+        "REML": (-15.12, -32.67, 2.43, 685.20),
+    }
     for method, (est, lo, hi, tau2) in expected.items():
         res = pool(md, yi="yi", vi="vi", method=method)
         row = res["pooled"]
@@ -296,8 +305,7 @@ def test_double_zero_tables_are_kept():
 
 
 def test_forest_data_weights_and_summary_rows(bcg, rr):
-    fd = forest_data(rr.assign(author=bcg["author"] + " " + bcg["year"].astype(str)),
-                     yi="yi", vi="vi", label="author")
+    fd = forest_data(rr.assign(author=bcg["author"] + " " + bcg["year"].astype(str)), yi="yi", vi="vi", label="author")
     fit = pool(rr, yi="yi", vi="vi")
     studies = fd.table[fd.table["kind"] == "study"]
     assert len(studies) == 13 and studies.index[0] == "Aronson 1948"

@@ -1,4 +1,5 @@
 """Every notebook in notebooks/ runs for one small synthetic site, stays thin, and is paired with jupytext."""
+
 from __future__ import annotations
 
 import ast
@@ -24,8 +25,15 @@ EXTRA = {"site_report": {"researcher_dir": str}}
 
 def test_every_report_notebook_is_there_and_paired():
     names = {p.stem for p in PAIRED}
-    assert {"10_data_quality", "20_effects", "30_case_duration", "40_costs", "50_sick_leave", "60_workforce",
-            "site_report"} <= names
+    assert {
+        "10_data_quality",
+        "20_effects",
+        "30_case_duration",
+        "40_costs",
+        "50_sick_leave",
+        "60_workforce",
+        "site_report",
+    } <= names
     for py in PAIRED:
         ipynb = py.with_suffix(".ipynb")
         assert ipynb.exists(), f"{ipynb.name} missing: run jupytext --sync {py.name}"
@@ -43,14 +51,27 @@ def test_notebooks_are_thin(path):
     assigned = {node.target.id: node for node in tree.body if isinstance(node, ast.AnnAssign)}
     expected = {**PARAMETERS, **EXTRA.get(path.stem, {})}
     assert len(assigned) == len(tree.body) and set(assigned) == set(expected)
-    assert all(isinstance(node.value, ast.Constant) and isinstance(node.value.value, expected[name])
-               for name, node in assigned.items())
+    assert all(
+        isinstance(node.value, ast.Constant) and isinstance(node.value.value, expected[name])
+        for name, node in assigned.items()
+    )
     assert "report.load_config(" in cells[2].source
     for cell in cells[2:]:
         if cell.cell_type == "code":
             for node in ast.walk(ast.parse(cell.source)):
-                assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While, ast.Lambda,
-                                             ast.ListComp, ast.DictComp, ast.GeneratorExp)), cell.source
+                assert not isinstance(
+                    node,
+                    (
+                        ast.FunctionDef,
+                        ast.ClassDef,
+                        ast.For,
+                        ast.While,
+                        ast.Lambda,
+                        ast.ListComp,
+                        ast.DictComp,
+                        ast.GeneratorExp,
+                    ),
+                ), cell.source
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +88,14 @@ def test_notebook_runs_for_one_synthetic_site(path, data_dir, tmp_path):
     out_dir = tmp_path / "out"
     lang = "sv" if path.stem == "site_report" else "en"
     executed = tmp_path / path.with_suffix(".ipynb").name
-    pm.execute_notebook(str(path.with_suffix(".ipynb")), str(executed), kernel_name="python3", cwd=str(NOTEBOOKS),
-                        progress_bar=False, parameters={"site": "kuopio", "data_dir": str(data_dir),
-                                                        "lang": lang, "out_dir": str(out_dir)})
+    pm.execute_notebook(
+        str(path.with_suffix(".ipynb")),
+        str(executed),
+        kernel_name="python3",
+        cwd=str(NOTEBOOKS),
+        progress_bar=False,
+        parameters={"site": "kuopio", "data_dir": str(data_dir), "lang": lang, "out_dir": str(out_dir)},
+    )
     nb = nbformat.read(executed, as_version=4)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

@@ -1,4 +1,5 @@
 """The package's metadata and environments stay in step."""
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,9 @@ def test_console_script_runs_the_cli_app_from_an_entry_point_that_imports_nothin
     code = "import sys, evalkit._entry; print('pandas' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert shown.strip() == "False"
-    help_text = subprocess.run([sys.executable, "-c", "from evalkit._entry import main; main()", "--help"],
-                               capture_output=True, text=True)
+    help_text = subprocess.run(
+        [sys.executable, "-c", "from evalkit._entry import main; main()", "--help"], capture_output=True, text=True
+    )
     assert help_text.returncode == 0 and "validate" in help_text.stdout
 
 
@@ -74,27 +76,46 @@ def test_a_built_wheel_installed_elsewhere_synthesises_and_renders(tmp_path):
     shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(source)],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(dist.glob("evalkit-*.whl"))
     venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # the dependencies from this environment (a path, so its editable evalkit finder is not loaded)
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     # ... and their data files (nbconvert's templates live in share/jupyter, beside site-packages)
     env_vars = {**os.environ, "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
     run = {"cwd": tmp_path, "capture_output": True, "text": True, "env": env_vars}  # outside the clone
-    where = subprocess.run([str(python), "-c", "import evalkit, evalkit.render as r; print(evalkit.__file__); "
-                            "print(r.REPORT_NOTEBOOK.is_file())"], **run).stdout.split()
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import evalkit, evalkit.render as r; print(evalkit.__file__); print(r.REPORT_NOTEBOOK.is_file())",
+        ],
+        **run,
+    ).stdout.split()
     assert Path(where[0]).is_relative_to(site) and where[1] == "True", where
     evalkit = str(env / "bin" / "evalkit")
     made = subprocess.run([evalkit, "synth", "--out", "data", "--sites", "1", "--seed", "2"], **run)
     assert made.returncode == 0, made.stdout + made.stderr
-    shown = subprocess.run([str(env / "bin" / "evalkit"), "render", "--data", "data", "--out", "out", "--lang", "en"],
-                           **run)
+    shown = subprocess.run(
+        [str(env / "bin" / "evalkit"), "render", "--data", "data", "--out", "out", "--lang", "en"], **run
+    )
     assert shown.returncode == 0, shown.stdout + shown.stderr  # once: exit 2, "report notebook ... is missing"
     assert len(list((tmp_path / "out").glob("*/report.html"))) == 1 and (tmp_path / "out" / "index.html").is_file()

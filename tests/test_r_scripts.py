@@ -4,6 +4,7 @@ Each script names the tests whose values it regenerates (``tests/test_x.py::name
 CSVs that exist, and covers the R functions docs/REFERENCES.md names; every test with an
 ``# R:`` comment is named by a script or listed in tests/r/README.md.
 """
+
 from __future__ import annotations
 
 import re

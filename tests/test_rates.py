@@ -1,4 +1,5 @@
 """Tests for evalkit.rates: published R output, independent checks, simulations."""
+
 from __future__ import annotations
 
 
@@ -25,10 +26,14 @@ def ships():
 # R: glm(incidents ~ type + year + period + offset(log(service)), family = poisson,
 #        data = ships, subset = service > 0), factors; McCullagh & Nelder (1989) 6.3
 SHIPS_R = {
-    "Intercept": (-6.40590, 0.21744), "type[T.B]": (-0.54334, 0.17759),
-    "type[T.C]": (-0.68740, 0.32904), "type[T.D]": (-0.07596, 0.29058),
-    "type[T.E]": (0.32558, 0.23588), "C(year)[T.65]": (0.69714, 0.14964),
-    "C(year)[T.70]": (0.81843, 0.16977), "C(year)[T.75]": (0.45343, 0.23317),
+    "Intercept": (-6.40590, 0.21744),
+    "type[T.B]": (-0.54334, 0.17759),
+    "type[T.C]": (-0.68740, 0.32904),
+    "type[T.D]": (-0.07596, 0.29058),
+    "type[T.E]": (0.32558, 0.23588),
+    "C(year)[T.65]": (0.69714, 0.14964),
+    "C(year)[T.70]": (0.81843, 0.16977),
+    "C(year)[T.75]": (0.45343, 0.23317),
     "C(period)[T.75]": (0.38447, 0.11827),
 }
 
@@ -127,8 +132,7 @@ def test_input_errors(ships):
     with pytest.raises(InputError, match="negative"):
         rate_model(bad, SHIPS_FORMULA, exposure="service")
     with pytest.raises(InputError, match="events but zero"):
-        rate_model(ships.assign(service=ships["service"].where(ships.index != 2, 0)), SHIPS_FORMULA,
-                   exposure="service")
+        rate_model(ships.assign(service=ships["service"].where(ships.index != 2, 0)), SHIPS_FORMULA, exposure="service")
     with pytest.raises(InputError, match="negative"):
         rate_model(ships.assign(service=-ships["service"]), SHIPS_FORMULA, exposure="service")
     with pytest.raises(EstimationError, match="no events"):
@@ -158,7 +162,10 @@ def test_compare_rates_matches_poisson_test():
     one = compare_rates(pd.DataFrame({"g": ["nickel"], "x": [137], "t": [24.19893]}), "x", "t", "g")
     row = one.table.loc["nickel"]
     assert (round(row["estimate"], 6), round(row["ci_low"], 6), round(row["ci_high"], 6)) == (
-        5.661407, 4.753125, 6.692709)
+        5.661407,
+        4.753125,
+        6.692709,
+    )
     eba = pd.DataFrame({"city": ["Fredericia", "other"], "cases": [11, 21], "py": [800.0, 3011.0]})
     two = compare_rates(eba, "cases", "py", "city", reference="other")
     row = two.table.loc["Fredericia"]
@@ -170,8 +177,14 @@ def test_compare_rates_matches_poisson_test():
 
 
 def test_compare_rates_by_strata_and_zero_events():
-    df = pd.DataFrame({"site": ["A", "A", "A", "B", "B"], "team": ["c", "p", "p", "c", "p"],
-                       "days": [10, 0, 0, 12, 6], "fte": [2.0, 1.0, 0.5, 2.0, 1.5]})
+    df = pd.DataFrame(
+        {
+            "site": ["A", "A", "A", "B", "B"],
+            "team": ["c", "p", "p", "c", "p"],
+            "days": [10, 0, 0, 12, 6],
+            "fte": [2.0, 1.0, 0.5, 2.0, 1.5],
+        }
+    )
     res = compare_rates(df, "days", "fte", "team", by="site")
     zero = res.table.loc[("A", "p")]
     assert zero["exposure"] == 1.5 and zero["estimate"] == 0 and zero["ci_low"] == 0
@@ -219,9 +232,12 @@ def test_rate_did_recovers_known_ratio():
 @pytest.mark.parametrize("family, overdispersion", [("poisson", None), ("quasipoisson", 2.0)])
 def test_rate_did_ci_coverage(family, overdispersion):
     rng = np.random.default_rng(20261122)
-    hits = [rate_did(_sick_leave(rng, 0.75, overdispersion=overdispersion), "days", "fte", "pilot",
-                     "after", family=family)["did"][["ratio_ci_low", "ratio_ci_high"]]
-            for _ in range(200)]
+    hits = [
+        rate_did(_sick_leave(rng, 0.75, overdispersion=overdispersion), "days", "fte", "pilot", "after", family=family)[
+            "did"
+        ][["ratio_ci_low", "ratio_ci_high"]]
+        for _ in range(200)
+    ]
     coverage = np.mean([lo < 0.75 < hi for lo, hi in hits])
     assert 0.91 <= coverage <= 0.985  # 95% +- ~2.5 binomial SEs for 200 replications
 
@@ -239,6 +255,7 @@ def test_rate_did_cluster_and_errors():
 
 # --- CR2 for rate models (clubSandwich's glm method) and DiD on rates with fixed effects -----------
 
+
 def _r_poly(x, degree):
     """R's orthogonal poly(x, degree): QR of the centred powers, unit-length columns."""
     x = np.asarray(x, dtype=float) - np.mean(x)
@@ -254,33 +271,54 @@ def test_cr2_quasipoisson_matches_clubsandwich_dietox():
     #              test = "Satterthwaite")        (clubSandwich reference page vcovCR.glm)
     dietox = pd.read_csv(datasets.path("dietox"))
     dietox[["p1", "p2", "p3"]] = _r_poly(dietox["Time"], 3)
-    res = rate_model(dietox, "Weight ~ C(Cu, levels=['Cu000', 'Cu035', 'Cu175']) * (p1 + p2 + p3)",
-                     family="quasipoisson", cluster="Pig", se_type="cr2")
+    res = rate_model(
+        dietox,
+        "Weight ~ C(Cu, levels=['Cu000', 'Cu035', 'Cu175']) * (p1 + p2 + p3)",
+        family="quasipoisson",
+        cluster="Pig",
+        se_type="cr2",
+    )
     t = res.table
     printed = {  # term: (estimate, SE, d.f.)
-        "Intercept": (4.0124, 0.0190, 22.0), "p3": (0.0292, 0.0566, 21.9),
+        "Intercept": (4.0124, 0.0190, 22.0),
+        "p3": (0.0292, 0.0566, 21.9),
         "C(Cu, levels=['Cu000', 'Cu035', 'Cu175'])[T.Cu035]": (-0.0134, 0.0286, 45.7),
         "C(Cu, levels=['Cu000', 'Cu035', 'Cu175'])[T.Cu175]:p3": (0.1146, 0.0998, 44.7),
     }
     for term, (est, se, df) in printed.items():
-        assert (round(t.loc[term, "estimate"], 4), round(t.loc[term, "se"], 4), round(t.loc[term, "df"], 1)) == \
-            (est, se, df), term
+        assert (round(t.loc[term, "estimate"], 4), round(t.loc[term, "se"], 4), round(t.loc[term, "df"], 1)) == (
+            est,
+            se,
+            df,
+        ), term
     assert "CR2" in res.method and res.stats["n_clusters"] == 72
     # the dispersion cancels in the sandwich: Poisson gives the same CR2
-    pois = rate_model(dietox, "Weight ~ C(Cu, levels=['Cu000', 'Cu035', 'Cu175']) * (p1 + p2 + p3)",
-                      family="poisson", cluster="Pig", se_type="cr2").table
+    pois = rate_model(
+        dietox,
+        "Weight ~ C(Cu, levels=['Cu000', 'Cu035', 'Cu175']) * (p1 + p2 + p3)",
+        family="poisson",
+        cluster="Pig",
+        se_type="cr2",
+    ).table
     np.testing.assert_allclose(pois["se"], t["se"], rtol=1e-10)
 
 
 def test_rate_twfe_is_the_dummy_variable_glm_and_its_options():
     rng = np.random.default_rng(3)
-    d = pd.DataFrame({"team": np.repeat(["a", "b", "c", "d"], 30), "half": np.tile(np.repeat(np.arange(6), 5), 4),
-                      "worker": np.repeat(np.arange(24), 5), "fte": rng.uniform(0.3, 0.5, 120)})
+    d = pd.DataFrame(
+        {
+            "team": np.repeat(["a", "b", "c", "d"], 30),
+            "half": np.tile(np.repeat(np.arange(6), 5), 4),
+            "worker": np.repeat(np.arange(24), 5),
+            "fte": rng.uniform(0.3, 0.5, 120),
+        }
+    )
     d["d"] = ((d["team"].isin(["a", "b"])) & (d["half"] >= np.where(d["team"] == "a", 2, 4))).astype(int)
     d["days"] = rng.poisson(d["fte"] * 12 * np.exp(-0.3 * d["d"] + 0.1 * d["half"]))
     res = rate_twfe(d, "days", "fte", "d", "team", "half", cluster="worker", se_type="cr2")
-    full = rate_model(d, "days ~ d + C(team) + C(half)", exposure="fte", family="quasipoisson", cluster="worker",
-                      se_type="cr2")
+    full = rate_model(
+        d, "days ~ d + C(team) + C(half)", exposure="fte", family="quasipoisson", cluster="worker", se_type="cr2"
+    )
     assert list(res.table.index) == ["d"]
     for col in ("estimate", "se", "df", "ci_low", "ci_high"):
         assert res["d"][col] == pytest.approx(full["d"][col], rel=1e-10)
@@ -292,8 +330,9 @@ def test_rate_twfe_is_the_dummy_variable_glm_and_its_options():
 
 
 def test_rate_model_alpha_sets_the_interval():
-    d = pd.DataFrame({"days": [30, 12, 45, 20, 33, 18], "fte": [3.0, 2.0, 3.5, 2.5, 3.1, 2.2],
-                      "pilot": [0, 1, 0, 1, 0, 1]})
+    d = pd.DataFrame(
+        {"days": [30, 12, 45, 20, 33, 18], "fte": [3.0, 2.0, 3.5, 2.5, 3.1, 2.2], "pilot": [0, 1, 0, 1, 0, 1]}
+    )
     wide, narrow = (rate_model(d, "days ~ pilot", exposure="fte", alpha=a)["pilot"] for a in (0.05, 0.10))
     assert wide["estimate"] == narrow["estimate"]
     z = lambda a: st.norm.ppf(1 - a / 2)  # noqa: E731

@@ -7,6 +7,7 @@ a bad params file, one by a typo in a key, one whose estimator fails in a
 cell. Later tests resume that batch. Kernel-free tests cover params checks,
 the shared data, the lock and the manifest's wording of errors.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,23 @@ def _checksums(folder: Path) -> dict[str, str]:
 
 
 def _render(data: Path, params: Path, out: Path, *extra: str):
-    return runner.invoke(app, ["render", "--data", str(data), "--params", str(params), "--out", str(out),
-                               "--notebook", str(STUB), "--lang", "en", *extra])
+    return runner.invoke(
+        app,
+        [
+            "render",
+            "--data",
+            str(data),
+            "--params",
+            str(params),
+            "--out",
+            str(out),
+            "--notebook",
+            str(STUB),
+            "--lang",
+            "en",
+            *extra,
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +81,15 @@ def batch(dataset, tmp_path_factory):
         result = _render(dataset, params, out, "--jobs", "2")
     manifest = json.loads((out / "manifest.json").read_text())
     mtimes = {s: (out / s / "report.html").stat().st_mtime_ns for s in SITES}
-    return {"base": base, "params": params, "out": out, "result": result, "manifest": manifest,
-            "mtimes": mtimes, "input_unchanged": before == _checksums(dataset)}
+    return {
+        "base": base,
+        "params": params,
+        "out": out,
+        "result": result,
+        "manifest": manifest,
+        "mtimes": mtimes,
+        "input_unchanged": before == _checksums(dataset),
+    }
 
 
 # ------------------------------------------------------------------ the broken batch
@@ -74,7 +97,12 @@ def test_a_failed_site_does_not_stop_the_others_and_the_exit_code_says_so(batch)
     assert batch["result"].exit_code == 1, batch["result"].output
     sites = batch["manifest"]["sites"]
     assert {s: e["status"] for s, e in sites.items()} == {
-        "kuopio": "done", "joensuu": "done", "jyvaskyla": "failed", "ghost": "failed", "typo": "failed"}
+        "kuopio": "done",
+        "joensuu": "done",
+        "jyvaskyla": "failed",
+        "ghost": "failed",
+        "typo": "failed",
+    }
     for site in ("kuopio", "joensuu"):
         doc = json.loads((batch["out"] / site / "results.json").read_text())
         assert doc["site"] == site and doc["key_estimates"]  # each kernel wrote into its own folder
@@ -108,8 +136,15 @@ def test_reports_are_report_mode_without_code_tracebacks_stderr_or_paths(batch):
     for site in SITES:
         page = (out / site / "report.html").read_text()
         assert "<img" in page and "Key estimates" in page
-        for leaked in ("Traceback", "import matplotlib", "config_json", "injected", "working in",
-                       "An Exception was encountered", "EVALKIT_STUB_FAIL\") =="):
+        for leaked in (
+            "Traceback",
+            "import matplotlib",
+            "config_json",
+            "injected",
+            "working in",
+            "An Exception was encountered",
+            'EVALKIT_STUB_FAIL") ==',
+        ):
             assert leaked not in page, (site, leaked)
         assert not [m for m in machine if m in page], site
         assert "<script src=" not in page  # no CDN calls from a published report
@@ -209,8 +244,9 @@ def test_load_site_params_names_file_and_key_for_each_kind_of_error(tmp_path):
 
 def test_error_messages_that_may_quote_data_are_withheld():
     assert render._error("KeyError", "'C000123'")["message"].startswith("message withheld")
-    assert render._error("EstimationError", "no events in the pilot arm\nmore")["message"] == \
-        "no events in the pilot arm"
+    assert (
+        render._error("EstimationError", "no events in the pilot arm\nmore")["message"] == "no events in the pilot arm"
+    )
     assert render._error("CellTimeoutError", "A cell timed out after 5 seconds")["message"].startswith("A cell")
 
 
@@ -231,11 +267,13 @@ def test_batch_fails_to_start_without_notebook_or_params_folder(tmp_path, datase
     with pytest.raises(RenderError, match="params folder"):
         render.render_batch(dataset, tmp_path / "out", tmp_path / "none", render.RenderOptions(notebook=STUB))
     with pytest.raises(RenderError, match="unknown executor 'spark://x'"):
-        render.render_batch(dataset, tmp_path / "out", tmp_path, render.RenderOptions(notebook=STUB,
-                                                                                    executor="spark://x"))
+        render.render_batch(
+            dataset, tmp_path / "out", tmp_path, render.RenderOptions(notebook=STUB, executor="spark://x")
+        )
     with pytest.raises(RenderError, match="notebook nothing.ipynb is missing"):
-        render.render_batch(dataset, tmp_path / "out", tmp_path,
-                            render.RenderOptions(notebook=tmp_path / "nothing.ipynb"))
+        render.render_batch(
+            dataset, tmp_path / "out", tmp_path, render.RenderOptions(notebook=tmp_path / "nothing.ipynb")
+        )
 
 
 def test_params_command_writes_each_site_keeps_edits_and_a_template_that_loads(tmp_path, dataset):
@@ -265,9 +303,22 @@ def test_a_hanging_cell_fails_its_site_at_the_timeout(tmp_path, dataset):
     params = tmp_path / "params"
     params.mkdir()
     (params / "joensuu.yaml").write_text("site: joensuu\n")
-    result = runner.invoke(app, ["render", "--data", str(dataset), "--params", str(params), "--out",
-                                 str(tmp_path / "out"), "--notebook", str(STUB.with_name("hang.ipynb")),
-                                 "--timeout", "3"])
+    result = runner.invoke(
+        app,
+        [
+            "render",
+            "--data",
+            str(dataset),
+            "--params",
+            str(params),
+            "--out",
+            str(tmp_path / "out"),
+            "--notebook",
+            str(STUB.with_name("hang.ipynb")),
+            "--timeout",
+            "3",
+        ],
+    )
     entry = json.loads((tmp_path / "out" / "manifest.json").read_text())["sites"]["joensuu"]
     assert result.exit_code == 1
     assert entry["error"]["type"] == "CellTimeoutError"
@@ -282,8 +333,9 @@ def test_dask_executor_renders_the_same_results_as_local(batch, resumed, dataset
     params.mkdir()
     for site in ("kuopio", "joensuu"):
         (params / f"{site}.yaml").write_text((batch["params"] / f"{site}.yaml").read_text())
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, protocol="tcp://",
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, protocol="tcp://", dashboard_address=None
+    ) as cluster:
         address = cluster.scheduler_address.replace("tcp://", "dask://")
         result = _render(dataset, params, tmp_path / "out", "--executor", address)
     assert result.exit_code == 0, result.output
@@ -319,8 +371,9 @@ def test_engine_papermill_from_the_command_line_gives_the_warm_engines_results(b
 
 def test_render_without_params_renders_every_site_with_defaults(tmp_path, dataset):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["render", "--data", str(dataset), "--out", str(out), "--notebook", str(STUB),
-                                 "--lang", "sv"])
+    result = runner.invoke(
+        app, ["render", "--data", str(dataset), "--out", str(out), "--notebook", str(STUB), "--lang", "sv"]
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert set(manifest["sites"]) == set(SITES) and not manifest["batch"]["sites_without_params"]

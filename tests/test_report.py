@@ -1,4 +1,5 @@
 """The site report's sections: languages, number formats, disclosure control, identifiers, failures."""
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,20 @@ from evalkit.validation import validate
 matplotlib.use("Agg")
 
 SECTIONS = ("summary", "effects", "duration", "costs", "sick_leave", "workforce")
-HEADINGS = {"summary": "summary_heading", "effects": "survey_heading", "duration": "dur_heading",
-            "costs": "costs_heading", "sick_leave": "sick_heading", "workforce": "workforce_heading"}
-ID_COLUMNS = {"cases": ("case_id", "child_id", "team_id"), "staff": ("worker_id", "team_id"),
-              "surveys": ("respondent_id", "team_id"), "teams": ("team_id",)}
+HEADINGS = {
+    "summary": "summary_heading",
+    "effects": "survey_heading",
+    "duration": "dur_heading",
+    "costs": "costs_heading",
+    "sick_leave": "sick_heading",
+    "workforce": "workforce_heading",
+}
+ID_COLUMNS = {
+    "cases": ("case_id", "child_id", "team_id"),
+    "staff": ("worker_id", "team_id"),
+    "surveys": ("respondent_id", "team_id"),
+    "teams": ("team_id",),
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +47,12 @@ def data(tmp_path_factory):
     folder = write_dataset(synth.tables, synth.meta, tmp_path_factory.mktemp("synthetic"), fmt="parquet")
     dataset = validate(folder)
     cfg = SiteConfig(site="kuopio")
-    return {"dataset": dataset, "folder": folder, "results": site.analyse(dataset.tables, dataset.meta, cfg),
-            "site_data": site.site_data(dataset.tables, dataset.meta, cfg)}
+    return {
+        "dataset": dataset,
+        "folder": folder,
+        "results": site.analyse(dataset.tables, dataset.meta, cfg),
+        "site_data": site.site_data(dataset.tables, dataset.meta, cfg),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -164,17 +179,22 @@ def test_certainty_and_caveats_in_words():
     assert not wide.clear and wide.certainty(cfg) == label("ci_includes_null", "en", null="1")
     narrow = Estimate(-0.4, -0.7, -0.1, ratio=False)
     assert narrow.clear and not narrow.up and narrow.certainty(cfg, short=True) == "clear difference"
-    res = Result(pd.DataFrame(), stats={"n_clusters": 4},
-                 warnings=["only 4 clusters: the sandwich SE is unreliable with few clusters", "fallback model"])
+    res = Result(
+        pd.DataFrame(),
+        stats={"n_clusters": 4},
+        warnings=["only 4 clusters: the sandwich SE is unreliable with few clusters", "fallback model"],
+    )
     assert caveats(res, cfg) == [label("few_clusters", "en", n=4), label("other_caveats", "en", n=1)]
     assert signed_percent(0.9, "fi") == "\u221210\u00a0%" and signed_percent(1.05, "en") == "+5.0%"
     assert signed_percent(1.25, "sv") == "+25\u00a0%"
 
 
 #: direction words of the key estimates' sentences, by language (none may appear unless the interval excludes 1)
-DIRECTION_WORDS = {"en": ("sooner", "later", "rose", "fell", "lower", "higher", "more favourably", "slowed"),
-                   "fi": ("nopeammin", "hitaammin", "nousivat", "laskivat", "vähenivät", "lisääntyivät"),
-                   "sv": ("snabbare", "långsammare", "steg", "sjönk", "minskade", "ökade")}
+DIRECTION_WORDS = {
+    "en": ("sooner", "later", "rose", "fell", "lower", "higher", "more favourably", "slowed"),
+    "fi": ("nopeammin", "hitaammin", "nousivat", "laskivat", "vähenivät", "lisääntyivät"),
+    "sv": ("snabbare", "långsammare", "steg", "sjönk", "minskade", "ökade"),
+}
 EDGE_CASES = {  # the wording rules' kinds, on the ratio scale
     "excludes": (Estimate(0.80, 0.70, 0.92, ratio=True), "clear"),
     "touches": (Estimate(0.85, 0.72, 1.00, ratio=True), "unclear"),

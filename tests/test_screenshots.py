@@ -15,6 +15,7 @@ counts, placeholders, tick-label overlaps, one interval and hash everywhere).
 ``python3 tasks.py test`` installs chromium when run as root; without it
 these tests are skipped with that reason.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,8 +37,12 @@ from evalkit.io import write_dataset
 from evalkit.synth import synthesise
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian chromium is not installed (`python3 tasks.py test` as root installs it)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Debian chromium is not installed (`python3 tasks.py test` as root installs it)"
+    ),
+]
 LANGS = ("fi", "sv", "en")
 A4 = (595.3, 841.9)  # points
 
@@ -51,8 +56,22 @@ def batches(tmp_path_factory) -> dict[str, Path]:
     assert runner.invoke(app, ["params", "--data", str(data), "--out", str(base / "params")]).exit_code == 0
     out = {}
     for lang in LANGS:
-        result = runner.invoke(app, ["render", "--data", str(data), "--params", str(base / "params"), "--out",
-                                     str(base / lang), "--jobs", "2", "--lang", lang])
+        result = runner.invoke(
+            app,
+            [
+                "render",
+                "--data",
+                str(data),
+                "--params",
+                str(base / "params"),
+                "--out",
+                str(base / lang),
+                "--jobs",
+                "2",
+                "--lang",
+                lang,
+            ],
+        )
         assert result.exit_code == 0, result.output
         out[lang] = base / lang
     return out
@@ -64,10 +83,26 @@ def rendered(batches) -> Path:
 
 
 def _chromium(page: Path, profile: Path, *options: str) -> str:
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                           "--disable-sync", f"--user-data-dir={profile}", *options, page.resolve().as_uri()],
-                          check=True, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            *options,
+            page.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.stdout
 
 

@@ -1,4 +1,5 @@
 """The per-site analysis plan: slices, derived data, and recovery of known effects."""
+
 from __future__ import annotations
 
 import warnings
@@ -21,8 +22,7 @@ def data():
 def all_results(data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {s: site.analyse(data.tables, data.meta, SiteConfig(site=s))
-                for s in data.tables["sites"]["site_id"]}
+        return {s: site.analyse(data.tables, data.meta, SiteConfig(site=s)) for s in data.tables["sites"]["site_id"]}
 
 
 def test_site_slice_holds_only_that_sites_rows(data):
@@ -117,8 +117,9 @@ def test_reprs_show_counts_and_estimates_but_no_identifiers(data, all_results):
     frames = site.site_data(data.tables, data.meta, SiteConfig(site="kuopio"))
     res = all_results["kuopio"]
     texts = [repr(frames), frames._repr_html_(), repr(res), res._repr_html_()]
-    ids = (set(frames["cases"]["case_id"][:50]) | set(frames["staff"]["worker_id"][:50])
-           | set(frames["teams"]["team_id"]))
+    ids = (
+        set(frames["cases"]["case_id"][:50]) | set(frames["staff"]["worker_id"][:50]) | set(frames["teams"]["team_id"])
+    )
     assert not any(i in t for i in ids for t in texts)
     assert "hr_case_end" in res._repr_html_() and "cases" in frames._repr_html_()
 
@@ -177,8 +178,10 @@ def test_a_design_without_a_pre_period_gives_descriptions_without_intervals(data
     assert doc["key_estimates"]["cost_level"]["ci_low"] is None
     assert set(index.site_estimates({"kuopio": doc})["name"]) == {"survey_change"}  # descriptions are not pooled
     summary = report.summary(res, cfg).html
-    assert summary.count("a description, not an estimate of the effect (no pilot team has data from both before and "
-                         "after") == 4
+    assert (
+        summary.count("a description, not an estimate of the effect (no pilot team has data from both before and after")
+        == 4
+    )
     assert "ended sooner" not in summary and "fell" not in summary.split("Worker wellbeing")[0]
 
 
@@ -191,8 +194,10 @@ def test_months_whose_open_case_counts_miss_earlier_cases_are_flagged_and_left_o
     assert not by_month["complete"].iloc[0] and by_month["complete"].iloc[-1]
     assert by_month["complete"].is_monotonic_increasing  # one build-up period, then complete
     # the flagged months are the rising ones: their counts are well under the complete months' level
-    assert by_month.loc[~by_month["complete"], "open_cases"].mean() < 0.8 * by_month.loc[
-        by_month["complete"], "open_cases"].mean()
+    assert (
+        by_month.loc[~by_month["complete"], "open_cases"].mean()
+        < 0.8 * by_month.loc[by_month["complete"], "open_cases"].mean()
+    )
     first_year = str(by_month.index[0].year)
     per_child = site.analyse(d.tables, d.meta, SiteConfig(site="kuopio")).tables["costs"]["per_child"]
     assert first_year not in per_child.index

@@ -11,6 +11,7 @@ Reference values:
 * mathematically independent checks (2x2 DiD, OLS with HC0 SEs) and
   recovery of known effects from simulated staggered data.
 """
+
 from __future__ import annotations
 
 
@@ -22,7 +23,6 @@ import statsmodels.formula.api as smf
 from evalkit import datasets
 from evalkit import EstimationError, InputError
 from evalkit.stats._staggered import staggered_did
-
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +37,22 @@ def _cs(df, **kw):
 # R: att_gt(yname="lemp", tname="year", idname="countyreal", gname="first.treat",
 #           xformla=~1, data=mpdta)  -> summary(): Group, Time, ATT(g,t)
 R_ATT_GT = {
-    (2004, 2004): -0.0105, (2004, 2005): -0.0704, (2004, 2006): -0.1373, (2004, 2007): -0.1008,
-    (2006, 2004): 0.0065, (2006, 2005): -0.0028, (2006, 2006): -0.0046, (2006, 2007): -0.0412,
-    (2007, 2004): 0.0305, (2007, 2005): -0.0027, (2007, 2006): -0.0311, (2007, 2007): -0.0261,
+    (2004, 2004): -0.0105,
+    (2004, 2005): -0.0704,
+    (2004, 2006): -0.1373,
+    (2004, 2007): -0.1008,
+    (2006, 2004): 0.0065,
+    (2006, 2005): -0.0028,
+    (2006, 2006): -0.0046,
+    (2006, 2007): -0.0412,
+    (2007, 2004): 0.0305,
+    (2007, 2005): -0.0027,
+    (2007, 2006): -0.0311,
+    (2007, 2007): -0.0261,
 }
 # csdid 0.4.3: ATTgt(yname="lemp", gname="first.treat", idname="countyreal", tname="year",
 #              data=mpdta).fit(est_method="reg", bstrap=False), Std. Error column
-PORT_SE_GT = [0.0233, 0.0310, 0.0364, 0.0344, 0.0233, 0.0196, 0.0178, 0.0202,
-              0.0150, 0.0164, 0.0179, 0.0167]
+PORT_SE_GT = [0.0233, 0.0310, 0.0364, 0.0344, 0.0233, 0.0196, 0.0178, 0.0202, 0.0150, 0.0164, 0.0179, 0.0167]
 
 
 def test_mpdta_group_time_atts_match_r(mpdta):
@@ -78,10 +86,11 @@ def test_mpdta_event_aggregate(mpdta):
     assert res["e=0"]["estimate"] == pytest.approx(-0.0199, abs=5e-5)
     # differences 0.3.0: att.aggregate("event") -> ATT and analytic std_error
     np.testing.assert_allclose(
-        res.table["estimate"], [0.030507, -0.000563, -0.024459, -0.019932, -0.050957, -0.137259, -0.100811],
-        atol=5e-7)
+        res.table["estimate"], [0.030507, -0.000563, -0.024459, -0.019932, -0.050957, -0.137259, -0.100811], atol=5e-7
+    )
     np.testing.assert_allclose(
-        res.table["se"], [0.015034, 0.013292, 0.014236, 0.011826, 0.016893, 0.036436, 0.034359], atol=5e-7)
+        res.table["se"], [0.015034, 0.013292, 0.014236, 0.011826, 0.016893, 0.036436, 0.034359], atol=5e-7
+    )
     # csdid 0.4.3: aggte(typec="dynamic", bstrap=False) overall -> ATT -0.0772, SE 0.02
     assert res.stats["overall_att"] == pytest.approx(-0.0772, abs=5e-5)
     assert res.stats["overall_se"] == pytest.approx(0.02, abs=5e-4)
@@ -103,13 +112,14 @@ def test_mpdta_not_yet_treated_controls(mpdta):
     # csdid 0.4.3: ATTgt(..., control_group=["notyettreated"]).fit(est_method="reg", bstrap=False)
     np.testing.assert_allclose(
         res.table["estimate"],
-        [-0.0194, -0.0783, -0.1363, -0.1008, -0.0026, -0.0019, 0.0047, -0.0412,
-         0.0298, -0.0024, -0.0311, -0.0261],
-        atol=5e-5)
+        [-0.0194, -0.0783, -0.1363, -0.1008, -0.0026, -0.0019, 0.0047, -0.0412, 0.0298, -0.0024, -0.0311, -0.0261],
+        atol=5e-5,
+    )
     np.testing.assert_allclose(
         res.table["se"],
         [0.0223, 0.0304, 0.0354, 0.0344, 0.0225, 0.0190, 0.0163, 0.0202, 0.0145, 0.0160, 0.0179, 0.0167],
-        atol=5e-5)
+        atol=5e-5,
+    )
     simple = _cs(mpdta, control="notyet")
     # csdid 0.4.3: aggte(typec="simple", bstrap=False) -> -0.0398 (0.0121)
     assert simple["ATT"]["estimate"] == pytest.approx(-0.0398, abs=5e-5)
@@ -191,7 +201,7 @@ def test_not_yet_treated_without_never_treated_units():
     # periods from month 7 on have no comparison units: cohort 7 and those periods dropped, as R
     assert list(res.table["group"]) == [3, 5]
     assert any("no never-treated" in w for w in res.warnings)
-    truth = {3: 1.0 + 0.25 * 1.5, 5: 2.0 + 0.25 * 0.5}   # post periods up to month 6
+    truth = {3: 1.0 + 0.25 * 1.5, 5: 2.0 + 0.25 * 0.5}  # post periods up to month 6
     for g, value in truth.items():
         assert abs(res[f"g={g}"]["estimate"] - value) < 3 * res[f"g={g}"]["se"]
 
@@ -228,8 +238,12 @@ def test_single_cohort_and_late_cohort():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"control": "all"}, "control"), ({"aggregate": "calendar"}, "aggregate"),
-     ({"bootstrap": -1}, "bootstrap"), ({"alpha": 1.5}, "alpha")],
+    [
+        ({"control": "all"}, "control"),
+        ({"aggregate": "calendar"}, "aggregate"),
+        ({"bootstrap": -1}, "bootstrap"),
+        ({"alpha": 1.5}, "alpha"),
+    ],
 )
 def test_bad_options(kwargs, match):
     with pytest.raises(InputError, match=match):
@@ -284,8 +298,7 @@ def test_simple_aggregate_ci_coverage():
     # The 95% CI should cover it about 95% of the time (0.955 in 400 runs at writing).
     reps, hits, truth = 200, 0, 8 / 5
     for seed in range(reps):
-        df = _teams(seed=seed, n_teams=60, periods=5, cohorts=(0, 3, 4), effects={3: 1.0, 4: 2.0},
-                    noise=1.0, draw=True)
+        df = _teams(seed=seed, n_teams=60, periods=5, cohorts=(0, 3, 4), effects={3: 1.0, 4: 2.0}, noise=1.0, draw=True)
         res = staggered_did(df, "y", "team", "month", "start")
         hits += res["ATT"]["ci_low"] <= truth <= res["ATT"]["ci_high"]
     assert 0.91 <= hits / reps <= 0.99

@@ -1,4 +1,5 @@
 """notebooks/00_start_here runs top to bottom under papermill, draws its figures and stays thin."""
+
 from __future__ import annotations
 
 import ast
@@ -20,16 +21,27 @@ IPYNB = NOTEBOOKS / "00_start_here.ipynb"
 PARAMETERS = {"data_dir": str, "site": str, "other_site": str, "seed": int}
 #: identifiers of the synthetic data (cases, children, workers, respondents, teams): never shown
 IDENTIFIER = re.compile(r"\b(?:[CL]\d{6}|W\d{5}|R\d{6}|[a-z]+_[pc]\d+)\b")
-LOGIC = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.Lambda, ast.ListComp,
-         ast.SetComp, ast.DictComp, ast.GeneratorExp)
+LOGIC = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.For,
+    ast.While,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 
 
 def _execute(tmp_path: Path, **parameters) -> nbformat.NotebookNode:
     import papermill as pm
 
     out = tmp_path / "start_here.ipynb"
-    pm.execute_notebook(str(IPYNB), str(out), kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False,
-                        parameters=parameters)
+    pm.execute_notebook(
+        str(IPYNB), str(out), kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False, parameters=parameters
+    )
     return nbformat.read(out, as_version=4)
 
 
@@ -47,8 +59,9 @@ def _shown_text(nb: nbformat.NotebookNode) -> str:
 
 def test_paired_and_thin():
     cells = jupytext.read(PY).cells
-    assert [c.source for c in cells] == [c.source for c in nbformat.read(IPYNB, as_version=4).cells], \
+    assert [c.source for c in cells] == [c.source for c in nbformat.read(IPYNB, as_version=4).cells], (
         "00_start_here.py and .ipynb differ: run jupytext --sync notebooks/00_start_here.py"
+    )
     assert cells[0].cell_type == "markdown" and "papermill" in cells[0].source
     assert "parameters" in cells[1].metadata.get("tags", [])
     tree = ast.parse(cells[1].source)
@@ -63,9 +76,19 @@ def test_paired_and_thin():
 
 def test_one_estimator_of_each_family():
     code = "\n".join(c.source for c in jupytext.read(PY).cells if c.cell_type == "code")
-    for call in ("evalkit.survival.km(", "evalkit.survival.cox(", "evalkit.site.analyse(", "evalkit.rates.",
-                 "evalkit.trends.its(", "evalkit.meta.pool(", "evalkit.design.mde(", "evalkit.plots.km_curves(",
-                 "evalkit.plots.rates_by_arm(", "evalkit.plots.its_plot(", "evalkit.plots.forest("):
+    for call in (
+        "evalkit.survival.km(",
+        "evalkit.survival.cox(",
+        "evalkit.site.analyse(",
+        "evalkit.rates.",
+        "evalkit.trends.its(",
+        "evalkit.meta.pool(",
+        "evalkit.design.mde(",
+        "evalkit.plots.km_curves(",
+        "evalkit.plots.rates_by_arm(",
+        "evalkit.plots.its_plot(",
+        "evalkit.plots.forest(",
+    ):
         assert call in code, call
 
 

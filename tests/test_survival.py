@@ -1,4 +1,5 @@
 """Tests for evalkit.survival: R survival / cmprsk reference values and independent checks."""
+
 from __future__ import annotations
 
 
@@ -10,8 +11,19 @@ from scipy import stats as st
 from evalkit import datasets
 from evalkit.stats.survival import _cmprsk as _cmprsk, _coxph, _km
 from evalkit.core.result import EstimationError, InputError
-from evalkit.survival import (cif, cox, cox_zph, finegray, gray_test, km, logrank, median_survival, quantile_survival,
-                              rmst, survival_at)
+from evalkit.survival import (
+    cif,
+    cox,
+    cox_zph,
+    finegray,
+    gray_test,
+    km,
+    logrank,
+    median_survival,
+    quantile_survival,
+    rmst,
+    survival_at,
+)
 
 ROSSI_TERMS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 
@@ -117,12 +129,15 @@ def test_survival_at_after_follow_up_is_nan_and_flagged():
     assert any("after the last follow-up" in w for w in res.warnings)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (pd.DataFrame({"t": [-1, 2], "e": [1, 0]}), "negative"),
-    (pd.DataFrame({"t": [1, 2], "e": [2, 0]}), "event column"),
-    (pd.DataFrame({"t": pd.Series([], dtype=float), "e": pd.Series([], dtype=int)}), "no rows"),
-    (pd.DataFrame({"t": ["a", "b"], "e": [1, 0]}), "finite numbers"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (pd.DataFrame({"t": [-1, 2], "e": [1, 0]}), "negative"),
+        (pd.DataFrame({"t": [1, 2], "e": [2, 0]}), "event column"),
+        (pd.DataFrame({"t": pd.Series([], dtype=float), "e": pd.Series([], dtype=int)}), "no rows"),
+        (pd.DataFrame({"t": ["a", "b"], "e": [1, 0]}), "finite numbers"),
+    ],
+)
 def test_bad_input_raises(bad, message):
     with pytest.raises(InputError, match=message):
         km(bad, "t", "e")
@@ -197,8 +212,7 @@ def test_cox_lung_sex_and_formula(lung):
 
 def _untied(rossi):
     rng = np.random.default_rng(1)
-    return rossi.assign(week=rossi["week"] + rng.uniform(-0.4, 0.4, len(rossi)),
-                        team=np.arange(len(rossi)) // 4)
+    return rossi.assign(week=rossi["week"] + rng.uniform(-0.4, 0.4, len(rossi)), team=np.arange(len(rossi)) // 4)
 
 
 def test_cluster_se_without_ties_matches_lifelines_and_statsmodels(rossi):
@@ -215,10 +229,12 @@ def test_cluster_se_without_ties_matches_lifelines_and_statsmodels(rossi):
     np.testing.assert_allclose(res.table.loc[terms, "se"], smf.bse, rtol=1e-6)
     assert res.stats["n_clusters"] == 108
     strat = cox(d, "week", "arrest", ["age", "prio"], strata="fin", cluster="team")
-    ll_strat = CoxPHFitter().fit(d[terms + ["week", "arrest", "team"]], "week", "arrest",
-                                 strata=["fin"], cluster_col="team")
-    np.testing.assert_allclose(strat.table.loc[["age", "prio"], "se"],
-                               ll_strat.standard_errors_[["age", "prio"]], rtol=1e-6)
+    ll_strat = CoxPHFitter().fit(
+        d[terms + ["week", "arrest", "team"]], "week", "arrest", strata=["fin"], cluster_col="team"
+    )
+    np.testing.assert_allclose(
+        strat.table.loc[["age", "prio"], "se"], ll_strat.standard_errors_[["age", "prio"]], rtol=1e-6
+    )
 
 
 def test_efron_score_residuals_sum_to_the_efron_score(rossi):
@@ -258,8 +274,9 @@ def test_vectorised_efron_residuals_equal_the_event_time_loop(rossi):
     strat = _coxph.fit(rossi["week"], rossi["arrest"], x[:, 1:], strata=rossi["fin"])
     for f in (0, 1):
         m = rossi["fin"].to_numpy() == f
-        loop = _efron_score_residuals_by_loop(rossi["week"].to_numpy(float)[m], rossi["arrest"].to_numpy()[m],
-                                              x[m, 1:], strat.beta)
+        loop = _efron_score_residuals_by_loop(
+            rossi["week"].to_numpy(float)[m], rossi["arrest"].to_numpy()[m], x[m, 1:], strat.beta
+        )
         np.testing.assert_allclose(strat.score_residuals()[m], loop, atol=1e-12)
 
 
@@ -558,6 +575,7 @@ def test_vectorised_gray_score_equals_the_walk_over_times():
 
 # --- counting-process Cox (delayed entry, time-varying covariates) ---------------------------------
 
+
 @pytest.fixture(scope="module")
 def heart():
     return pd.read_csv(datasets.path("heart"))
@@ -617,6 +635,7 @@ def test_splitting_follow_up_changes_nothing(lung):
 
 # --- restricted mean survival time (survRM2) ----------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pbc():
     return pd.read_csv(datasets.path("pbc_rmst2"), float_precision="round_trip")
@@ -671,12 +690,16 @@ def test_quantile_survival_matches_quantile_survfit_on_lung_by_ecog():
     #    (survival package examples, tests/Examples/survival-Ex.Rout.save; NA printed as NaN here)
     lung = pd.read_csv(datasets.path("lung"))
     res = quantile_survival(lung, "time", "status", q=[0.25, 0.5, 0.75], group="ph.ecog")
-    wide = {c: res.table.pivot(index="ph.ecog", columns="q", values=c).to_numpy().tolist()
-            for c in ("estimate", "ci_low", "ci_high")}
+    wide = {
+        c: res.table.pivot(index="ph.ecog", columns="q", values=c).to_numpy().tolist()
+        for c in ("estimate", "ci_low", "ci_high")
+    }
     nan = float("nan")
-    expected = {"estimate": [[285, 394, 655], [181, 306, 550], [105, 199, 351], [118, 118, 118]],
-                "ci_low": [[189, 348, 558], [156, 268, 460], [61, 156, 285], [nan, nan, nan]],
-                "ci_high": [[350, 574, nan], [223, 429, 689], [163, 288, 654], [nan, nan, nan]]}
+    expected = {
+        "estimate": [[285, 394, 655], [181, 306, 550], [105, 199, 351], [118, 118, 118]],
+        "ci_low": [[189, 348, 558], [156, 268, 460], [61, 156, 285], [nan, nan, nan]],
+        "ci_high": [[350, 574, nan], [223, 429, 689], [163, 288, 654], [nan, nan, nan]],
+    }
     for column, rows in expected.items():
         np.testing.assert_array_equal(wide[column], rows, err_msg=column)
     assert any("q = 0.75: upper limit not reached" in w for w in res.warnings)
@@ -701,8 +724,12 @@ def test_cox_with_breslow_ties_matches_r_on_veteran():
     # R: coxph(Surv(time, status) ~ celltype + karno, data = veteran, method = "breslow"),
     #    celltype releveled to "large"; printed by summary(): coef, se(coef); LR 58.77, Wald 60.58
     res = cox(_veteran(), "time", "status", "C(celltype) + karno", ties="breslow")
-    expected = {"C(celltype)[T.squamous]": (-0.325143, 0.276694), "C(celltype)[T.smallcell]": (0.387005, 0.261005),
-                "C(celltype)[T.adeno]": (0.825659, 0.293329), "karno": (-0.030904, 0.005179)}
+    expected = {
+        "C(celltype)[T.squamous]": (-0.325143, 0.276694),
+        "C(celltype)[T.smallcell]": (0.387005, 0.261005),
+        "C(celltype)[T.adeno]": (0.825659, 0.293329),
+        "karno": (-0.030904, 0.005179),
+    }
     for term, (coef, se) in expected.items():
         assert round(res.table.loc[term, "estimate"], 6) == coef and round(res.table.loc[term, "se"], 6) == se
     assert round(res.stats["lr_chi2"], 2) == 58.77 and "Breslow ties" in res.method
@@ -740,8 +767,13 @@ def test_finegray_matches_crr_on_the_bone_marrow_transplant_data():
     #    summary(crr(bmtcrr$ftime, bmtcrr$Status, covs, failcode = 1, cencode = 0)):
     #    coef, se(coef), p-value; Num. cases = 177; Pseudo Log-likelihood = -267; LR test = 23.6 on 5 df
     res = finegray(_bmt_codes(), "ftime", "Status", ["Sex", "D", "Phase", "Age", "Source"], cause=1)
-    expected = {"Sex": (0.0494, 0.2867, 0.86), "D": (-0.4860, 0.3040, 0.11), "Phase": (0.4144, 0.1194, 0.00052),
-                "Age": (-0.0174, 0.0118, 0.14), "Source": (0.9526, 0.5469, 0.082)}
+    expected = {
+        "Sex": (0.0494, 0.2867, 0.86),
+        "D": (-0.4860, 0.3040, 0.11),
+        "Phase": (0.4144, 0.1194, 0.00052),
+        "Age": (-0.0174, 0.0118, 0.14),
+        "Source": (0.9526, 0.5469, 0.082),
+    }
     for term, (coef, se, p) in expected.items():
         row = res.table.loc[term]
         assert round(row["estimate"], 4) == coef and round(row["se"], 4) == se
@@ -774,8 +806,11 @@ def _finegray_middle_by_loops(time, status, z, beta):
     at_risk = np.array([(time >= time[i]).sum() for i in range(n)])
     q = {}
     for u in np.unique(time[status == 0]):
-        q[u] = sum(sum(weight(j2, j1) * (z[j2] - zbar[j1]) for j2 in range(n) if time[j2] < u and status[j2] == 2)
-                   / s0[j1] for j1 in fails if time[j1] >= u)
+        q[u] = sum(
+            sum(weight(j2, j1) * (z[j2] - zbar[j1]) for j2 in range(n) if time[j2] < u and status[j2] == 2) / s0[j1]
+            for j1 in fails
+            if time[j1] >= u
+        )
     middle = np.zeros((p, p))
     for i in range(n):
         eta = (z[i] - zbar[i]) if status[i] == 1 else np.zeros(p)
@@ -799,8 +834,9 @@ def test_finegray_sandwich_equals_the_subject_by_subject_formulas():
     time, status = b["ftime"].to_numpy(float), b["Status"].to_numpy()
     fit = _finegray.fit(time, status, z)
     data = _finegray._prepare(time, status, z, 1, 0)
-    np.testing.assert_allclose(_finegray._sandwich_middle(data, fit.beta),
-                               _finegray_middle_by_loops(time, status, z, fit.beta), rtol=1e-10)
+    np.testing.assert_allclose(
+        _finegray._sandwich_middle(data, fit.beta), _finegray_middle_by_loops(time, status, z, fit.beta), rtol=1e-10
+    )
 
 
 def test_finegray_says_what_is_wrong():

@@ -1,4 +1,5 @@
 """Tests of evalkit.synth: DATA.md shape and rules, reproducibility, and recovery of the true effects."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,17 @@ FOLLOW_START = pd.Timestamp("2016-01-01")
 COLUMNS = {
     "sites": ["site_id", "municipality", "region", "population"],
     "teams": ["team_id", "site_id", "arm", "model_start"],
-    "cases": ["case_id", "child_id", "team_id", "opened", "closed", "end_reason", "legal_basis", "age_at_opening",
-              "sex"],
+    "cases": [
+        "case_id",
+        "child_id",
+        "team_id",
+        "opened",
+        "closed",
+        "end_reason",
+        "legal_basis",
+        "age_at_opening",
+        "sex",
+    ],
     "placements": ["case_id", "date", "kind"],
     "contacts": ["case_id", "date", "kind", "minutes"],
     "services": ["site_id", "team_id", "month", "service", "cost_eur", "units"],
@@ -34,10 +44,23 @@ ALLOWED = {
     ("cases", "sex"): {"F", "M", "unknown"},
     ("placements", "kind"): {"urgent", "care_order", "voluntary"},
     ("contacts", "kind"): {"face_to_face", "phone", "team_meeting", "network_meeting"},
-    ("services", "service"): {"family_work", "institutional_care", "foster_care", "substance_abuse", "therapy",
-                              "other"},
-    ("staff", "role"): {"consultant_social_worker", "social_worker", "social_counsellor", "family_therapist",
-                        "coordinator", "family_worker", "other"},
+    ("services", "service"): {
+        "family_work",
+        "institutional_care",
+        "foster_care",
+        "substance_abuse",
+        "therapy",
+        "other",
+    },
+    ("staff", "role"): {
+        "consultant_social_worker",
+        "social_worker",
+        "social_counsellor",
+        "family_therapist",
+        "coordinator",
+        "family_worker",
+        "other",
+    },
     ("absences", "kind"): {"sick_leave", "other"},
     ("surveys", "respondent"): {"worker", "parent", "child"},
     ("time_use", "activity"): {"face_to_face", "documentation", "meetings", "travel", "other"},
@@ -58,6 +81,7 @@ def big():
 
 
 # --- shape -----------------------------------------------------------------------------------
+
 
 def test_tables_have_data_md_columns_and_dtypes(ds):
     assert list(ds.tables) == list(COLUMNS)
@@ -89,10 +113,16 @@ def test_allowed_values_and_ranges(ds):
 
 def test_ids_unique_and_pseudonymous(ds):
     t = ds.tables
-    for name, key in [("sites", ["site_id"]), ("teams", ["team_id"]), ("cases", ["case_id"]), ("staff", ["worker_id"]),
-                      ("placements", ["case_id"]), ("surveys", ["respondent_id", "wave", "scale"]),
-                      ("time_use", ["worker_id", "wave", "activity"]),
-                      ("services", ["site_id", "team_id", "month", "service"])]:
+    for name, key in [
+        ("sites", ["site_id"]),
+        ("teams", ["team_id"]),
+        ("cases", ["case_id"]),
+        ("staff", ["worker_id"]),
+        ("placements", ["case_id"]),
+        ("surveys", ["respondent_id", "wave", "scale"]),
+        ("time_use", ["worker_id", "wave", "activity"]),
+        ("services", ["site_id", "team_id", "month", "service"]),
+    ]:
         assert not t[name].duplicated(key).any(), name
     assert t["cases"]["case_id"].str.fullmatch(r"C\d{6}").all()
     for name, df in t.items():
@@ -172,8 +202,15 @@ def test_caseloads_follow_the_arm(ds):
     c = t["cases"]
     open_cases = c[(c["opened"] <= day) & (c["closed"].isna() | (c["closed"] > day))].groupby("team_id").size()
     st = t["staff"]
-    sw = st[(st["start"] <= day) & (st["end"].isna() | (st["end"] > day))
-            & st["role"].isin(["social_worker", "consultant_social_worker"])].groupby("team_id")["fte"].sum()
+    sw = (
+        st[
+            (st["start"] <= day)
+            & (st["end"].isna() | (st["end"] > day))
+            & st["role"].isin(["social_worker", "consultant_social_worker"])
+        ]
+        .groupby("team_id")["fte"]
+        .sum()
+    )
     load = (open_cases / sw).dropna().rename("load").to_frame().join(t["teams"].set_index("team_id")["arm"])
     median = load.groupby("arm")["load"].median()
     assert 18 <= median["pilot"] <= 32 and 33 <= median["comparison"] <= 47
@@ -193,6 +230,7 @@ def test_validator_quarantines_nothing(ds, tmp_path):
 
 
 # --- reproducibility, manifest, errors ---------------------------------------------------------
+
 
 def test_same_seed_same_tables_other_seed_differs(ds):
     again = synthesise(sites=8, seed=11)
@@ -214,9 +252,17 @@ def test_meta_records_true_effects():
     assert all(v["definition"] for v in meta["true_effects"].values())
 
 
-@pytest.mark.parametrize("bad", [dict(hr_close=0), dict(cost_level_ratio=-1), dict(sick_leave_rr=float("nan")),
-                                 dict(hr_placement=10, hr_close=1), dict(survey_change=2.5),
-                                 dict(face_to_face_share_change=0.5)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(hr_close=0),
+        dict(cost_level_ratio=-1),
+        dict(sick_leave_rr=float("nan")),
+        dict(hr_placement=10, hr_close=1),
+        dict(survey_change=2.5),
+        dict(face_to_face_share_change=0.5),
+    ],
+)
 def test_impossible_effects_are_refused(bad):
     with pytest.raises(InputError):
         Effects(**bad)
@@ -271,6 +317,7 @@ def test_national_scale():
 # Each estimate must lie within 3 standard errors of the configured truth (a two-sided 99.7 %
 # interval); the SEs account for clustering by team where the data are clustered by team.
 
+
 def _site_first_start(teams):
     return teams["site_id"].map(teams.groupby("site_id")["model_start"].min())
 
@@ -291,8 +338,9 @@ def test_sick_leave_rate_ratio_recovered(big):
     cell = ["site_id", "arm", "period"]
     fte_years = pd.concat([st.assign(period=p, fte_years=x * st["fte"] / 365.25) for p, x in ((0, before), (1, after))])
     ab = t["absences"].query("kind == 'sick_leave'").merge(st[["worker_id", "site_id", "arm", "cut"]], on="worker_id")
-    ab = ab[ab["start"] >= FOLLOW_START].assign(days=lambda d: (d["end"] - d["start"]).dt.days + 1,
-                                                period=lambda d: (d["start"] >= d["cut"]).astype(int))
+    ab = ab[ab["start"] >= FOLLOW_START].assign(
+        days=lambda d: (d["end"] - d["start"]).dt.days + 1, period=lambda d: (d["start"] >= d["cut"]).astype(int)
+    )
     sums = pd.concat([fte_years.groupby(cell)["fte_years"].sum(), ab.groupby(cell)["days"].sum()], axis=1)
     full = pd.MultiIndex.from_product([sorted(teams["site_id"].unique()), ["comparison", "pilot"], [0, 1]], names=cell)
     cube = sums.reindex(full).fillna(0).to_numpy().reshape(-1, 2, 2, 2)
@@ -315,13 +363,17 @@ def _later_cases(tables):
     last = tables["teams"].groupby("site_id")["model_start"].max()
     c = tables["cases"].merge(tables["teams"], on="team_id")
     c = c[c["opened"] >= c["site_id"].map(last)]
-    return pd.DataFrame({
-        "days": (c["closed"].fillna(EXTRACTED) - c["opened"]).dt.days + 0.5,
-        "closing": (c["closed"].notna() & (c["end_reason"] != "age_limit")).astype(int),
-        "placement": c["end_reason"].eq("placement").fillna(False).astype(int),
-        "pilot": c["arm"].eq("pilot").astype(int), "lsl": c["legal_basis"].eq("LSL").astype(int),
-        "site_id": c["site_id"], "team_id": c["team_id"],
-    })
+    return pd.DataFrame(
+        {
+            "days": (c["closed"].fillna(EXTRACTED) - c["opened"]).dt.days + 0.5,
+            "closing": (c["closed"].notna() & (c["end_reason"] != "age_limit")).astype(int),
+            "placement": c["end_reason"].eq("placement").fillna(False).astype(int),
+            "pilot": c["arm"].eq("pilot").astype(int),
+            "lsl": c["legal_basis"].eq("LSL").astype(int),
+            "site_id": c["site_id"],
+            "team_id": c["team_id"],
+        }
+    )
 
 
 def _cox_pilot(cases, event):
@@ -378,8 +430,9 @@ def test_cost_level_and_slope_recovered(big):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("respondent, scale, sign", [("parent", "felt_heard", 1), ("parent", "got_help", 1),
-                                                     ("worker", "workload", -1)])
+@pytest.mark.parametrize(
+    "respondent, scale, sign", [("parent", "felt_heard", 1), ("parent", "got_help", 1), ("worker", "workload", -1)]
+)
 def test_survey_change_recovered(big, respondent, scale, sign):
     """Difference of mean changes (wave 2+ minus wave 1, pilot minus comparison); SE from the four
     independent group means (workers answer in several waves, which only makes this SE conservative
@@ -388,8 +441,12 @@ def test_survey_change_recovered(big, respondent, scale, sign):
     sv = t["surveys"].merge(t["teams"], on="team_id")
     sv = sv[(sv["respondent"] == respondent) & (sv["scale"] == scale)]
     g = sv.groupby([sv["arm"], sv["wave"] > 1])["score"].agg(["mean", "var", "size"])
-    est = (g.loc[("pilot", True), "mean"] - g.loc[("pilot", False), "mean"]
-           - g.loc[("comparison", True), "mean"] + g.loc[("comparison", False), "mean"])
+    est = (
+        g.loc[("pilot", True), "mean"]
+        - g.loc[("pilot", False), "mean"]
+        - g.loc[("comparison", True), "mean"]
+        + g.loc[("comparison", False), "mean"]
+    )
     se = np.sqrt((g["var"] / g["size"]).sum())
     assert abs(est - sign * 0.3) < 3 * se, (est, se)
     assert se < 0.1
@@ -403,8 +460,12 @@ def test_face_to_face_share_change_recovered(big):
     tu["share"] = tu["hours"] / tu.groupby(["worker_id", "wave"])["hours"].transform("sum")
     f = tu[tu["activity"] == "face_to_face"]
     g = f.groupby(["arm", "wave"])["share"].agg(["mean", "var", "size"])
-    est = (g.loc[("pilot", 2), "mean"] - g.loc[("pilot", 1), "mean"]
-           - g.loc[("comparison", 2), "mean"] + g.loc[("comparison", 1), "mean"])
+    est = (
+        g.loc[("pilot", 2), "mean"]
+        - g.loc[("pilot", 1), "mean"]
+        - g.loc[("comparison", 2), "mean"]
+        + g.loc[("comparison", 1), "mean"]
+    )
     se = np.sqrt((g["var"] / g["size"]).sum())
     assert abs(est - 0.10) < 3 * se, (est, se)
 
@@ -421,6 +482,7 @@ def test_no_effect_means_no_difference():
 
 # --- departures from the easy case (Stress) ----------------------------------------------------
 
+
 def test_plain_stress_changes_nothing_and_null_effects_are_recorded():
     plain = synthesise(sites=2, seed=4)
     same = synthesise(sites=2, seed=4, stress=Stress())
@@ -428,8 +490,14 @@ def test_plain_stress_changes_nothing_and_null_effects_are_recorded():
         pd.testing.assert_frame_equal(table, same.tables[name])
     null = synthesise(sites=2, seed=4, effects=Effects.null())
     assert {k: v["value"] for k, v in null.meta["true_effects"].items()} == {
-        "hr_close": 1.0, "hr_placement": 1.0, "cost_level_ratio": 1.0, "cost_slope_ratio": 1.0,
-        "sick_leave_rr": 1.0, "survey_change": 0.0, "face_to_face_share_change": 0.0}
+        "hr_close": 1.0,
+        "hr_placement": 1.0,
+        "cost_level_ratio": 1.0,
+        "cost_slope_ratio": 1.0,
+        "sick_leave_rr": 1.0,
+        "survey_change": 0.0,
+        "face_to_face_share_change": 0.0,
+    }
     assert plain.meta["stress"]["team_sd"] == 0 and plain.meta["stress"]["pretrend_site"] is None
 
 
@@ -456,13 +524,17 @@ def test_autocorrelated_costs_and_a_pretrend_at_one_site():
     ds = synthesise(sites=3, seed=9, stress=Stress(cost_ar=0.8, pretrend_site="jyvaskyla", pretrend=0.02))
     m = _log_costs(ds)
     # the within-team month-to-month residual correlation is clearly positive with AR(1) disturbances
-    detrended = m["log"] - m.groupby("team_id")["log"].transform(lambda v: v.rolling(13, center=True,
-                                                                                        min_periods=1).mean())
+    detrended = m["log"] - m.groupby("team_id")["log"].transform(
+        lambda v: v.rolling(13, center=True, min_periods=1).mean()
+    )
     lag = detrended.groupby(m["team_id"]).shift()
     assert np.corrcoef(detrended[lag.notna()], lag[lag.notna()])[0, 1] > 0.3
     teams = ds.tables["teams"].set_index("team_id")
-    slope = m.assign(t=pd.PeriodIndex(m["month"], freq="M").astype("int64")).groupby("team_id").apply(
-        lambda g: np.polyfit(g["t"], g["log"], 1)[0], include_groups=False)
+    slope = (
+        m.assign(t=pd.PeriodIndex(m["month"], freq="M").astype("int64"))
+        .groupby("team_id")
+        .apply(lambda g: np.polyfit(g["t"], g["log"], 1)[0], include_groups=False)
+    )
     drifting = [t for t in slope.index if teams.loc[t, "site_id"] == "jyvaskyla" and teams.loc[t, "arm"] == "pilot"]
     others = [t for t in slope.index if teams.loc[t, "site_id"] == "jyvaskyla" and teams.loc[t, "arm"] != "pilot"]
     assert slope[drifting].mean() - slope[others].mean() > 0.01  # the pilot teams drift upwards
@@ -470,8 +542,9 @@ def test_autocorrelated_costs_and_a_pretrend_at_one_site():
         synthesise(sites=3, seed=9, stress=Stress(pretrend_site="helsinki"))
 
 
-@pytest.mark.parametrize("bad", [dict(team_sd=-0.1), dict(cost_ar=1.0), dict(calendar_shock="big"),
-                                 dict(pretrend_site=3)])
+@pytest.mark.parametrize(
+    "bad", [dict(team_sd=-0.1), dict(cost_ar=1.0), dict(calendar_shock="big"), dict(pretrend_site=3)]
+)
 def test_impossible_stress_is_refused(bad):
     with pytest.raises(InputError, match="Stress"):
         Stress(**bad)
@@ -482,8 +555,23 @@ def test_cli_synth_null_and_stress_options_reach_dataset_yaml(tmp_path):
 
     from evalkit.cli import app
 
-    res = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "d"), "--sites", "1", "--null",
-                                   "--team-sd", "0.2", "--calendar-shock", "0.3", "--cost-ar", "0.5"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            "--out",
+            str(tmp_path / "d"),
+            "--sites",
+            "1",
+            "--null",
+            "--team-sd",
+            "0.2",
+            "--calendar-shock",
+            "0.3",
+            "--cost-ar",
+            "0.5",
+        ],
+    )
     assert res.exit_code == 0, res.output
     meta = yaml.safe_load((tmp_path / "d" / "dataset.yaml").read_text(encoding="utf-8"))
     assert meta["true_effects"]["hr_close"]["value"] == 1.0

@@ -1,4 +1,5 @@
 """Tests for evalkit.trends: equivalent hand-built fits, Newey-West by hand, simulations, edge cases."""
+
 from __future__ import annotations
 
 
@@ -12,7 +13,6 @@ from scipy import stats as st
 from evalkit import datasets
 from evalkit import EstimationError, InputError
 from evalkit.trends import controlled_its, its
-
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +31,11 @@ def _with_harmonics(d, s, k=2, period=12):
 def test_sicily_matches_hand_built_quasipoisson_glm(sicily):
     # The tutorial's model 3 (Lopez Bernal et al. 2017, Rcode.R):
     # R: glm(aces ~ offset(log(stdpop)) + smokban + time + harmonic(month, 2, 12), family = quasipoisson)
-    res = its(sicily, "aces", "time", start=37, offset="stdpop", family="quasipoisson",
-              harmonics=2, season="month")
+    res = its(sicily, "aces", "time", start=37, offset="stdpop", family="quasipoisson", harmonics=2, season="month")
     d = _with_harmonics(sicily, sicily["month"])
-    ref = smf.glm("aces ~ smokban + time + s1 + c1 + s2 + c2", d, offset=np.log(d["stdpop"]),
-                  family=sm.families.Poisson()).fit(scale="X2", tol=1e-12)
+    ref = smf.glm(
+        "aces ~ smokban + time + s1 + c1 + s2 + c2", d, offset=np.log(d["stdpop"]), family=sm.families.Poisson()
+    ).fit(scale="X2", tol=1e-12)
     for ours, theirs in [("level_change", "smokban"), ("trend", "time"), ("sin1", "s1"), ("cos2", "c2")]:
         assert res[ours]["estimate"] == pytest.approx(ref.params[theirs], rel=1e-6)
         # evalkit stops IRLS where R's glm.fit does; statsmodels here runs to 1e-12, so SEs
@@ -49,20 +49,33 @@ def test_sicily_matches_hand_built_quasipoisson_glm(sicily):
 
 
 def test_monthly_time_forms_and_default_season(sicily):
-    base = its(sicily, "aces", "time", start=37, offset="stdpop", family="quasipoisson", harmonics=2,
-               season="month").table
+    base = its(
+        sicily, "aces", "time", start=37, offset="stdpop", family="quasipoisson", harmonics=2, season="month"
+    ).table
     ym = sicily["year"].astype(str) + "-" + sicily["month"].astype(str).str.zfill(2)
-    forms = [(ym, "2005-01"), (pd.PeriodIndex(ym, freq="M"), pd.Period("2005-01", "M")),
-             (pd.to_datetime(ym + "-15"), pd.Timestamp("2005-01-01"))]
+    forms = [
+        (ym, "2005-01"),
+        (pd.PeriodIndex(ym, freq="M"), pd.Period("2005-01", "M")),
+        (pd.to_datetime(ym + "-15"), pd.Timestamp("2005-01-01")),
+    ]
     for values, start in forms:
         # harmonics of the time index span the same space as harmonics of the calendar month
-        res = its(sicily.assign(ym=values), "aces", "ym", start=start, offset="stdpop",
-                  family="quasipoisson", harmonics=2)
+        res = its(
+            sicily.assign(ym=values), "aces", "ym", start=start, offset="stdpop", family="quasipoisson", harmonics=2
+        )
         for term in ("level_change", "trend"):
             assert res[term]["estimate"] == pytest.approx(base.loc[term, "estimate"], rel=1e-7)
             assert res[term]["se"] == pytest.approx(base.loc[term, "se"], rel=1e-7)
-    shuffled = its(sicily.sample(frac=1, random_state=1), "aces", "time", start=37, offset="stdpop",
-                   family="quasipoisson", harmonics=2, season="month")
+    shuffled = its(
+        sicily.sample(frac=1, random_state=1),
+        "aces",
+        "time",
+        start=37,
+        offset="stdpop",
+        family="quasipoisson",
+        harmonics=2,
+        season="month",
+    )
     assert shuffled["level_change"]["estimate"] == pytest.approx(base.loc["level_change", "estimate"])
 
 
@@ -70,8 +83,12 @@ def test_slope_change_term(sicily):
     res = its(sicily, "aces", "time", start=37, offset="stdpop", family="poisson", slope_change=True)
     # R (Rcode.R, model 4 without harmonics): glm(aces ~ offset(log(stdpop)) + smokban + time
     #   + I(time - 36):smokban, family = poisson)
-    ref = smf.glm("aces ~ smokban + time + I((time - 36) * smokban)", sicily,
-                  offset=np.log(sicily["stdpop"]), family=sm.families.Poisson()).fit(tol=1e-12)
+    ref = smf.glm(
+        "aces ~ smokban + time + I((time - 36) * smokban)",
+        sicily,
+        offset=np.log(sicily["stdpop"]),
+        family=sm.families.Poisson(),
+    ).fit(tol=1e-12)
     assert res["slope_change"]["estimate"] == pytest.approx(ref.params["I((time - 36) * smokban)"], rel=1e-6)
     assert res["level_change"]["estimate"] == pytest.approx(ref.params["smokban"], rel=1e-6)
     assert list(res.table.index[:3]) == ["level_change", "slope_change", "trend"]
@@ -104,8 +121,13 @@ def _counts(rng, n=48, start=25, rr=0.85, theta=50.0):
     """Monthly purchased-service decisions: trend, seasonality, level change rr, gamma frailty."""
     t = np.arange(1, n + 1)
     month = (t - 1) % 12 + 1
-    log_mu = (np.log(200) + 0.005 * t + 0.1 * np.sin(2 * np.pi * month / 12)
-              + 0.05 * np.cos(2 * np.pi * month / 12) + np.log(rr) * (t >= start))
+    log_mu = (
+        np.log(200)
+        + 0.005 * t
+        + 0.1 * np.sin(2 * np.pi * month / 12)
+        + 0.05 * np.cos(2 * np.pi * month / 12)
+        + np.log(rr) * (t >= start)
+    )
     frailty = rng.gamma(theta, 1 / theta, n)
     return pd.DataFrame({"t": t, "month": month, "y": rng.poisson(np.exp(log_mu) * frailty)})
 
@@ -115,14 +137,27 @@ def _costs(rng, n, level=-5000.0, slope=-100.0):
     t = np.arange(1, n + 1)
     start = n // 2 + 1
     post = t >= start
-    y = (50000 + 200 * t + 3000 * np.sin(2 * np.pi * t / 12) + level * post
-         + slope * (t - start + 1) * post + rng.normal(0, 2000, n))
+    y = (
+        50000
+        + 200 * t
+        + 3000 * np.sin(2 * np.pi * t / 12)
+        + level * post
+        + slope * (t - start + 1) * post
+        + rng.normal(0, 2000, n)
+    )
     return pd.DataFrame({"t": t, "cost": y}), start
 
 
 def test_its_recovers_known_changes():
-    res = its(_counts(np.random.default_rng(7), n=240, start=121, theta=1e6), "y", "t", start=121,
-              family="quasipoisson", harmonics=1, season="month")
+    res = its(
+        _counts(np.random.default_rng(7), n=240, start=121, theta=1e6),
+        "y",
+        "t",
+        start=121,
+        family="quasipoisson",
+        harmonics=1,
+        season="month",
+    )
     assert res["level_change"]["ratio"] == pytest.approx(0.85, abs=0.02)
     assert res["trend"]["estimate"] == pytest.approx(0.005, abs=0.0005)
     df, start = _costs(np.random.default_rng(8), 480)
@@ -133,16 +168,22 @@ def test_its_recovers_known_changes():
 
 def test_its_quasipoisson_ci_coverage():
     rng = np.random.default_rng(1)
-    rows = [its(_counts(rng), "y", "t", start=25, family="quasipoisson", harmonics=1,
-                season="month")["level_change"] for _ in range(200)]
+    rows = [
+        its(_counts(rng), "y", "t", start=25, family="quasipoisson", harmonics=1, season="month")["level_change"]
+        for _ in range(200)
+    ]
     coverage = np.mean([r["ratio_ci_low"] < 0.85 < r["ratio_ci_high"] for r in rows])
     assert 0.90 <= coverage <= 0.99  # 95% +- 3 binomial SEs for 200 replications
 
 
 def test_its_gaussian_ci_coverage_long_series():
     rng = np.random.default_rng(2)
-    rows = [its(*_costs(rng, 240)[:1], "cost", "t", start=121, family="gaussian", harmonics=1,
-                slope_change=True)["level_change"] for _ in range(200)]
+    rows = [
+        its(*_costs(rng, 240)[:1], "cost", "t", start=121, family="gaussian", harmonics=1, slope_change=True)[
+            "level_change"
+        ]
+        for _ in range(200)
+    ]
     coverage = np.mean([r["ci_low"] < -5000 < r["ci_high"] for r in rows])
     assert 0.90 <= coverage <= 0.99
 
@@ -165,8 +206,9 @@ def test_controlled_its_recovers_and_matches_formula_fit():
     d = _with_harmonics(df.assign(post=(df["t"] >= 31).astype(float)), df["t"], k=1)
     d["slope"] = (d["t"] - 31 + 1) * d["post"]
     # Linden (2015) itsa: y ~ t + post + slope + g + g:t + g:post + g:slope
-    ref = smf.glm("y ~ t + post + slope + pilot + pilot:t + pilot:post + pilot:slope + s1 + c1", d,
-                  family=sm.families.Poisson()).fit(tol=1e-12)
+    ref = smf.glm(
+        "y ~ t + post + slope + pilot + pilot:t + pilot:post + pilot:slope + s1 + c1", d, family=sm.families.Poisson()
+    ).fit(tol=1e-12)
     assert res["level_change_diff"]["estimate"] == pytest.approx(ref.params["pilot:post"], rel=1e-6)
     assert res["slope_change_diff"]["estimate"] == pytest.approx(ref.params["pilot:slope"], rel=1e-5)
     assert res["trend_diff"]["estimate"] == pytest.approx(ref.params["pilot:t"], rel=1e-5)
@@ -177,8 +219,13 @@ def test_controlled_its_recovers_and_matches_formula_fit():
 def test_controlled_its_gaussian_uses_within_series_hac():
     rng = np.random.default_rng(12)
     t = np.arange(1, 49)
-    df = pd.DataFrame({"t": np.tile(t, 2), "team": np.repeat(["pilot", "comparison"], 48),
-                       "cost": np.r_[100 + t - 10 * (t >= 25), 80 + t] + rng.normal(0, 2, 96)})
+    df = pd.DataFrame(
+        {
+            "t": np.tile(t, 2),
+            "team": np.repeat(["pilot", "comparison"], 48),
+            "cost": np.r_[100 + t - 10 * (t >= 25), 80 + t] + rng.normal(0, 2, 96),
+        }
+    )
     res = controlled_its(df, "cost", "t", "team", start=25, treated="pilot", family="gaussian")
     g = (df["team"] == "pilot").to_numpy(float)
     post = (df["t"] >= 25).to_numpy(float)
@@ -227,13 +274,13 @@ def test_edge_cases(sicily):
         its(sicily, "aces", "time", start="2005-01", **kw)
     with pytest.raises(InputError, match="family"):
         its(sicily, "aces", "time", start=37, offset="stdpop", family="binomial")
-    zero = sicily.assign(stdpop=sicily["stdpop"].where(sicily.index != 3, 0), aces=sicily["aces"].where(
-        sicily.index != 3, 0))
+    zero = sicily.assign(
+        stdpop=sicily["stdpop"].where(sicily.index != 3, 0), aces=sicily["aces"].where(sicily.index != 3, 0)
+    )
     res = its(zero, "aces", "time", start=37, **kw)
     assert res.stats["n"] == 58 and any("zero stdpop" in w for w in res.warnings)
     with pytest.raises(InputError, match="events but zero"):
-        its(sicily.assign(stdpop=sicily["stdpop"].where(sicily.index != 3, 0)), "aces", "time",
-            start=37, **kw)
+        its(sicily.assign(stdpop=sicily["stdpop"].where(sicily.index != 3, 0)), "aces", "time", start=37, **kw)
 
 
 def test_controlled_its_edge_cases():
@@ -248,12 +295,12 @@ def test_controlled_its_edge_cases():
 
 # --- GLS with correlated errors (nlme::gls) and the staggered team-month panel -----------------
 
+
 @pytest.fixture(scope="module")
 def ovary():
     d = pd.read_csv(datasets.path("ovary"), float_precision="round_trip")
     # nlme's corAR1(form = ~ 1 | Mare) uses the order of the rows within a mare, not Time
-    return d.assign(pos=d.groupby("Mare").cumcount(), s=np.sin(2 * np.pi * d["Time"]),
-                    c=np.cos(2 * np.pi * d["Time"]))
+    return d.assign(pos=d.groupby("Mare").cumcount(), s=np.sin(2 * np.pi * d["Time"]), c=np.cos(2 * np.pi * d["Time"]))
 
 
 def test_gls_ar1_reml_matches_nlme_on_ovary(ovary):
@@ -274,8 +321,7 @@ def test_gls_ar1_reml_matches_nlme_on_ovary(ovary):
     assert res.stats["cor_phi"] == pytest.approx(0.753207889, abs=1e-7)
     assert round(res.stats["loglik_reml"], 4) == -780.7273
     assert res.stats["sigma"] == pytest.approx(4.61617157, abs=1e-6) and res.stats["df_resid"] == 305
-    assert t["p"].tolist() == pytest.approx([2.6187369542827e-51, 2.28628382225752e-05, 0.198137111907874],
-                                            rel=1e-5)
+    assert t["p"].tolist() == pytest.approx([2.6187369542827e-51, 2.28628382225752e-05, 0.198137111907874], rel=1e-5)
 
 
 def test_gls_iid_is_ordinary_least_squares(ovary):
@@ -306,8 +352,16 @@ def _team_panel(seed, level=-0.2, slope=-0.004, rho=0.6, teams=(("a", 13), ("b",
         months = np.arange(1, 49)
         post = (months >= start) if start else np.zeros(48, bool)
         since = np.where(post, months - (start or 0) + 1, 0)
-        log_cost = (9 + rng.normal(0, 0.3) + 0.002 * months + 0.05 * np.sin(months / 2)
-                    + level * post + slope * since + disturbance + rng.normal(0, 0.04, 48))
+        log_cost = (
+            9
+            + rng.normal(0, 0.3)
+            + 0.002 * months
+            + 0.05 * np.sin(months / 2)
+            + level * post
+            + slope * since
+            + disturbance
+            + rng.normal(0, 0.04, 48)
+        )
         rows.append(pd.DataFrame({"team": team, "month": months, "start": start or np.nan, "eur": np.exp(log_cost)}))
     return pd.concat(rows, ignore_index=True)
 
@@ -318,8 +372,9 @@ def test_staggered_its_is_gls_on_the_two_way_design():
     p = _team_panel(1)
     res = staggered_its(p, "eur", "month", "team", "start", errors="ar1", se_type="model")
     post = (p["month"] >= p["start"]).astype(float)
-    design = p.assign(y=np.log(p["eur"]), level_change=post,
-                      slope_change=np.where(post == 1, p["month"] - p["start"] + 1, 0.0))
+    design = p.assign(
+        y=np.log(p["eur"]), level_change=post, slope_change=np.where(post == 1, p["month"] - p["start"] + 1, 0.0)
+    )
     for team in ("b", "c", "d"):
         design[f"u_{team}"] = (design["team"] == team).astype(float)
     for m in range(2, 49):
@@ -380,9 +435,12 @@ def test_staggered_its_refuses_what_it_cannot_estimate():
 
 
 def test_its_carries_fitted_and_counterfactual_values_for_figures():
-    df = pd.DataFrame({"month": pd.period_range("2017-01", periods=24, freq="M"),
-                       "cases": [30, 32, 31, 33, 35, 34, 36, 35, 37, 38, 37, 39,
-                                 30, 31, 30, 32, 31, 33, 32, 34, 33, 35, 34, 35]})
+    df = pd.DataFrame(
+        {
+            "month": pd.period_range("2017-01", periods=24, freq="M"),
+            "cases": [30, 32, 31, 33, 35, 34, 36, 35, 37, 38, 37, 39, 30, 31, 30, 32, 31, 33, 32, 34, 33, 35, 34, 35],
+        }
+    )
     res = its(df, "cases", "month", start="2018-01", slope_change=True)
     line = res.frames["fitted"]
     assert list(line.columns) == ["time", "observed", "fitted", "counterfactual"] and len(line) == 24

@@ -1,4 +1,5 @@
 """The type check CI runs: mypy (pyproject's [tool.mypy]: the package, untyped libraries' imports ignored)."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """Tests of evalkit.validation: every bad row quarantined, counts reconcile, no code leaks."""
+
 import json
 
 import numpy as np
@@ -46,11 +47,11 @@ def test_valid_dataset_exits_0(tiny_dir, tmp_path):
 def test_corruptions_are_quarantined_with_original_row_numbers(tmp_path):
     tables, meta = tiny_tables()
     cases = tables["cases"]
-    cases.loc[1, "closed"] = pd.Timestamp("2018-01-01")   # row 2: closed before opened
-    cases.loc[4, "team_id"] = "T99"                        # row 5: unknown team
-    cases.loc[5, "child_id"] = CODE                        # row 6: identity code
+    cases.loc[1, "closed"] = pd.Timestamp("2018-01-01")  # row 2: closed before opened
+    cases.loc[4, "team_id"] = "T99"  # row 5: unknown team
+    cases.loc[5, "child_id"] = CODE  # row 6: identity code
     tables["cases"] = pd.concat([cases, cases.iloc[[2]]], ignore_index=True)  # row 7 repeats C3
-    tables["staff"].loc[2, "fte"] = 1.5                    # row 3: fte > 1
+    tables["staff"].loc[2, "fte"] = 1.5  # row 3: fte > 1
     folder = write_tiny(tmp_path / "bad", tables=tables, meta=meta)
     code, out, report, files = _run(folder, tmp_path)
     assert code == 1
@@ -59,7 +60,7 @@ def test_corruptions_are_quarantined_with_original_row_numbers(tmp_path):
     assert _failure(report, "cases", "unknown_team")[0]["rows"] == [5]
     ident = _failure(report, "cases", "identity_code")[0]
     assert (ident["column"], ident["rows"], ident["count"]) == ("child_id", [6], 1)
-    assert _failure(report, "cases", "duplicate")[0]["rows"] == [3, 7]   # both copies
+    assert _failure(report, "cases", "duplicate")[0]["rows"] == [3, 7]  # both copies
     assert _failure(report, "staff", "range")[0]["rows"] == [3]
     assert report["tables"]["cases"] == {"rows_in": 7, "valid": 2, "quarantined": 5}
     # cascade: rows pointing at quarantined cases (C2, C3, C5, C6) or worker W3
@@ -77,35 +78,38 @@ def test_corruptions_are_quarantined_with_original_row_numbers(tmp_path):
 
 def test_cascade_uses_valid_parents_only(tiny):
     tables, meta = tiny
-    tables["teams"].loc[0, "arm"] = "pilot_team"           # T1 invalid
+    tables["teams"].loc[0, "arm"] = "pilot_team"  # T1 invalid
     ds = validate(tables, meta)
     cases = ds.report.counts["cases"]
-    assert cases == {"rows_in": 6, "valid": 4, "quarantined": 2}   # C1, C2 belong to T1
+    assert cases == {"rows_in": 6, "valid": 4, "quarantined": 2}  # C1, C2 belong to T1
     contact_fail = [f for f in ds.report.failures if f.table == "contacts"][0]
     assert (contact_fail.rule, contact_fail.rows.tolist()) == ("unknown_case", [1, 2, 3])
-    assert list(ds.tables["cases"].index) == [3, 4, 5, 6]        # original row numbers kept
+    assert list(ds.tables["cases"].index) == [3, 4, 5, 6]  # original row numbers kept
 
 
-@pytest.mark.parametrize("table, column, value, rule", [
-    ("cases", "age_at_opening", 18, "range"),
-    ("cases", "age_at_opening", "seven", "type"),
-    ("cases", "sex", "female", "allowed_values"),
-    ("cases", "opened", "2018-02-30", "type"),
-    ("cases", "opened", "2020-06-01", "after_extracted_on"),
-    ("cases", "legal_basis", None, "missing"),
-    ("teams", "model_start", None, "model_start_iff_pilot"),
-    ("services", "month", "2018-13", "format"),
-    ("services", "cost_eur", -5, "range"),
-    ("surveys", "score", 6, "range"),
-    ("surveys", "wave", 0, "range"),
-    ("time_use", "hours", -1, "range"),
-    ("staff", "fte", 0, "range"),
-    ("absences", "start", "2016-12-01", "outside_employment"),
-    ("absences", "start", "2020-01-05", "after_extracted_on"),
-    ("contacts", "date", "2018-01-01", "before_case_opened"),
-    ("placements", "date", "2019-01-02", "after_case_closed"),
-    ("services", "team_id", "T3", "team_not_in_site"),
-])
+@pytest.mark.parametrize(
+    "table, column, value, rule",
+    [
+        ("cases", "age_at_opening", 18, "range"),
+        ("cases", "age_at_opening", "seven", "type"),
+        ("cases", "sex", "female", "allowed_values"),
+        ("cases", "opened", "2018-02-30", "type"),
+        ("cases", "opened", "2020-06-01", "after_extracted_on"),
+        ("cases", "legal_basis", None, "missing"),
+        ("teams", "model_start", None, "model_start_iff_pilot"),
+        ("services", "month", "2018-13", "format"),
+        ("services", "cost_eur", -5, "range"),
+        ("surveys", "score", 6, "range"),
+        ("surveys", "wave", 0, "range"),
+        ("time_use", "hours", -1, "range"),
+        ("staff", "fte", 0, "range"),
+        ("absences", "start", "2016-12-01", "outside_employment"),
+        ("absences", "start", "2020-01-05", "after_extracted_on"),
+        ("contacts", "date", "2018-01-01", "before_case_opened"),
+        ("placements", "date", "2019-01-02", "after_case_closed"),
+        ("services", "team_id", "T3", "team_not_in_site"),
+    ],
+)
 def test_each_rule(tiny, table, column, value, rule):
     tables, meta = tiny
     df = tables[table]
@@ -118,8 +122,8 @@ def test_each_rule(tiny, table, column, value, rule):
 
 def test_end_reason_iff_closed(tiny):
     tables, meta = tiny
-    tables["cases"].loc[1, "end_reason"] = "no_need"   # open case with an end reason
-    tables["cases"].loc[0, "end_reason"] = None        # closed case without one
+    tables["cases"].loc[1, "end_reason"] = "no_need"  # open case with an end reason
+    tables["cases"].loc[0, "end_reason"] = None  # closed case without one
     ds = validate(tables, meta)
     [fail] = [f for f in ds.report.failures if f.table == "cases"]
     assert (fail.column, fail.rule, fail.rows.tolist()) == ("end_reason", "end_reason_iff_closed", [1, 2])
@@ -173,6 +177,7 @@ def test_table_in_two_formats_exit_2(tiny_dir, capsys):
 
 def test_unexpected_error_is_exit_2_without_traceback(tiny_dir, monkeypatch, capsys):
     import evalkit.validation as v
+
     monkeypatch.setattr(v, "cross_table", lambda *a: 1 / 0)
     assert cli_validate(tiny_dir) == 2
     assert "ZeroDivisionError" in capsys.readouterr().err
@@ -187,9 +192,14 @@ def test_repr_html_is_readable(tiny):
 
 
 # --- property test: random corruption never crashes and always reconciles ---------
-_JUNK = st.one_of(st.none(), st.text(max_size=12), st.integers(-10**6, 10**6),
-                  st.floats(allow_nan=True, allow_infinity=True), st.just(CODE),
-                  st.sampled_from(["2019-02-29", "2018-06-01", "T1", "S1", "C1", "W1", "pilot", "2018-13"]))
+_JUNK = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.just(CODE),
+    st.sampled_from(["2019-02-29", "2018-06-01", "T1", "S1", "C1", "W1", "pilot", "2018-13"]),
+)
 
 
 @pytest.mark.slow
@@ -217,7 +227,7 @@ def test_random_corruption_never_crashes_and_reconciles(data):
 def test_survey_triple_is_a_key(tiny):
     tables, meta = tiny
     tables["surveys"] = pd.concat([tables["surveys"], tables["surveys"].iloc[[0]]], ignore_index=True)
-    tables["cases"].loc[0, "end_reason"] = None       # a second whole-row rule failing at once
+    tables["cases"].loc[0, "end_reason"] = None  # a second whole-row rule failing at once
     ds = validate(tables, meta)
     found = {(f.table, f.column, f.rule): f.rows.tolist() for f in ds.report.failures}
     assert found[("surveys", "respondent_id+wave+scale", "duplicate")] == [1, 5]
@@ -235,12 +245,15 @@ def test_checks_on_distinct_values_report_the_rows_pandera_reports_on_the_whole_
 
     rng = np.random.default_rng(3)
     n = 3000
-    raw = pd.DataFrame({
-        "case_id": rng.choice(["C1", "C2", "C3", None], n, p=[0.4, 0.3, 0.29, 0.01]),
-        "date": rng.choice(["2020-01-05", "2020-02-30", "2031-01-01", "2020-03-01", None], n),
-        "kind": rng.choice(["phone", "face_to_face", "e-mail", None], n),
-        "minutes": rng.choice(["5", "-3", "x", "12.5", None], n),
-    }, index=pd.RangeIndex(1, n + 1, name="row")).astype(object)
+    raw = pd.DataFrame(
+        {
+            "case_id": rng.choice(["C1", "C2", "C3", None], n, p=[0.4, 0.3, 0.29, 0.01]),
+            "date": rng.choice(["2020-01-05", "2020-02-30", "2031-01-01", "2020-03-01", None], n),
+            "kind": rng.choice(["phone", "face_to_face", "e-mail", None], n),
+            "minutes": rng.choice(["5", "-3", "x", "12.5", None], n),
+        },
+        index=pd.RangeIndex(1, n + 1, name="row"),
+    ).astype(object)
     day = pd.Timestamp("2024-12-31")
     typed, type_fails = coerce(raw, "contacts", distinct(raw))
     typed_plain, type_fails_plain = coerce(raw, "contacts")

@@ -7,6 +7,7 @@ probability about 1e-4) but not for the failures this harness was built to
 catch: the old site-wide cost ITS covered 25% of the time and the old
 cross-sectional Cox 72%, with one null site in four "significant".
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,25 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "validity.py"
 
 def _run(tmp_path: Path, scenario: str) -> list[dict]:
     out = tmp_path / f"{scenario}.json"
-    done = subprocess.run([sys.executable, str(BENCH), "--replicates", "24", "--sites", "4", "--scenario", scenario,
-                           "--jobs", "2", "--json", str(out)], capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--replicates",
+            "24",
+            "--sites",
+            "4",
+            "--scenario",
+            scenario,
+            "--jobs",
+            "2",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith(f"validity scenario={scenario} replicates=24 sites=4 min_coverage="), last

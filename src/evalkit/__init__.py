@@ -13,6 +13,7 @@ The short names users know keep working: ``evalkit.survival`` is
 same module objects, imported on first use, so ``import evalkit`` stays
 cheap for the command line.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,17 +34,29 @@ __version__ = "0.1.0"
 
 #: the public short names and the module each one is
 SHORT_NAMES = {
-    "result": "core.result", "idcode": "core.idcode", "i18n": "core.i18n", "disclosure": "core.disclosure",
-    "schemas": "data.schemas", "config": "data.config", "io": "data.io", "extract": "data.extract",
+    "result": "core.result",
+    "idcode": "core.idcode",
+    "i18n": "core.i18n",
+    "disclosure": "core.disclosure",
+    "schemas": "data.schemas",
+    "config": "data.config",
+    "io": "data.io",
+    "extract": "data.extract",
     "validation": "data.validation",
-    "effects": "stats.effects", "survival": "stats.survival", "rates": "stats.rates", "trends": "stats.trends",
-    "meta": "stats.meta", "design": "stats.design",
-    "plots": "report.plots", "stamp": "report.stamp", "audit": "report.audit", "index": "render.index",
+    "effects": "stats.effects",
+    "survival": "stats.survival",
+    "rates": "stats.rates",
+    "trends": "stats.trends",
+    "meta": "stats.meta",
+    "design": "stats.design",
+    "plots": "report.plots",
+    "stamp": "report.stamp",
+    "audit": "report.audit",
+    "index": "render.index",
 }
 _ROOMS = {"core", "data", "synth", "stats", "site", "report", "render", "cli", "exercises", "datasets"}
 
-__all__ = ["Result", "EvalkitError", "EstimationError", "InputError", "__version__",
-           *sorted(_ROOMS | set(SHORT_NAMES))]
+__all__ = ["Result", "EvalkitError", "EstimationError", "InputError", "__version__", *sorted(_ROOMS | set(SHORT_NAMES))]
 
 
 class _ShortNames(importlib.abc.MetaPathFinder, importlib.abc.Loader):

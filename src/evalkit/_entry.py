@@ -6,6 +6,7 @@ a line and exit code 130, never with a traceback. During a command, a
 Ctrl-C is the command's own to handle (``evalkit render`` stops its
 kernels and records what finished).
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Commands stay thin: each parses its options and hands over to the module that
 owns the work, so the same code serves Python callers and the shell.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,23 +25,33 @@ def synth(
     out: Path = typer.Option(..., "--out", help="Folder to write the synthetic dataset into."),
     sites: int = typer.Option(8, "--sites", min=1, help="Number of pilot sites (309 = national scale)."),
     seed: int = typer.Option(1, "--seed", help="Random seed; the same seed gives the same data."),
-    fmt: str = typer.Option("csv", "--format",
-                            help="Table file format: csv, parquet or xlsx; or export: as Finnish client and payroll "
-                                 "systems export them, without dataset.yaml (practise `evalkit inspect` on it)."),
+    fmt: str = typer.Option(
+        "csv",
+        "--format",
+        help="Table file format: csv, parquet or xlsx; or export: as Finnish client and payroll "
+        "systems export them, without dataset.yaml (practise `evalkit inspect` on it).",
+    ),
     null: bool = typer.Option(False, "--null", help="No true effects: every ratio 1, every change 0."),
     team_sd: float = typer.Option(0.0, "--team-sd", help="SD of extra permanent team effects on every outcome."),
-    calendar_shock: float = typer.Option(0.0, "--calendar-shock",
-                                         help="Shock common to all teams, 2020-04 to 2021-03 (log scale)."),
+    calendar_shock: float = typer.Option(
+        0.0, "--calendar-shock", help="Shock common to all teams, 2020-04 to 2021-03 (log scale)."
+    ),
     cost_ar: float = typer.Option(0.0, "--cost-ar", help="AR(1) coefficient of monthly team cost disturbances."),
-    pretrend_site: Optional[str] = typer.Option(None, "--pretrend-site",
-                                                help="Site whose pilot teams' costs drift (parallel trends fail)."),
+    pretrend_site: Optional[str] = typer.Option(
+        None, "--pretrend-site", help="Site whose pilot teams' costs drift (parallel trends fail)."
+    ),
     pretrend: float = typer.Option(0.01, "--pretrend", help="That drift per month (log scale)."),
 ) -> None:
     """Write a synthetic multi-site dataset with known true effects (in dataset.yaml)."""
     from evalkit.cli._synth import cli_synth
 
-    stress = {"team_sd": team_sd, "calendar_shock": calendar_shock, "cost_ar": cost_ar,
-              "pretrend_site": pretrend_site, "pretrend": pretrend}
+    stress = {
+        "team_sd": team_sd,
+        "calendar_shock": calendar_shock,
+        "cost_ar": cost_ar,
+        "pretrend_site": pretrend_site,
+        "pretrend": pretrend,
+    }
     raise typer.Exit(cli_synth(out=out, sites=sites, seed=seed, fmt=fmt, null=null, stress=stress))
 
 
@@ -49,8 +60,9 @@ def validate(
     path: Path = typer.Argument(..., help="Dataset folder (dataset.yaml + one file per table)."),
     quarantine: Optional[Path] = typer.Option(None, "--quarantine", help="Write invalid rows to QDIR/<table>.csv."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the validation report as JSON."),
-    excel: bool = typer.Option(False, "--excel", help="Quarantine files for Excel with Finnish settings "
-                                                      "(semicolons, a BOM)."),
+    excel: bool = typer.Option(
+        False, "--excel", help="Quarantine files for Excel with Finnish settings (semicolons, a BOM)."
+    ),
 ) -> None:
     """Validate a dataset. Exit 0: valid; 1: invalid rows (quarantined); 2: unreadable."""
     from evalkit.cli._validate import cli_validate
@@ -86,8 +98,9 @@ def params(
 @app.command()
 def render(
     data: Path = typer.Option(..., "--data", help="Dataset folder (validated once for the whole batch)."),
-    params: Optional[Path] = typer.Option(None, "--params", help="Folder of <site>.yaml files (default: every "
-                                          "site of the data with default parameters)."),
+    params: Optional[Path] = typer.Option(
+        None, "--params", help="Folder of <site>.yaml files (default: every site of the data with default parameters)."
+    ),
     out: Path = typer.Option(Path("reports"), "--out", help="Output folder (index.html, manifest.json, <site>/)."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Sites rendered at the same time."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Report language for every site: fi, sv or en."),
@@ -95,13 +108,19 @@ def render(
     resume: bool = typer.Option(False, "--resume", help="Render only the sites not done in OUT/manifest.json."),
     timeout: float = typer.Option(600, "--timeout", min=1, help="Seconds any one notebook cell may run."),
     notebook: Optional[Path] = typer.Option(
-        None, "--notebook", help="Report notebook (default: evalkit's site_report, installed with it)."),
-    engine: str = typer.Option("warm", "--engine",
-                               help="warm: one kernel per worker, reused and cleaned between sites; "
-                                    "papermill: a new kernel per site. Same reports."),
-    researcher_out: Optional[Path] = typer.Option(None, "--researcher-out",
-                                                  help="Folder apart from OUT for each site's unsuppressed "
-                                                       "results.json (small counts: never publish it)."),
+        None, "--notebook", help="Report notebook (default: evalkit's site_report, installed with it)."
+    ),
+    engine: str = typer.Option(
+        "warm",
+        "--engine",
+        help="warm: one kernel per worker, reused and cleaned between sites; "
+        "papermill: a new kernel per site. Same reports.",
+    ),
+    researcher_out: Optional[Path] = typer.Option(
+        None,
+        "--researcher-out",
+        help="Folder apart from OUT for each site's unsuppressed results.json (small counts: never publish it).",
+    ),
 ) -> None:
     """Render one HTML report per site, OUT/manifest.json and OUT/index.html.
 
@@ -115,9 +134,16 @@ def render(
         raise typer.BadParameter("use fi, sv or en", param_hint="--lang")
     if engine not in ("warm", "papermill"):
         raise typer.BadParameter("use warm or papermill", param_hint="--engine")
-    options = _render.RenderOptions(jobs=jobs, lang=lang, resume=resume, executor=executor, timeout=timeout,
-                                    notebook=notebook or _render.REPORT_NOTEBOOK, engine=engine,
-                                    researcher_out=researcher_out)
+    options = _render.RenderOptions(
+        jobs=jobs,
+        lang=lang,
+        resume=resume,
+        executor=executor,
+        timeout=timeout,
+        notebook=notebook or _render.REPORT_NOTEBOOK,
+        engine=engine,
+        researcher_out=researcher_out,
+    )
     raise typer.Exit(cli_render(data=data, params=params, out=out, options=options))
 
 

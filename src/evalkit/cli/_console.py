@@ -2,6 +2,7 @@
 
 Shows table, column, rule, count and a few row numbers, never a cell value.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,8 @@ def print_error(message: str, heading: str = "evalkit validate: cannot read the 
     markup, and with identity codes masked.
     """
     Console(stderr=True, highlight=False).print(
-        f"[bold red]{escape(heading)}[/]\n{escape(mask_codes(message))}", soft_wrap=True)
+        f"[bold red]{escape(heading)}[/]\n{escape(mask_codes(message))}", soft_wrap=True
+    )
 
 
 def _shown(text: str) -> str:

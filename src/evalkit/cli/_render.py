@@ -3,6 +3,7 @@
 Kept apart from :mod:`evalkit.render` so that the renderer itself stays free
 of console output: Python callers get a :class:`~evalkit.render.Manifest`.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ def cli_render(data: Path, params: Path | None, out: Path, options: RenderOption
 
     from evalkit.cli._console import print_error
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        transient=False)
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+    )
     task: list[Any] = []
 
     def plan(sites: list[str]) -> None:
@@ -43,15 +45,20 @@ def cli_render(data: Path, params: Path | None, out: Path, options: RenderOption
         return 2
     except OSError as exc:  # e.g. the output disk is full or read-only: a message, not a traceback
         where = Path(exc.filename).name if exc.filename else Path(out).name
-        print_error(f"cannot write the reports ({exc.strerror or type(exc).__name__}: {where}); "
-                    "the sites finished so far are in manifest.json, and --resume completes the batch",
-                    "evalkit render: cannot write")
+        print_error(
+            f"cannot write the reports ({exc.strerror or type(exc).__name__}: {where}); "
+            "the sites finished so far are in manifest.json, and --resume completes the batch",
+            "evalkit render: cannot write",
+        )
         return 2
     except KeyboardInterrupt:
         # the batch has cleaned up after itself; a further Ctrl-C while Python ends must not wait
         signal.signal(signal.SIGINT, lambda *_: os._exit(130))
-        print_error("interrupted: the sites finished so far are recorded in manifest.json; "
-                    "run the same command with --resume to complete the batch", "evalkit render: interrupted")
+        print_error(
+            "interrupted: the sites finished so far are recorded in manifest.json; "
+            "run the same command with --resume to complete the batch",
+            "evalkit render: interrupted",
+        )
         return 130
     return _summary(manifest, out)
 
@@ -81,13 +88,17 @@ def cli_params(data: Path, out: Path, lang: str | None = None, force: bool = Fal
         except ValidationError:
             unusable.append(site)
     written, kept = write_site_params(usable, Path(out), lang=lang, force=force)
-    print(f"{len(written)} params file(s) written, {len(kept)} kept (use --force to overwrite) in {Path(out)}/; "
-          "template: _template.yaml")
+    print(
+        f"{len(written)} params file(s) written, {len(kept)} kept (use --force to overwrite) in {Path(out)}/; "
+        "template: _template.yaml"
+    )
     if unusable:
-        print_error(f"no params file for {len(unusable)} site(s): {', '.join(repr(s) for s in unusable[:10])}; "
-                    "a site id names its params file, so it must be lower-case letters, digits, '_' or '-' "
-                    "(e.g. 'kuopio', 'jyvaskyla'): change it in the sites table (and the tables that refer to it)",
-                    "evalkit params: some site ids cannot name a file")
+        print_error(
+            f"no params file for {len(unusable)} site(s): {', '.join(repr(s) for s in unusable[:10])}; "
+            "a site id names its params file, so it must be lower-case letters, digits, '_' or '-' "
+            "(e.g. 'kuopio', 'jyvaskyla'): change it in the sites table (and the tables that refer to it)",
+            "evalkit params: some site ids cannot name a file",
+        )
         return 1
     return 0
 
@@ -101,19 +112,26 @@ def _summary(manifest: Manifest, out: Path) -> int:
     console = Console(stderr=True, highlight=False)
     aside = manifest.batch.get("rows_set_aside") or {}
     if aside:
-        console.print("validation set aside rows (" + escape(", ".join(f"{t}: {n}" for t, n in aside.items()))
-                      + "); run `evalkit validate` for details")
+        console.print(
+            "validation set aside rows ("
+            + escape(", ".join(f"{t}: {n}" for t, n in aside.items()))
+            + "); run `evalkit validate` for details"
+        )
     if manifest.batch.get("sites_without_params"):
-        console.print("no params file, not rendered: "
-                      + escape(mask_codes(", ".join(manifest.batch["sites_without_params"]))))
+        console.print(
+            "no params file, not rendered: " + escape(mask_codes(", ".join(manifest.batch["sites_without_params"])))
+        )
     failed = sorted(manifest.failed())
     for site in failed:
         err = manifest.sites[site].get("error", {})
         where = f" (cell {err['cell']})" if err.get("cell") else ""
-        console.print("[red]failed[/red] " + escape(mask_codes(f"{site}{where}: {err.get('type', '')}: "
-                                                          f"{err.get('message', '')}")))
-    console.print(f"{len(manifest.done())} of {len(manifest.sites)} site(s) rendered into {escape(str(out))}/ "
-                  "(index.html, manifest.json)")
+        console.print(
+            "[red]failed[/red] " + escape(mask_codes(f"{site}{where}: {err.get('type', '')}: {err.get('message', '')}"))
+        )
+    console.print(
+        f"{len(manifest.done())} of {len(manifest.sites)} site(s) rendered into {escape(str(out))}/ "
+        "(index.html, manifest.json)"
+    )
     findings = manifest.batch.get("audit") or []
     _print_findings(console, findings, out)
     return 1 if failed or findings else 0

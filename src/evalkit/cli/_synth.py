@@ -1,4 +1,5 @@
 """``evalkit synth``: generate a synthetic dataset and write it, with a short summary."""
+
 from __future__ import annotations
 
 import time
@@ -15,8 +16,15 @@ from evalkit.synth import Effects, Stress, synthesise, write_client_export
 __all__ = ["cli_synth"]
 
 
-def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", *, null: bool = False,
-              stress: dict[str, Any] | None = None) -> int:
+def cli_synth(
+    out: str | Path,
+    sites: int = 8,
+    seed: int = 1,
+    fmt: str = "csv",
+    *,
+    null: bool = False,
+    stress: dict[str, Any] | None = None,
+) -> int:
     """Generate and write a synthetic dataset; print a short summary. Returns the exit code.
 
     Parameters
@@ -54,24 +62,28 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", 
         return 2
     t0 = time.perf_counter()
     try:
-        ds = synthesise(sites=sites, seed=seed, effects=Effects.null() if null else None,
-                        stress=Stress(**(stress or {})))
+        ds = synthesise(
+            sites=sites, seed=seed, effects=Effects.null() if null else None, stress=Stress(**(stress or {}))
+        )
     except InputError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     t1 = time.perf_counter()
     too_long = [k for k, v in ds.tables.items() if len(v) >= 1_048_576]
     if fmt == "xlsx" and too_long:
-        console.print(f"[red]error:[/red] Excel holds at most 1,048,575 rows; too long: {', '.join(too_long)}. "
-                      "Use --format csv or parquet.")
+        console.print(
+            f"[red]error:[/red] Excel holds at most 1,048,575 rows; too long: {', '.join(too_long)}. "
+            "Use --format csv or parquet."
+        )
         return 2
     if fmt == "export":
         write_client_export(ds.tables, out)
     else:
         write_dataset(ds.tables, ds.meta, out, fmt=fmt)
     t2 = time.perf_counter()
-    console.print(f"Synthetic dataset: {sites} site(s), seed {seed}{', no true effects' if null else ''} -> {out}",
-                  markup=False)
+    console.print(
+        f"Synthetic dataset: {sites} site(s), seed {seed}{', no true effects' if null else ''} -> {out}", markup=False
+    )
     if ds.meta["stress"] != Stress().describe():
         console.print("stress: " + ", ".join(f"{k} {v}" for k, v in ds.meta["stress"].items()), markup=False)
     table = Table()
@@ -82,6 +94,9 @@ def cli_synth(out: str | Path, sites: int = 8, seed: int = 1, fmt: str = "csv", 
     console.print(table)
     console.print(f"generated in {t1 - t0:.1f} s, written ({fmt}) in {t2 - t1:.1f} s")
     if fmt == "export":
-        console.print(f"extracted on {ds.meta['extracted_on']:%Y-%m-%d}; no dataset.yaml: draft one with "
-                      f"`evalkit inspect {out} --out {Path(out) / 'dataset.yaml'}`", markup=False)
+        console.print(
+            f"extracted on {ds.meta['extracted_on']:%Y-%m-%d}; no dataset.yaml: draft one with "
+            f"`evalkit inspect {out} --out {Path(out) / 'dataset.yaml'}`",
+            markup=False,
+        )
     return 0

@@ -8,6 +8,7 @@ working: ``table["hr"]``, ``table.loc[row, "hr"]``, ``table.hr`` and
 Anything derived from the table (a copy, ``round``, a slice of rows and
 columns) is a plain pandas object, so the aliases do not travel.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,8 +39,11 @@ def with_aliases(table: pd.DataFrame, aliases: dict[str, str], where: str) -> pd
 
 def _new_name(aliases: dict[str, str], where: str, key: Any) -> Any:
     if isinstance(key, str) and key in aliases:
-        warnings.warn(f"{where}: column {key!r} is now {aliases[key]!r}; the old name will be removed",
-                      DeprecationWarning, stacklevel=4)
+        warnings.warn(
+            f"{where}: column {key!r} is now {aliases[key]!r}; the old name will be removed",
+            DeprecationWarning,
+            stacklevel=4,
+        )
         return aliases[key]
     if isinstance(key, list):
         return [_new_name(aliases, where, k) for k in key]

@@ -10,6 +10,7 @@ Secondary cells are chosen greedily, smallest count first (least information
 lost), which is the usual hand rule of statistical offices; it guarantees the
 "never exactly one suppressed cell in a line" property, not an optimal pattern.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,14 +18,39 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_THRESHOLD", "SECONDARY_MARK", "COUNT_NAMES", "Suppressed", "suppress_counts", "small_mark",
-           "publishable", "small_count"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "SECONDARY_MARK",
+    "COUNT_NAMES",
+    "Suppressed",
+    "suppress_counts",
+    "small_mark",
+    "publishable",
+    "small_count",
+]
 
 DEFAULT_THRESHOLD = 5
 SECONDARY_MARK = ".."
 #: names of Result columns and statistics that count people, cases, days or events
-COUNT_NAMES = frozenset({"n", "events", "n_risk", "n_event", "n_censor", "competing", "censored", "n_cases",
-                         "n_subjects", "n_clusters", "n_units", "n_obs", "count", "days", "open_cases"})
+COUNT_NAMES = frozenset(
+    {
+        "n",
+        "events",
+        "n_risk",
+        "n_event",
+        "n_censor",
+        "competing",
+        "censored",
+        "n_cases",
+        "n_subjects",
+        "n_clusters",
+        "n_units",
+        "n_obs",
+        "count",
+        "days",
+        "open_cases",
+    }
+)
 
 
 def small_mark(threshold: int = DEFAULT_THRESHOLD) -> str:
@@ -217,6 +243,7 @@ def publishable(result: dict, threshold: int = DEFAULT_THRESHOLD) -> dict | None
         return None
     if any(small_count(row.get(c), threshold) for row in rows for c in columns & COUNT_NAMES):
         return None
-    stats = {k: (None if k in COUNT_NAMES and small_count(v, threshold) else v)
-             for k, v in result.get("stats", {}).items()}
+    stats = {
+        k: (None if k in COUNT_NAMES and small_count(v, threshold) else v) for k, v in result.get("stats", {}).items()
+    }
     return {**result, "stats": stats}

@@ -5,6 +5,7 @@ and ``en`` (``locale/labels.yaml``). Numbers use a decimal comma and a
 non-breaking space between thousands in Finnish and Swedish; dates are
 ``d.m.yyyy`` there and ISO in English.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,5 +79,8 @@ def fmt_date(d: dt.date, lang: str = "en") -> str:
 
 def fmt_ci(low: float, high: float, lang: str = "en", digits: int = 2) -> str:
     """A confidence interval, with a separator that cannot be read as a minus sign."""
-    return f"{fmt_number(low, lang, digits)}\u2013{fmt_number(high, lang, digits)}" if lang == "en" \
+    return (
+        f"{fmt_number(low, lang, digits)}\u2013{fmt_number(high, lang, digits)}"
+        if lang == "en"
         else f"{fmt_number(low, lang, digits)}\u2026{fmt_number(high, lang, digits)}"
+    )

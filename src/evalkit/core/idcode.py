@@ -11,6 +11,7 @@ rule is a few lines. Scanning works on the distinct values of a column (via
 ``pandas.factorize``), so a column with millions of repeated ids costs one
 hash pass plus a regex over the distinct values only.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["distinct_codes", "CHECK_CHARS", "CENTURY", "contains_code", "is_code", "scan_frame", "generate_codes",
-           "mask_codes", "MASK"]
+__all__ = [
+    "distinct_codes",
+    "CHECK_CHARS",
+    "CENTURY",
+    "contains_code",
+    "is_code",
+    "scan_frame",
+    "generate_codes",
+    "mask_codes",
+    "MASK",
+]
 
 #: what a code is replaced with in any message or name shown
 MASK = "<identity code removed>"
@@ -105,8 +115,9 @@ def contains_code(series: pd.Series) -> pd.Series:
     if len(series) and (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         # binary cells (Parquet BYTE_ARRAY without a string type) are text too
-        uniques = np.array([u.decode("utf-8", "replace") if isinstance(u, (bytes, bytearray)) else u
-                            for u in uniques], dtype=object)
+        uniques = np.array(
+            [u.decode("utf-8", "replace") if isinstance(u, (bytes, bytearray)) else u for u in uniques], dtype=object
+        )
         hits = distinct_codes(uniques)
         if hits.any():
             known = codes >= 0
@@ -148,6 +159,7 @@ def mask_codes(text: str) -> str:
     >>> mask_codes("folder hetu131052-308T/cases.csv, not 131052-308A")
     'folder hetu<identity code removed>/cases.csv, not 131052-308A'
     """
+
     def swap(m: re.Match) -> str:
         return MASK if is_code(m.group(0)) else m.group(0)
 

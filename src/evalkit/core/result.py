@@ -4,6 +4,7 @@ Every estimator in layer 2 (``effects``, ``survival``, ``rates``, ``trends``,
 ``meta``, ``design``) returns a :class:`Result`: a tidy table, a dict of
 model-level figures, and one line naming the method and its conventions.
 """
+
 from __future__ import annotations
 
 import functools
@@ -109,15 +110,23 @@ class Result:
     def _repr_html_(self) -> str:
         max_rows, min_rows = _shown_rows(len(self.table))
         # as a DataFrame in a notebook: a long table (a Kaplan-Meier curve) shows its head and tail only
-        shown = self.table if min_rows is None else pd.concat(  # to_html knows no min_rows: head and tail
-            [self.table.head(min_rows // 2), self.table.tail(min_rows - min_rows // 2)])
+        shown = (
+            self.table
+            if min_rows is None
+            else pd.concat(  # to_html knows no min_rows: head and tail
+                [self.table.head(min_rows // 2), self.table.tail(min_rows - min_rows // 2)]
+            )
+        )
         table = shown.to_html(float_format=lambda v: f"{v:.4g}", border=0, classes="evalkit-table")
         if min_rows is not None:
-            table += (f"<p class='evalkit-rows'>{len(self.table)} rows, the first and last {min_rows // 2} "
-                      "shown; <code>.table</code> or <code>.summary()</code> for all</p>")
+            table += (
+                f"<p class='evalkit-rows'>{len(self.table)} rows, the first and last {min_rows // 2} "
+                "shown; <code>.table</code> or <code>.summary()</code> for all</p>"
+            )
         stats = "".join(
             f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
-            for k, v in self.stats.items() if _is_scalar(v)
+            for k, v in self.stats.items()
+            if _is_scalar(v)
         )
         warns = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
         return (
@@ -303,8 +312,11 @@ def checks_alpha(func: Callable) -> Callable:
 
     @functools.wraps(func)
     def checked(*args: Any, **kwargs: Any) -> Any:
-        alpha = kwargs["alpha"] if "alpha" in kwargs else signature.bind_partial(*args, **kwargs).arguments.get(
-            "alpha", default)
+        alpha = (
+            kwargs["alpha"]
+            if "alpha" in kwargs
+            else signature.bind_partial(*args, **kwargs).arguments.get("alpha", default)
+        )
         check_alpha(alpha)
         return func(*args, **kwargs)
 
@@ -330,6 +342,7 @@ def renamed(**old_to_new: str) -> Callable:
     ...     print(mean({"y": [1, 3]}, dv="y"), caught[0].category.__name__)
     2.0 DeprecationWarning
     """
+
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -337,11 +350,15 @@ def renamed(**old_to_new: str) -> Callable:
                 if old in kwargs:
                     if new in kwargs:
                         raise InputError(f"give {new}= only: {old}= is its old name")
-                    warnings.warn(f"{func.__name__}({old}=...) is now {func.__name__}({new}=...); the old name "
-                                  "will be removed", DeprecationWarning, stacklevel=2)
+                    warnings.warn(
+                        f"{func.__name__}({old}=...) is now {func.__name__}({new}=...); the old name will be removed",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
                     kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
 
         call.renamed = dict(old_to_new)  # type: ignore[attr-defined]
         return call
+
     return decorate

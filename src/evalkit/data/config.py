@@ -4,6 +4,7 @@ A site's YAML names the site and the choices of its report. Unknown keys,
 wrong types and missing required keys fail with a message naming the file and
 the key, so a typo never silently falls back to a default.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,8 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evalkit.core.result import EvalkitError
 
-__all__ = ["SiteConfig", "ParamsError", "DuplicateKeyError", "load_params", "write_params", "safe_load_unique",
-           "SECTIONS"]
+__all__ = [
+    "SiteConfig",
+    "ParamsError",
+    "DuplicateKeyError",
+    "load_params",
+    "write_params",
+    "safe_load_unique",
+    "SECTIONS",
+]
 
 _Section = Literal["quality", "effects", "duration", "costs", "sick_leave", "workforce"]
 SECTIONS: tuple[_Section, ...] = get_args(_Section)
@@ -105,8 +113,10 @@ def load_params(path: str | Path, **overrides: object) -> SiteConfig:
         raise ParamsError(f"{path}: expected a mapping of keys to values")
     odd = [k for k in raw if not isinstance(k, str)]
     if odd:  # YAML reads `1:`, `yes:` and `on:` as a number or true
-        raise ParamsError(f"{path}: key(s) {', '.join(repr(k) for k in odd)} are not names: "
-                          "params keys are words such as lang or alpha")
+        raise ParamsError(
+            f"{path}: key(s) {', '.join(repr(k) for k in odd)} are not names: "
+            "params keys are words such as lang or alpha"
+        )
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return SiteConfig(**raw)

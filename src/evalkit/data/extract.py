@@ -25,6 +25,7 @@ file. Cells it cannot convert are left as they are: validation then reports
 them, with their row numbers, like any other bad value. Tables without an
 entry are read as before (``<table>.csv|parquet|xlsx``).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -113,8 +114,10 @@ def table_maps(meta: Mapping[str, Any]) -> dict[str, TableMap]:
         known = columns(name)
         for target in [*tmap.columns.values(), *tmap.values]:
             if target not in known:
-                raise ValueError(f"tables.{name}.{'columns' if target in tmap.columns.values() else 'values'}: "
-                                 f"{target!r} is not a column of {name} (use: {', '.join(known[:2])}, ...)")
+                raise ValueError(
+                    f"tables.{name}.{'columns' if target in tmap.columns.values() else 'values'}: "
+                    f"{target!r} is not a column of {name} (use: {', '.join(known[:2])}, ...)"
+                )
         out[name] = tmap
     return out
 
@@ -122,7 +125,7 @@ def table_maps(meta: Mapping[str, Any]) -> dict[str, TableMap]:
 def _text_keys(mapping: Mapping[Any, Any], where: str) -> None:
     odd = [k for k in mapping if isinstance(k, bool) or k is None]
     if odd:  # YAML reads yes, no, on, off as true/false: the user meant the word
-        raise ValueError(f"{where}: {odd[0]!r} is not text; quote it (\"yes\", \"no\", \"on\", \"off\")")
+        raise ValueError(f'{where}: {odd[0]!r} is not text; quote it ("yes", "no", "on", "off")')
 
 
 def looks_like_cp1252(data: bytes) -> bool:
@@ -158,8 +161,10 @@ def read_mapped(folder: Path, table: str, tmap: TableMap) -> pd.DataFrame:
     raw = read_as_given(folder, tmap)
     missing = [h for h in tmap.columns if h not in raw.columns]
     if missing:
-        raise ValueError(f"tables.{table}.columns: {tmap.file} has no column {missing[0]!r} "
-                         f"(its headers: {', '.join(raw.columns[:8])}{', ...' if raw.shape[1] > 8 else ''})")
+        raise ValueError(
+            f"tables.{table}.columns: {tmap.file} has no column {missing[0]!r} "
+            f"(its headers: {', '.join(raw.columns[:8])}{', ...' if raw.shape[1] > 8 else ''})"
+        )
     df = raw.rename(columns=tmap.columns)
     # where the rows came from (small: pandas copies attrs along): quarantine files re-read the cells as given
     df.attrs["mapped_from"] = (str(folder), tmap.model_dump_json())
@@ -191,7 +196,7 @@ def _read_csv(path: Path, tmap: TableMap) -> pd.DataFrame:
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         hint = " (it looks like Windows-1252: add encoding: cp1252)" if looks_like_cp1252(data) else ""
         raise ValueError(f"{path.name} is not {tmap.encoding} text at line {line}{hint}") from None
     first = text.split("\n", 1)[0]
@@ -206,8 +211,10 @@ def _read_csv(path: Path, tmap: TableMap) -> pd.DataFrame:
         if not record or (not record[0].strip() and not "".join(record).strip()):
             continue  # a blank line (or only separators): skipped, but counted by reader.line_num
         if len(record) != len(header):
-            raise ValueError(f"{path.name} row {reader.line_num - 1} has {len(record)} fields and the header "
-                             f"{len(header)}; check delimiter: (now {delimiter!r}) and quoting")
+            raise ValueError(
+                f"{path.name} row {reader.line_num - 1} has {len(record)} fields and the header "
+                f"{len(header)}; check delimiter: (now {delimiter!r}) and quoting"
+            )
         rows.append(record)
         numbers.append(reader.line_num - 1)
     df = pd.DataFrame(rows, columns=header, dtype=object).replace("", None)

@@ -9,6 +9,7 @@ never a crash of the whole read. CSV goes through ``pyarrow.csv`` (several
 times faster than pandas' parser on national extracts). Anything that stops a
 folder from being read at all raises :class:`DatasetError` (exit 2).
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,16 @@ from evalkit.core.idcode import contains_code, mask_codes
 from evalkit.core.result import EvalkitError
 from evalkit.data.schemas import REQUIRED_TABLES, TABLES, columns
 
-__all__ = ["atomic_write", "write_dataset", "read_dataset", "read_manifest", "read_table", "complete_tables",
-           "DatasetError", "FORMATS"]
+__all__ = [
+    "atomic_write",
+    "write_dataset",
+    "read_dataset",
+    "read_manifest",
+    "read_table",
+    "complete_tables",
+    "DatasetError",
+    "FORMATS",
+]
 
 FORMATS = ("csv", "parquet", "xlsx")
 
@@ -190,10 +199,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise
     except Exception as exc:  # noqa: BLE001 - every reader failure means "cannot read"
         if path.suffix == ".csv" and looks_like_cp1252(data := path.read_bytes()):
-            raise DatasetError(f"{path}: cannot be read as utf-8 text (first at {_undecodable_line(data)}; it looks "
-                               "like Windows-1252): declare it in "
-                               f"dataset.yaml under tables: {path.stem}: with file: {path.name} and "
-                               "encoding: cp1252 (data/README.md)") from None
+            raise DatasetError(
+                f"{path}: cannot be read as utf-8 text (first at {_undecodable_line(data)}; it looks "
+                "like Windows-1252): declare it in "
+                f"dataset.yaml under tables: {path.stem}: with file: {path.name} and "
+                "encoding: cp1252 (data/README.md)"
+            ) from None
         raise DatasetError(f"{path}: cannot be read ({type(exc).__name__}: {_short(exc)})") from None
     df.columns = [str(c).strip() for c in df.columns]
     _check_headers(df, path)
@@ -276,10 +287,15 @@ def read_dataset(path: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, A
     files: dict[str, list[Path]] = {}
     for file in sorted(folder.iterdir()):
         if mask_codes(file.name) != file.name:
-            raise DatasetError(f"{folder / mask_codes(file.name)}: a file name holds a personal identity code: "
-                               "rename the file")
-        if file.is_file() and file.suffix.lstrip(".") in FORMATS and not file.name.startswith((".", "~$")) \
-                and file.name not in claimed:
+            raise DatasetError(
+                f"{folder / mask_codes(file.name)}: a file name holds a personal identity code: rename the file"
+            )
+        if (
+            file.is_file()
+            and file.suffix.lstrip(".") in FORMATS
+            and not file.name.startswith((".", "~$"))
+            and file.name not in claimed
+        ):
             files.setdefault(file.stem, []).append(file)
     tables: dict[str, pd.DataFrame] = {}
     for name, found in files.items():
@@ -303,9 +319,11 @@ def _sheets_hint(found: set[str], folder: Path) -> None:
             except Exception:  # noqa: BLE001 - an unreadable workbook is reported when it is read
                 continue
             if name in sheets:
-                raise DatasetError(f"required table {name} is missing as a file, but {book.name} has a sheet "
-                                   f"{name}: declare it in dataset.yaml under tables: {name}: with "
-                                   f"file: {book.name} and sheet: {name} (data/README.md)")
+                raise DatasetError(
+                    f"required table {name} is missing as a file, but {book.name} has a sheet "
+                    f"{name}: declare it in dataset.yaml under tables: {name}: with "
+                    f"file: {book.name} and sheet: {name} (data/README.md)"
+                )
 
 
 def complete_tables(tables: dict[str, pd.DataFrame], sources: Mapping[str, str], where: str) -> dict[str, pd.DataFrame]:
@@ -324,9 +342,11 @@ def complete_tables(tables: dict[str, pd.DataFrame], sources: Mapping[str, str],
         if name not in tables:
             if name in REQUIRED_TABLES:
                 raise DatasetError(
-                    f"required table {name} is missing (no {name}.csv, {name}.parquet or {name}.xlsx in {where})")
-            tables[name] = pd.DataFrame({c: pd.Series(dtype=object) for c in columns(name)},
-                                        index=pd.RangeIndex(1, 1, name="row"))
+                    f"required table {name} is missing (no {name}.csv, {name}.parquet or {name}.xlsx in {where})"
+                )
+            tables[name] = pd.DataFrame(
+                {c: pd.Series(dtype=object) for c in columns(name)}, index=pd.RangeIndex(1, 1, name="row")
+            )
         missing = [c for c in columns(name) if c not in tables[name].columns]
         if missing:
             raise DatasetError(f"{sources.get(name, name)}: required column(s) missing: {', '.join(missing)}")
@@ -351,8 +371,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
                 path,
                 parse_options=pacsv.ParseOptions(delimiter=delimiter),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names}, strings_can_be_null=True,
-                    null_values=[""], quoted_strings_can_be_null=True,
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=True,
+                    null_values=[""],
+                    quoted_strings_can_be_null=True,
                 ),
             )
             df = table.to_pandas()

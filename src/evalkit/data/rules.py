@@ -4,6 +4,7 @@ Both return failures as ``(column, rule, row_numbers)``; row numbers are the
 tables' index (1-based data row numbers). Everything is vectorised: the
 national benchmark has millions of contact rows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,8 +75,9 @@ def _to_float(s: pd.Series) -> pd.Series:
         return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
-def coerce(raw: pd.DataFrame, table: str,
-           dist: Optional[Mapping[str, Distinct]] = None) -> tuple[pd.DataFrame, list[Fail]]:
+def coerce(
+    raw: pd.DataFrame, table: str, dist: Optional[Mapping[str, Distinct]] = None
+) -> tuple[pd.DataFrame, list[Fail]]:
     """Give the contract's columns their types cell by cell; unparseable cells become
     nulls and ``type`` failures (pandera's whole-column coercion would stop at the
     first bad cell and leave the column untyped for every other check).
@@ -168,8 +170,9 @@ def _present(df: pd.DataFrame, col: str, dist: Mapping[str, Distinct]) -> np.nda
     return d.codes >= 0 if d is not None and len(d.codes) == len(df) else df[col].notna().to_numpy()
 
 
-def _unknown(df: pd.DataFrame, col: str, parent: pd.DataFrame, key: str, rule: str,
-             dist: Mapping[str, Distinct]) -> list[Fail]:
+def _unknown(
+    df: pd.DataFrame, col: str, parent: pd.DataFrame, key: str, rule: str, dist: Mapping[str, Distinct]
+) -> list[Fail]:
     bad = (_positions(df, col, parent[key].drop_duplicates(), dist) < 0) & _present(df, col, dist)
     return [(col, rule, _rows(df, bad))] if bad.any() else []
 
@@ -263,8 +266,11 @@ def repeated_block(df: pd.DataFrame, dist: Optional[Mapping[str, Distinct]] = No
     sample = np.unique(np.linspace(0, n - 1, 64).astype(int))
     for k in candidates[:5]:
         probe = sample[sample < n - k]
-        if _same(df, np.array([0]), np.array([k])) and _same(df, probe, probe + k) and \
-                _same(df, np.arange(n - k), np.arange(k, n)):
+        if (
+            _same(df, np.array([0]), np.array([k]))
+            and _same(df, probe, probe + k)
+            and _same(df, np.arange(n - k), np.arange(k, n))
+        ):
             return [("(whole row)", "repeated_rows", df.index.to_numpy()[k:])]
     return []
 
@@ -277,15 +283,17 @@ _RULES: dict[str, _Rule] = {
     "contacts": lambda df, v, d: _case_rules(df, v["cases"], d) + _day_total(df, d),
     "services": _services,
     "staff": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
-    "absences": lambda df, v, d: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker", d)
-    + _in_employment(df, v["staff"]),
+    "absences": lambda df, v, d: (
+        _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker", d) + _in_employment(df, v["staff"])
+    ),
     "surveys": lambda df, v, d: _unknown(df, "team_id", v["teams"], "team_id", "unknown_team", d),
     "time_use": lambda df, v, d: _unknown(df, "worker_id", v["staff"], "worker_id", "unknown_worker", d),
 }
 
 
-def cross_table(table: str, df: pd.DataFrame, valid: Mapping[str, pd.DataFrame],
-                dist: Optional[Mapping[str, Distinct]] = None) -> list[Fail]:
+def cross_table(
+    table: str, df: pd.DataFrame, valid: Mapping[str, pd.DataFrame], dist: Optional[Mapping[str, Distinct]] = None
+) -> list[Fail]:
     """Rules linking ``table`` to the VALID rows of the tables before it in
     :data:`~evalkit.schemas.TABLES`, so removal cascades (a case of a quarantined
     team is itself invalid). ``dist``: :func:`distinct` of the table's raw

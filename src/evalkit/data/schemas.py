@@ -9,6 +9,7 @@ tables (referential integrity, spells) live in :mod:`evalkit.validation`.
 date column, since that date comes from each dataset's ``dataset.yaml``.
 Column and value names are exactly DATA.md's; ``data/README.md`` documents them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,16 +21,40 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 __all__ = [
-    "SCHEMA_VERSION", "TABLES", "REQUIRED_TABLES", "DATE_COLUMNS", "MONTH_COLUMNS",
-    "MODELS", "build", "columns", "string_columns", "number_columns",
-    "Sites", "Teams", "Cases", "Placements", "Contacts", "Services", "Staff",
-    "Absences", "Surveys", "TimeUse",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "REQUIRED_TABLES",
+    "DATE_COLUMNS",
+    "MONTH_COLUMNS",
+    "MODELS",
+    "build",
+    "columns",
+    "string_columns",
+    "number_columns",
+    "Sites",
+    "Teams",
+    "Cases",
+    "Placements",
+    "Contacts",
+    "Services",
+    "Staff",
+    "Absences",
+    "Surveys",
+    "TimeUse",
 ]
 
 SCHEMA_VERSION = "1.0"
 TABLES = (
-    "sites", "teams", "cases", "placements", "contacts",
-    "services", "staff", "absences", "surveys", "time_use",
+    "sites",
+    "teams",
+    "cases",
+    "placements",
+    "contacts",
+    "services",
+    "staff",
+    "absences",
+    "surveys",
+    "time_use",
 )
 #: a missing optional table is read as empty; a missing required one is exit 2
 REQUIRED_TABLES = ("sites", "teams", "cases")
@@ -40,8 +65,13 @@ PLACEMENT_KINDS = ["urgent", "care_order", "voluntary"]
 CONTACT_KINDS = ["face_to_face", "phone", "team_meeting", "network_meeting"]
 SERVICES = ["family_work", "institutional_care", "foster_care", "substance_abuse", "therapy", "other"]
 ROLES = [
-    "consultant_social_worker", "social_worker", "social_counsellor",
-    "family_therapist", "coordinator", "family_worker", "other",
+    "consultant_social_worker",
+    "social_worker",
+    "social_counsellor",
+    "family_therapist",
+    "coordinator",
+    "family_worker",
+    "other",
 ]
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
@@ -205,9 +235,23 @@ class TimeUse(_Table):
     hours: Series[float] = pa.Field(ge=0)
 
 
-MODELS: dict[str, type[pa.DataFrameModel]] = dict(zip(TABLES, (
-    Sites, Teams, Cases, Placements, Contacts, Services, Staff, Absences, Surveys, TimeUse,
-)))
+MODELS: dict[str, type[pa.DataFrameModel]] = dict(
+    zip(
+        TABLES,
+        (
+            Sites,
+            Teams,
+            Cases,
+            Placements,
+            Contacts,
+            Services,
+            Staff,
+            Absences,
+            Surveys,
+            TimeUse,
+        ),
+    )
+)
 
 
 def _kinds(table: str) -> dict[str, str]:
@@ -215,8 +259,15 @@ def _kinds(table: str) -> dict[str, str]:
     out = {}
     for name, col in MODELS[table].to_schema().columns.items():
         dtype = str(col.dtype)
-        out[name] = ("date" if dtype.startswith("datetime") else "int" if dtype == "Int64"
-                     else "float" if dtype.startswith("float") else "str")
+        out[name] = (
+            "date"
+            if dtype.startswith("datetime")
+            else "int"
+            if dtype == "Int64"
+            else "float"
+            if dtype.startswith("float")
+            else "str"
+        )
     return out
 
 
@@ -277,18 +328,26 @@ def build(table: str, extracted_on: Optional[pd.Timestamp] = None, *, precoerced
     updates: dict[str, dict] = {}
     for col in DATE_COLUMNS[table]:
         if (table, col) != ("staff", "start"):  # an employment may well have begun before 1990
-            updates[col] = {"checks": [*schema.columns[col].checks,
-                                       pa.Check.ge(EARLIEST_DAY, name="before_1990", error="before_1990")]}
+            updates[col] = {
+                "checks": [
+                    *schema.columns[col].checks,
+                    pa.Check.ge(EARLIEST_DAY, name="before_1990", error="before_1990"),
+                ]
+            }
     if extracted_on is not None:
         day = pd.Timestamp(extracted_on)
         for col in DATE_COLUMNS[table]:
             checks = updates.get(col, {}).get("checks", schema.columns[col].checks)
-            updates[col] = {"checks": [*checks,
-                                       pa.Check.le(day, name="after_extracted_on", error="after_extracted_on")]}
+            updates[col] = {
+                "checks": [*checks, pa.Check.le(day, name="after_extracted_on", error="after_extracted_on")]
+            }
         for col in MONTH_COLUMNS.get(table, ()):
-            updates[col] = {"checks": [*schema.columns[col].checks,
-                                       pa.Check.le(f"{day:%Y-%m}", name="after_extracted_on",
-                                                error="after_extracted_on")]}
+            updates[col] = {
+                "checks": [
+                    *schema.columns[col].checks,
+                    pa.Check.le(f"{day:%Y-%m}", name="after_extracted_on", error="after_extracted_on"),
+                ]
+            }
     if precoerced:
         schema.coerce = False
         for col in schema.columns:

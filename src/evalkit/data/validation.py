@@ -14,6 +14,7 @@ with its original row number and every rule it broke; per table
 Row numbers are 1-based data row numbers (the header is not counted): row 1
 is the first line under the header in CSV, spreadsheet row 2 in Excel.
 """
+
 from __future__ import annotations
 
 import html
@@ -40,8 +41,10 @@ MASK = idcode.MASK
 _SHOW_ROWS = 5
 #: the column a row-wise (whole-frame) check is reported under
 _FRAME_RULE_COLUMN = {
-    "model_start_iff_pilot": "model_start", "closed_before_opened": "closed",
-    "end_reason_iff_closed": "end_reason", "end_before_start": "end",
+    "model_start_iff_pilot": "model_start",
+    "closed_before_opened": "closed",
+    "end_reason_iff_closed": "end_reason",
+    "end_before_start": "end",
 }
 
 
@@ -60,8 +63,13 @@ class Failure:
         return int(len(self.rows))
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"table": self.table, "column": self.column, "rule": self.rule,
-               "count": self.count, "rows": [int(r) for r in self.rows]}
+        out = {
+            "table": self.table,
+            "column": self.column,
+            "rule": self.rule,
+            "count": self.count,
+            "rows": [int(r) for r in self.rows],
+        }
         return {**out, "hint": self.hint} if self.hint else out
 
 
@@ -103,8 +111,11 @@ class ValidationReport:
 
     def __repr__(self) -> str:
         status = "valid" if not self.failures else f"{len(self.failures)} failure group(s)"
-        return f"ValidationReport({status}; " + ", ".join(
-            f"{t}: {c['valid']}/{c['rows_in']}" for t, c in self.counts.items()) + ")"
+        return (
+            f"ValidationReport({status}; "
+            + ", ".join(f"{t}: {c['valid']}/{c['rows_in']}" for t, c in self.counts.items())
+            + ")"
+        )
 
     def _repr_html_(self) -> str:
         counts = pd.DataFrame(self.counts).T[["rows_in", "valid", "quarantined"]]
@@ -188,8 +199,10 @@ def validate(data: str | Path | Mapping[str, pd.DataFrame], meta: Optional[Mappi
     for name in [*schemas.TABLES, *(t for t in tables if t not in schemas.TABLES)]:
         raw = tables[name]
         fails, masks = _check_table(name, raw, valid, extracted_on)
-        failures += [Failure(name, col, rule, np.unique(rows), _hint(name, col, rule, raw, np.unique(rows)))
-                     for col, rule, rows in fails]
+        failures += [
+            Failure(name, col, rule, np.unique(rows), _hint(name, col, rule, raw, np.unique(rows)))
+            for col, rule, rows in fails
+        ]
         bad = np.unique(np.concatenate([r for _, _, r in fails])) if fails else np.array([], dtype=int)
         typed = valid.pop(name)
         valid[name] = typed.drop(index=bad) if len(bad) else typed  # drop() copies even when nothing goes
@@ -212,12 +225,14 @@ def _hint(table: str, column: str, rule: str, raw: pd.DataFrame, rows: np.ndarra
     if column in schemas.number_columns(table):
         hit = sample.map(lambda v: bool(_DECIMAL_COMMA.fullmatch(v)))
         if hit.mean() > 0.5:
-            return f"{column} has decimal commas (e.g. row {hit.idxmax()}): declare decimal: \",\" {where}"
+            return f'{column} has decimal commas (e.g. row {hit.idxmax()}): declare decimal: "," {where}'
     if column in schemas.DATE_COLUMNS[table]:
         hit = sample.map(lambda v: bool(_DOTTED_DAY.fullmatch(v)))
         if hit.mean() > 0.5:
-            return f"{column}: dates look like dd.mm.yyyy (e.g. row {hit.idxmax()}): declare " \
-                   f"date_format: \"%d.%m.%Y\" {where}"
+            return (
+                f"{column}: dates look like dd.mm.yyyy (e.g. row {hit.idxmax()}): declare "
+                f'date_format: "%d.%m.%Y" {where}'
+            )
     return ""
 
 
@@ -235,8 +250,9 @@ def _in_memory(data: Mapping[str, pd.DataFrame], meta: Optional[Mapping[str, Any
     return complete_tables(tables, {}, "the tables given"), meta
 
 
-def _check_table(name: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame],
-                 extracted_on: pd.Timestamp) -> tuple[list[Fail], dict[str, pd.Series]]:
+def _check_table(
+    name: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame], extracted_on: pd.Timestamp
+) -> tuple[list[Fail], dict[str, pd.Series]]:
     """Failures of one table; leaves its typed frame in ``valid[name]`` (all rows)."""
     if name not in schemas.TABLES:
         masks = idcode.scan_frame(raw)
@@ -252,8 +268,11 @@ def _check_table(name: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame],
     for col in raw.columns:
         if col in parsed:
             continue
-        hit = (dist[col].rows(idcode.distinct_codes(dist[col].uniques)) if col in dist
-               else idcode.contains_code(raw[col]).to_numpy())
+        hit = (
+            dist[col].rows(idcode.distinct_codes(dist[col].uniques))
+            if col in dist
+            else idcode.contains_code(raw[col]).to_numpy()
+        )
         if hit.any():
             masks[str(col)] = pd.Series(hit, index=raw.index)
     for col, _, rows in type_fails:
@@ -269,8 +288,9 @@ def _check_table(name: str, raw: pd.DataFrame, valid: dict[str, pd.DataFrame],
     return fails, masks
 
 
-def _pandera_cases(name: str, typed: pd.DataFrame, dist: Mapping[str, Distinct],
-                   extracted_on: pd.Timestamp) -> Optional[pd.DataFrame]:
+def _pandera_cases(
+    name: str, typed: pd.DataFrame, dist: Mapping[str, Distinct], extracted_on: pd.Timestamp
+) -> Optional[pd.DataFrame]:
     """pandera's failure cases for ``typed`` (index = row number), or None.
 
     A column's own checks (type, nulls, allowed values, ranges, formats)
@@ -365,8 +385,9 @@ def _pandera_failures(name: str, cases: pd.DataFrame, type_fails: list[Fail]) ->
     return out
 
 
-def _quarantine_rows(raw: pd.DataFrame, bad: np.ndarray, fails: list[Fail],
-                     masks: Mapping[str, pd.Series]) -> pd.DataFrame:
+def _quarantine_rows(
+    raw: pd.DataFrame, bad: np.ndarray, fails: list[Fail], masks: Mapping[str, pd.Series]
+) -> pd.DataFrame:
     out = raw.loc[bad].astype(object)
     for col, mask in masks.items():
         hit = mask.loc[bad].to_numpy()
@@ -384,8 +405,9 @@ def _quarantine_rows(raw: pd.DataFrame, bad: np.ndarray, fails: list[Fail],
         from evalkit.data.extract import TableMap, read_as_given
 
         source = read_as_given(Path(origin[0]), TableMap.model_validate_json(origin[1]))
-        given = source.reindex(out.index).astype(object).map(
-            lambda v: idcode.mask_codes(v) if isinstance(v, str) else v)
+        given = (
+            source.reindex(out.index).astype(object).map(lambda v: idcode.mask_codes(v) if isinstance(v, str) else v)
+        )
         given.columns = [f"as given: {c}" for c in given.columns]
         out = pd.concat([out, given], axis=1)
     return out.reset_index(drop=True)

@@ -5,6 +5,7 @@ source and what reproduces it): R ``survival``'s ``lung`` and ``veteran``,
 metafor's ``dat.bcg``, MASS's ``ships``, Card & Krueger's fast-food data,
 and the rest of the published references the tests check evalkit against.
 """
+
 from __future__ import annotations
 
 from importlib import resources

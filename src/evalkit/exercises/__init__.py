@@ -30,6 +30,7 @@ capstone's truth is that of :class:`evalkit.synth.Effects`: :func:`reveal`.
 Set the environment variable ``EVALKIT_CHECK_LOG`` to a file name to have
 every check appended to it as a JSON line (the tests use this).
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,8 +50,7 @@ from evalkit.synth import Effects
 __all__ = ["CheckResult", "check", "hint", "reveal", "load", "list_exercises", "answer_key"]
 
 #: the exercises' data: published sets from evalkit.datasets, generated ones shipped beside this module
-_PUBLISHED = {"card_krueger": "card_krueger_mhe", "lung": "lung", "rossi": "rossi", "ships": "ships",
-              "bcg": "dat_bcg"}
+_PUBLISHED = {"card_krueger": "card_krueger_mhe", "lung": "lung", "rossi": "rossi", "ships": "ships", "bcg": "dat_bcg"}
 _GENERATED = {"costs_its": "costs_its.csv", "worker_survey": "worker_survey.csv"}
 _DATA = {**_PUBLISHED, **_GENERATED}
 _PUBLIC = ("kind", "decimals", "scale", "digits", "max_width", "source", "question", "sha256")
@@ -97,9 +97,17 @@ def list_exercises() -> pd.DataFrame:
     02_survival_lung
     """
     key = _key()
-    rows = [{"check": cid, "exercise": name, "notebook": ex["notebook"], "kind": key["checks"][cid]["kind"],
-             "question": key["checks"][cid]["question"]}
-            for name, ex in key["exercises"].items() for cid in ex["checks"]]
+    rows = [
+        {
+            "check": cid,
+            "exercise": name,
+            "notebook": ex["notebook"],
+            "kind": key["checks"][cid]["kind"],
+            "question": key["checks"][cid]["question"],
+        }
+        for name, ex in key["exercises"].items()
+        for cid in ex["checks"]
+    ]
     return pd.DataFrame(rows).set_index("check")
 
 
@@ -194,8 +202,10 @@ def reveal(name: str, dataset: Any = None) -> pd.DataFrame:
     1.25
     """
     if name != "capstone":
-        raise InputError(f"reveal() knows only 'capstone', not {name!r}: the truths of the generated data "
-                         "of the other exercises are not in the package; check() says whether your CI covers them")
+        raise InputError(
+            f"reveal() knows only 'capstone', not {name!r}: the truths of the generated data "
+            "of the other exercises are not in the package; check() says whether your CI covers them"
+        )
     effects = Effects().describe() if dataset is None else dataset.meta["true_effects"]
     return pd.DataFrame(effects).T
 
@@ -230,8 +240,9 @@ def check(exercise_id: str, value: Any) -> CheckResult:
     """
     spec = _spec(exercise_id)
     if value is None or value is Ellipsis:
-        result = CheckResult(exercise_id, "not answered", "not answered yet: replace ... with your answer",
-                             spec["question"])
+        result = CheckResult(
+            exercise_id, "not answered", "not answered yet: replace ... with your answer", spec["question"]
+        )
     else:
         result = JUDGES[spec["kind"]](exercise_id, spec, value)
     _log(result)
@@ -250,5 +261,3 @@ def _log(result: CheckResult) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"id": result.exercise_id, "status": result.status}) + "\n")
-
-

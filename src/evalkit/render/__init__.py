@@ -18,6 +18,7 @@ executed notebook is kept in ``OUT/<site>/_work/`` only when the site failed
 that may quote data withheld; not for publication). Ctrl-C kills the running
 kernels at once; their sites stay "pending" for ``--resume``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,20 @@ from evalkit.core.disclosure import DEFAULT_THRESHOLD, small_mark
 from evalkit.core.idcode import mask_codes
 from evalkit.core.result import EvalkitError
 
-__all__ = ["render_batch", "render_site", "SiteTask", "prepare_batch_data", "load_site_params", "write_site_params",
-           "BatchData", "RenderOptions", "Manifest", "RenderError", "REPORT_NOTEBOOK", "atomic_write"]
+__all__ = [
+    "render_batch",
+    "render_site",
+    "SiteTask",
+    "prepare_batch_data",
+    "load_site_params",
+    "write_site_params",
+    "BatchData",
+    "RenderOptions",
+    "Manifest",
+    "RenderError",
+    "REPORT_NOTEBOOK",
+    "atomic_write",
+]
 
 #: package data, so that ``evalkit render`` works from an installed wheel as from a clone
 REPORT_NOTEBOOK = Path(__file__).resolve().parents[1] / "templates" / "site_report.ipynb"
@@ -101,8 +114,9 @@ def prepare_batch_data(data: Path, target: Path) -> BatchData:
     except (DatasetError, OSError) as exc:
         raise RenderError(f"the dataset cannot be read: {exc}") from None
     # the copy holds the contract's tables: the raw files' mapping (tables:) no longer applies to it
-    meta = {k: (v.date() if hasattr(v, "date") and callable(v.date) else v) for k, v in ds.meta.items()
-            if k != "tables"}
+    meta = {
+        k: (v.date() if hasattr(v, "date") and callable(v.date) else v) for k, v in ds.meta.items() if k != "tables"
+    }
     meta["source_sha256"] = digest
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -119,8 +133,9 @@ def prepare_batch_data(data: Path, target: Path) -> BatchData:
     return BatchData(target, sites, str(ds.meta.get("name", data.name)), digest, set_aside)
 
 
-def load_site_params(params_dir: Path, lang: str | None, site_ids: Iterable[str]) -> tuple[
-        dict[str, SiteConfig], dict[str, str]]:
+def load_site_params(
+    params_dir: Path, lang: str | None, site_ids: Iterable[str]
+) -> tuple[dict[str, SiteConfig], dict[str, str]]:
     """Check every ``params_dir/<site>.yaml`` (not ``_*.yaml``): configs, and error messages by site.
 
     Messages name the file (relative to the params folder's parent) and the
@@ -166,8 +181,11 @@ def _safe_error_names() -> set[str]:
 
 def _error(kind: str, message: str, stage: str = "notebook") -> dict[str, Any]:
     lines = (message or "").strip().splitlines()
-    shown = lines[0][:500] if lines and kind in _safe_error_names() else \
-        "message withheld (it may quote data); see _work/report.ipynb"
+    shown = (
+        lines[0][:500]
+        if lines and kind in _safe_error_names()
+        else "message withheld (it may quote data); see _work/report.ipynb"
+    )
     return {"stage": stage, "cell": None, "section": "", "code": "", "type": kind, "message": shown}
 
 
@@ -205,14 +223,27 @@ def render_site(task: SiteTask, engine: str = "papermill") -> dict:
     (site_dir / "results.json").unlink(missing_ok=True)  # a stale result must not pass for this run's
     executed = work / "report.ipynb"
     started, t0, error = now(), time.perf_counter(), None
-    params = {"site": cfg.site, "data_dir": os.path.relpath(data_dir, site_dir), "params_file": "",
-              "lang": cfg.lang, "out_dir": ".", "config_json": config_json,
-              "researcher_dir": os.path.relpath(task.researcher_dir, site_dir) if task.researcher_dir else ""}
+    params = {
+        "site": cfg.site,
+        "data_dir": os.path.relpath(data_dir, site_dir),
+        "params_file": "",
+        "lang": cfg.lang,
+        "out_dir": ".",
+        "config_json": config_json,
+        "researcher_dir": os.path.relpath(task.researcher_dir, site_dir) if task.researcher_dir else "",
+    }
     try:
         with open(work / "kernel.log", "w", encoding="utf-8") as log:
-            pm.execute_notebook(str(nb_path), str(executed), parameters=params, progress_bar=False,
-                                log_output=False, kernel_name="python3", execution_timeout=timeout,
-                                **engine_options(engine, str(site_dir), log))
+            pm.execute_notebook(
+                str(nb_path),
+                str(executed),
+                parameters=params,
+                progress_bar=False,
+                log_output=False,
+                kernel_name="python3",
+                execution_timeout=timeout,
+                **engine_options(engine, str(site_dir), log),
+            )
         if not (site_dir / "results.json").exists():
             error = _error("MissingResults", "the notebook finished without writing results.json", "results")
     except PapermillExecutionError as exc:
@@ -229,8 +260,11 @@ def render_site(task: SiteTask, engine: str = "papermill") -> dict:
     try:
         if error and executed.exists():
             error.update(failing_cell(executed))
-        page = report_html(executed, cfg.lang, title, error is not None, pairs) if executed.exists() \
+        page = (
+            report_html(executed, cfg.lang, title, error is not None, pairs)
+            if executed.exists()
             else failure_page(cfg.lang, title)
+        )
     except Exception as exc:  # noqa: BLE001 - an unreadable executed notebook still gets a page
         error = error or _error(type(exc).__name__, str(exc), "html")
         page = failure_page(cfg.lang, title)
@@ -245,9 +279,14 @@ def render_site(task: SiteTask, engine: str = "papermill") -> dict:
         raise
     if error is None:
         shutil.rmtree(work, ignore_errors=True)
-    entry = {"status": FAILED if error else DONE, "started": started, "finished": now(),
-             "duration_s": round(time.perf_counter() - t0, 2), "report": f"{cfg.site}/report.html",
-             "config_sha256": _config_hash(config_json)}
+    entry = {
+        "status": FAILED if error else DONE,
+        "started": started,
+        "finished": now(),
+        "duration_s": round(time.perf_counter() - t0, 2),
+        "report": f"{cfg.site}/report.html",
+        "config_sha256": _config_hash(config_json),
+    }
     if error:
         entry["error"] = error
     else:
@@ -321,8 +360,10 @@ def _run_dask(address: str, tasks: dict[str, SiteTask], on_done: SiteCallback) -
     except OSError as exc:
         raise RenderError(f"cannot reach the dask scheduler at {address} ({type(exc).__name__})") from None
     with client:
-        futures = {client.submit(render_site, task, pure=False, key=f"evalkit-render-{site}-{os.getpid()}"): site
-                   for site, task in tasks.items()}
+        futures = {
+            client.submit(render_site, task, pure=False, key=f"evalkit-render-{site}-{os.getpid()}"): site
+            for site, task in tasks.items()
+        }
         for fut in dask_completed(futures):
             on_done(futures[fut], _entry_of(fut))
 
@@ -375,9 +416,15 @@ def _batch_lang(options: RenderOptions, configs: dict[str, SiteConfig]) -> str:
     return common[0][0] if common else "fi"
 
 
-def render_batch(data: Path, out: Path, params: Path | None, options: RenderOptions = RenderOptions(), *,
-                 on_plan: Callable[[list[str]], None] | None = None,
-                 on_site: SiteCallback | None = None) -> Manifest:
+def render_batch(
+    data: Path,
+    out: Path,
+    params: Path | None,
+    options: RenderOptions = RenderOptions(),
+    *,
+    on_plan: Callable[[list[str]], None] | None = None,
+    on_site: SiteCallback | None = None,
+) -> Manifest:
     """Render every site with a params file into ``out``; returns the manifest.
 
     Parameters
@@ -417,23 +464,28 @@ def render_batch(data: Path, out: Path, params: Path | None, options: RenderOpti
     out, notebook = Path(out).resolve(), Path(options.notebook).resolve()
     params = Path(params).resolve() if params is not None else None
     if not notebook.is_file():
-        raise RenderError(f"the report notebook {notebook.name} is missing (reinstall evalkit, or name one "
-                          "with --notebook)")
+        raise RenderError(
+            f"the report notebook {notebook.name} is missing (reinstall evalkit, or name one with --notebook)"
+        )
     if params is not None and not params.is_dir():
-        raise RenderError(f"no params folder {params.name}/: create it with `evalkit params --data DIR --out "
-                          f"{params.name}`")
+        raise RenderError(
+            f"no params folder {params.name}/: create it with `evalkit params --data DIR --out {params.name}`"
+        )
     if options.executor != "local" and not options.executor.startswith("dask://"):
         raise RenderError(f"unknown executor {options.executor!r}: use local or dask://HOST:PORT")
     if options.researcher_out is not None:
         inner = Path(options.researcher_out).resolve()
         if inner == out or out in inner.parents or inner in out.parents:
-            raise RenderError("--researcher-out must be a folder apart from --out: it holds the small counts "
-                              "that a published folder must not")
+            raise RenderError(
+                "--researcher-out must be a folder apart from --out: it holds the small counts "
+                "that a published folder must not"
+            )
     with BatchLock(out):
         manifest = Manifest(out)
         if options.resume and manifest.batch.get("dataset_sha256") not in (None, _input_hash(Path(data))):
-            raise RenderError("the dataset changed since the last render into this folder; "
-                              "render again without --resume")
+            raise RenderError(
+                "the dataset changed since the last render into this folder; render again without --resume"
+            )
         shared = prepare_batch_data(Path(data).resolve(), out / "_data")
         try:
             with _kernels_stop_on_ctrl_c():
@@ -443,8 +495,16 @@ def render_batch(data: Path, out: Path, params: Path | None, options: RenderOpti
             shutil.rmtree(shared.path, ignore_errors=True)
 
 
-def _render_prepared(shared: BatchData, out: Path, params: Path | None, notebook: Path, options: RenderOptions,
-                     manifest: Manifest, on_plan, on_site) -> Manifest:
+def _render_prepared(
+    shared: BatchData,
+    out: Path,
+    params: Path | None,
+    notebook: Path,
+    options: RenderOptions,
+    manifest: Manifest,
+    on_plan,
+    on_site,
+) -> Manifest:
     """The batch after its data are prepared: plan, run every site, write the index."""
     configs: dict[str, SiteConfig]
     errors: dict[str, str]
@@ -453,18 +513,41 @@ def _render_prepared(shared: BatchData, out: Path, params: Path | None, notebook
     else:
         configs, errors = load_site_params(params, options.lang, shared.site_ids)
     lang = _batch_lang(options, configs)
-    keep = {s for s in manifest.done() if (out / s / "report.html").is_file()
-            and (out / s / "results.json").is_file()} if options.resume else set()
+    keep = (
+        {s for s in manifest.done() if (out / s / "report.html").is_file() and (out / s / "results.json").is_file()}
+        if options.resume
+        else set()
+    )
     manifest.sites = {s: e for s, e in manifest.sites.items() if s in keep and s in configs}
     threshold = max((c.disclosure_threshold for c in configs.values()), default=DEFAULT_THRESHOLD)
     # OUT is published: a count of rows set aside under the threshold is shown as "<5", as in the reports
     aside = {t: n if n >= threshold else small_mark(threshold) for t, n in shared.set_aside.items()}
-    manifest.set_batch(dataset=shared.name, dataset_sha256=shared.sha256, rows_set_aside=aside,
-                       lang=lang, notebook=notebook.name, evalkit=__version__, started=now(),
-                       sites_without_params=sorted(set(shared.site_ids) - configs.keys() - errors.keys()))
+    manifest.set_batch(
+        dataset=shared.name,
+        dataset_sha256=shared.sha256,
+        rows_set_aside=aside,
+        lang=lang,
+        notebook=notebook.name,
+        evalkit=__version__,
+        started=now(),
+        sites_without_params=sorted(set(shared.site_ids) - configs.keys() - errors.keys()),
+    )
     for site, message in errors.items():
-        manifest.record(site, {"status": FAILED, "finished": now(), "error": {
-            "stage": "params", "cell": None, "section": "", "code": "", "type": "ParamsError", "message": message}})
+        manifest.record(
+            site,
+            {
+                "status": FAILED,
+                "finished": now(),
+                "error": {
+                    "stage": "params",
+                    "cell": None,
+                    "section": "",
+                    "code": "",
+                    "type": "ParamsError",
+                    "message": message,
+                },
+            },
+        )
     tasks = {}
     for site, cfg in configs.items():
         cfg_json = cfg.model_dump_json()

@@ -6,6 +6,7 @@ file. The lock is an ``flock`` on ``OUT/.render.lock``: the kernel releases it
 when the process ends, however it ends, so a killed render never leaves a
 stale lock behind.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,8 +56,10 @@ class BatchLock:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
             fh.close()
-            raise RenderError(f"another evalkit render is writing into {self.path.parent.name}/ "
-                              f"({holder}); wait for it to finish or choose another --out") from None
+            raise RenderError(
+                f"another evalkit render is writing into {self.path.parent.name}/ "
+                f"({holder}); wait for it to finish or choose another --out"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {now()}")

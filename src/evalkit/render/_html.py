@@ -7,6 +7,7 @@ failed run opens with a plain-language notice naming the section that
 stopped. Paths of the machine are replaced by placeholders in every file a
 render keeps (issue 8: no absolute paths in outputs).
 """
+
 from __future__ import annotations
 
 import html
@@ -29,21 +30,27 @@ _HIDDEN_TAGS = {"parameters", "injected-parameters", "remove", "papermill-error-
 #: the report's own style instead of JupyterLab's (about 270 KB the report never used): a reading
 #: width of about 80 characters, and A4 print with headings kept with what follows and no figure
 #: or table cut across a page
-_CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#222;line-height:1.45;margin:0}"
-        "main{max-width:52rem;margin:1.5rem auto;padding:0 1rem}p,li{max-width:80ch}"
-        "h1,h2,h3{line-height:1.2}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}"
-        ".jp-OutputPrompt,.jp-InputPrompt,.jp-InputArea{display:none}"
-        "@page{size:A4;margin:16mm 14mm}"
-        "@media print{main{max-width:none;margin:0;padding:0}"
-        "h1,h2,h3,h4{break-after:avoid;page-break-after:avoid;break-inside:avoid}"
-        "figure,img,table,.evalkit-note,li{break-inside:avoid;page-break-inside:avoid}"
-        "img{max-width:100%!important}a{color:inherit;text-decoration:none}}")
-_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+_CSS = (
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;color:#222;line-height:1.45;margin:0}"
+    "main{max-width:52rem;margin:1.5rem auto;padding:0 1rem}p,li{max-width:80ch}"
+    "h1,h2,h3{line-height:1.2}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}"
+    ".jp-OutputPrompt,.jp-InputPrompt,.jp-InputArea{display:none}"
+    "@page{size:A4;margin:16mm 14mm}"
+    "@media print{main{max-width:none;margin:0;padding:0}"
+    "h1,h2,h3,h4{break-after:avoid;page-break-after:avoid;break-inside:avoid}"
+    "figure,img,table,.evalkit-note,li{break-inside:avoid;page-break-inside:avoid}"
+    "img{max-width:100%!important}a{color:inherit;text-decoration:none}}"
+)
+_TEMPLATE = (
+    """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block notebook_css -%}<style>""" + _CSS + """</style>{%- endblock notebook_css -%}
+{%- block notebook_css -%}<style>"""
+    + _CSS
+    + """</style>{%- endblock notebook_css -%}
 """
+)
 
 
 def path_placeholders(*roots: Path) -> list[tuple[str, str]]:
@@ -106,8 +113,9 @@ def failing_cell(path: Path) -> dict[str, Any]:
     # A raising cell is flagged; a cell stopped by the timeout or a dying kernel is not, and is
     # then the last one papermill started. (After a dead kernel papermill marks the cells it never
     # ran "completed" too, but without a start time.)
-    started = [i for i, c in enumerate(nb.cells)
-               if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")]
+    started = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.metadata.get("papermill", {}).get("start_time")
+    ]
     flagged = [i for i in started if nb.cells[i].metadata["papermill"].get("exception")]
     if not started:
         return {"cell": None, "section": "", "code": ""}
@@ -139,10 +147,15 @@ def report_html(path: Path, lang: str, title: str, failed: bool, pairs: Iterable
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(_notice(lang, section)))
     nb.metadata["title"] = title
     # no code is shown, so the syntax-highlighting CSS nbconvert inlines would go unused
-    exporter = HTMLExporter(extra_loaders=[DictLoader({"evalkit_report.html.j2": _TEMPLATE})],
-                            template_file="evalkit_report.html.j2", exclude_input=True,
-                            exclude_input_prompt=True, exclude_output_prompt=True, language_code=lang,
-                            config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}))
+    exporter = HTMLExporter(
+        extra_loaders=[DictLoader({"evalkit_report.html.j2": _TEMPLATE})],
+        template_file="evalkit_report.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        language_code=lang,
+        config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}),
+    )
     body, _ = exporter.from_notebook_node(nb, resources={"inlining": {"css": []}})
     return mask_paths(body, pairs)
 
@@ -150,5 +163,7 @@ def report_html(path: Path, lang: str, title: str, failed: bool, pairs: Iterable
 def failure_page(lang: str, title: str) -> str:
     """A self-contained page for a site whose notebook never produced output."""
     text = f"{i18n.label('render_failed_notice', lang)} {i18n.label('render_failed_details', lang)}"
-    return (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}'
-            f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>\n"
+    )

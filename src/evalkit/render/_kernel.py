@@ -15,6 +15,7 @@ batch is *stopping* (:func:`stopping`): a kernel that finishes starting
 is killed at once, and the workers drop their sites' work instead of
 writing a failure page for them.
 """
+
 from __future__ import annotations
 
 import os

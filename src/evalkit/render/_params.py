@@ -4,6 +4,7 @@ The template is written from :class:`~evalkit.config.SiteConfig` itself
 (each field's description, type and default), so it cannot drift from the
 rules the renderer checks.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,14 +35,18 @@ def template_text() -> str:
         else:
             value = SiteConfig.model_validate({"site": "x"}).model_dump(mode="json")[name]
             value = list(value) if isinstance(value, tuple) else value
-            dumped = yaml.safe_dump({name: value}, sort_keys=False, allow_unicode=True,
-                                    default_flow_style=True).strip().strip("{}")
+            dumped = (
+                yaml.safe_dump({name: value}, sort_keys=False, allow_unicode=True, default_flow_style=True)
+                .strip()
+                .strip("{}")
+            )
             lines.append(dumped)
     return "\n".join(lines) + "\n"
 
 
-def write_site_params(site_ids: list[str], out: Path, *, lang: str | None = None,
-                      force: bool = False) -> tuple[list[Path], list[Path]]:
+def write_site_params(
+    site_ids: list[str], out: Path, *, lang: str | None = None, force: bool = False
+) -> tuple[list[Path], list[Path]]:
     """Write ``out/<site>.yaml`` (defaults) for each site, and ``out/_template.yaml``.
 
     Existing site files are kept (they may be edited by hand) unless ``force``.

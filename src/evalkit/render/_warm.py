@@ -22,6 +22,7 @@ rows are found in one pass for all the sites instead of a filter of every
 table per site. The warm kernel's stderr goes to a temporary log, not to the site's
 ``_work/kernel.log``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -131,14 +132,30 @@ class WarmEngine(NBClientEngine):
     """papermill's nbclient engine, on this thread's warm kernel instead of a new one."""
 
     @classmethod
-    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
-                                 stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
-                                 execution_timeout: float | None = None, site_folder: str = ".", **kwargs: Any) -> Any:
+    def execute_managed_notebook(
+        cls,
+        nb_man: Any,
+        kernel_name: str,
+        log_output: bool = False,
+        stdout_file: Any = None,
+        stderr_file: Any = None,
+        start_timeout: int = 60,
+        execution_timeout: float | None = None,
+        site_folder: str = ".",
+        **kwargs: Any,
+    ) -> Any:
         kernel = _thread_kernel()
         kernel.ready(site_folder)
-        client = PapermillNotebookClient(nb_man, km=kernel.km, timeout=execution_timeout,
-                                         startup_timeout=start_timeout, kernel_name=kernel_name,
-                                         log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+        client = PapermillNotebookClient(
+            nb_man,
+            km=kernel.km,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log_output=log_output,
+            stdout_file=stdout_file,
+            stderr_file=stderr_file,
+        )
         client.kc = kernel.kc
         nb = client.execute()
         kernel.dirty = any(c.get("metadata", {}).get("papermill", {}).get("exception") for c in nb.cells)

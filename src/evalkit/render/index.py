@@ -13,6 +13,7 @@ in ``benchmarks/validity.py``); the truncated one holds the level.
 The page is self-contained (figures inline, no scripts, no external links)
 and shows no counts of people: only sites, estimates and intervals.
 """
+
 from __future__ import annotations
 
 import html
@@ -63,8 +64,17 @@ def site_estimates(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
             y, se, ratio = est.get("estimate"), est.get("se"), est.get("ratio")
             low, high = est.get("ci_low"), est.get("ci_high")
             if _finite(y) and _finite(se) and se > 0 and _finite(low) and _finite(high):
-                rows.append({"site": site, "name": name, "estimate": float(y), "se": float(se),
-                             "ci_low": float(low), "ci_high": float(high), "ratio": _finite(ratio)})
+                rows.append(
+                    {
+                        "site": site,
+                        "name": name,
+                        "estimate": float(y),
+                        "se": float(se),
+                        "ci_low": float(low),
+                        "ci_high": float(high),
+                        "ratio": _finite(ratio),
+                    }
+                )
     return pd.DataFrame(rows, columns=["site", "name", "estimate", "se", "ci_low", "ci_high", "ratio"])
 
 
@@ -117,8 +127,9 @@ def pooled_estimates(estimates: pd.DataFrame, *, alpha: float = 0.05, test: str 
             continue
         part = part.assign(vi=part["se"] ** 2)
         try:
-            fit = forest_data(part, yi="estimate", vi="vi", label="site", method="REML", alpha=alpha,
-                              test=test, pi_type="t")
+            fit = forest_data(
+                part, yi="estimate", vi="vi", label="site", method="REML", alpha=alpha, test=test, pi_type="t"
+            )
         except EvalkitError as exc:
             out[name] = str(exc)
             continue
@@ -139,8 +150,10 @@ def _batch_level(results: Mapping[str, Mapping[str, Any]], lang: str) -> tuple[f
     The sites' own level when they share one (a batch rendered with ``alpha: 0.10`` pools at 90%);
     95% when they differ, each site's row then keeping its own report's interval.
     """
-    alphas = sorted({float(((doc.get("stamp") or {}).get("params") or {}).get("alpha", 0.05))
-                     for doc in results.values()}, reverse=True)  # levels from the lowest up
+    alphas = sorted(
+        {float(((doc.get("stamp") or {}).get("params") or {}).get("alpha", 0.05)) for doc in results.values()},
+        reverse=True,
+    )  # levels from the lowest up
     return (alphas[0] if len(alphas) == 1 else 0.05), [_level(a, lang) for a in alphas]
 
 
@@ -164,10 +177,15 @@ def _forest_png(table: pd.DataFrame, ratio: bool, lang: str, digits: int, level:
 
     sep = "\u2013" if lang == "en" else "\u2026"
     # no title in the figure: the section heading above it names the estimate
-    labels = {"title": "", "pooled": i18n.label("index_pooled", lang),
-              "prediction": i18n.label("index_prediction_interval", lang), "ci_sep": sep,
-              "xlabel_ratio": i18n.label("index_ratio_axis", lang), "xlabel": _capital(i18n.label("estimate", lang)),
-              "estimate": f"{_capital(i18n.label('estimate', lang))} ({level}{'' if lang == 'en' else chr(160)}% CI)"}
+    labels = {
+        "title": "",
+        "pooled": i18n.label("index_pooled", lang),
+        "prediction": i18n.label("index_prediction_interval", lang),
+        "ci_sep": sep,
+        "xlabel_ratio": i18n.label("index_ratio_axis", lang),
+        "xlabel": _capital(i18n.label("estimate", lang)),
+        "estimate": f"{_capital(i18n.label('estimate', lang))} ({level}{'' if lang == 'en' else chr(160)}% CI)",
+    }
     ax = plots.forest(table, ratio=ratio, labels=labels, number_format=lambda x: i18n.fmt_number(x, lang, digits))
     return plots.to_base64_png(ax)
 
@@ -180,19 +198,24 @@ def _pooled_section(name: str, fit: Result | str, ratio: bool, lang: str, level:
     row, k = fit["pooled"], int(fit.stats["k"])
     f, digits = (math.exp if ratio else float), _DIGITS.get(name, 2)
     pred = fit.table.loc["prediction"]
-    values = {"estimate": i18n.fmt_number(f(row["estimate"]), lang, digits), "k": k,
-              "ci": i18n.fmt_ci(f(row["ci_low"]), f(row["ci_high"]), lang, digits),
-              "pi": i18n.fmt_ci(f(pred["ci_low"]), f(pred["ci_high"]), lang, digits),
-              "i2": i18n.fmt_percent(fit.stats["i2"] / 100, lang), "level": level}
+    values = {
+        "estimate": i18n.fmt_number(f(row["estimate"]), lang, digits),
+        "k": k,
+        "ci": i18n.fmt_ci(f(row["ci_low"]), f(row["ci_high"]), lang, digits),
+        "pi": i18n.fmt_ci(f(pred["ci_low"]), f(pred["ci_high"]), lang, digits),
+        "i2": i18n.fmt_percent(fit.stats["i2"] / 100, lang),
+        "level": level,
+    }
     # with two sites, t on 1 df makes the prediction interval span orders of magnitude: say so instead
-    text = i18n.label("index_pooled_sentence" if k >= _MIN_SITES_PI else "index_pooled_sentence_no_pi", lang,
-                      **values)
+    text = i18n.label("index_pooled_sentence" if k >= _MIN_SITES_PI else "index_pooled_sentence_no_pi", lang, **values)
     table = fit.table if k >= _MIN_SITES_PI else fit.table[fit.table["kind"] != "prediction"]
     img = _forest_png(table, ratio, lang, digits, level)
-    return (f'<h3>{title}</h3><p>{html.escape(text)}</p>'
-            f'<div class="forest" data-estimate="{html.escape(name)}">'
-            f'<img alt="{title}" src="data:image/png;base64,{img}">'
-            f"{_forest_table(table, ratio, lang, digits, level)}</div>")
+    return (
+        f"<h3>{title}</h3><p>{html.escape(text)}</p>"
+        f'<div class="forest" data-estimate="{html.escape(name)}">'
+        f'<img alt="{title}" src="data:image/png;base64,{img}">'
+        f"{_forest_table(table, ratio, lang, digits, level)}</div>"
+    )
 
 
 def _forest_table(table: pd.DataFrame, ratio: bool, lang: str, digits: int, level: str) -> str:
@@ -204,12 +227,16 @@ def _forest_table(table: pd.DataFrame, ratio: bool, lang: str, digits: int, leve
         shown = names.get(str(row["kind"]), str(label))
         value = "" if row["kind"] == "prediction" else i18n.fmt_number(f(row["estimate"]), lang, digits)
         weight = "" if pd.isna(row["weight"]) else i18n.fmt_percent(row["weight"] / 100, lang, 0)
-        rows.append(f"<tr><th>{html.escape(shown)}</th><td>{value}</td>"
-                    f"<td>{i18n.fmt_ci(f(row['ci_low']), f(row['ci_high']), lang, digits)}</td><td>{weight}</td></tr>")
-    head = (f"<tr><th>{html.escape(i18n.label('site', lang).capitalize())}</th>"
-            f"<th>{html.escape(_capital(i18n.label('estimate', lang)))}</th>"
-            f"<th>{html.escape(i18n.label('index_ci', lang, level=level))}</th>"
-            f"<th>{html.escape(_capital(i18n.label('index_weight', lang)))}</th></tr>")
+        rows.append(
+            f"<tr><th>{html.escape(shown)}</th><td>{value}</td>"
+            f"<td>{i18n.fmt_ci(f(row['ci_low']), f(row['ci_high']), lang, digits)}</td><td>{weight}</td></tr>"
+        )
+    head = (
+        f"<tr><th>{html.escape(i18n.label('site', lang).capitalize())}</th>"
+        f"<th>{html.escape(_capital(i18n.label('estimate', lang)))}</th>"
+        f"<th>{html.escape(i18n.label('index_ci', lang, level=level))}</th>"
+        f"<th>{html.escape(_capital(i18n.label('index_weight', lang)))}</th></tr>"
+    )
     return f'<table class="forest-numbers">{head}{"".join(rows)}</table>'
 
 
@@ -219,12 +246,19 @@ def _sites_table(sites: Mapping[str, Mapping[str, Any]], lang: str, names: Mappi
         status = entry.get("status", "pending")
         shown = html.escape(_label(f"index_status_{status}", lang, status))
         report = entry.get("report")
-        link = f'<a href="{html.escape(report)}">{html.escape(i18n.label("index_open_report", lang))}</a>' \
-            if report else ""
-        rows.append(f'<tr><td>{html.escape(names.get(site, site))}</td><td class="{html.escape(status)}">{shown}</td>'
-                    f"<td>{link}</td></tr>")
-    head = f"<tr><th>{html.escape(i18n.label('site', lang))}</th><th>{html.escape(i18n.label('index_status', lang))}" \
-           "</th><th></th></tr>"
+        link = (
+            f'<a href="{html.escape(report)}">{html.escape(i18n.label("index_open_report", lang))}</a>'
+            if report
+            else ""
+        )
+        rows.append(
+            f'<tr><td>{html.escape(names.get(site, site))}</td><td class="{html.escape(status)}">{shown}</td>'
+            f"<td>{link}</td></tr>"
+        )
+    head = (
+        f"<tr><th>{html.escape(i18n.label('site', lang))}</th><th>{html.escape(i18n.label('index_status', lang))}"
+        "</th><th></th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
@@ -243,27 +277,42 @@ def write_index(out: Path, manifest: Any, lang: str) -> Path:
     ratio = est.groupby("name")["ratio"].all().to_dict() if len(est) else {}
     alpha, levels = _batch_level(results, lang)
     level = _level(alpha, lang)
-    pooled = "".join(_pooled_section(n, fit, ratio[n], lang, level)
-                     for n, fit in pooled_estimates(est, alpha=alpha).items())
+    pooled = "".join(
+        _pooled_section(n, fit, ratio[n], lang, level) for n, fit in pooled_estimates(est, alpha=alpha).items()
+    )
     if len(levels) > 1 and pooled:  # each site's row keeps its own report's interval: say so
-        pooled = f"<p>{html.escape(i18n.label('index_mixed_levels', lang, levels=', '.join(levels), level=level))}" \
-                 f"</p>{pooled}"
+        pooled = (
+            f"<p>{html.escape(i18n.label('index_mixed_levels', lang, levels=', '.join(levels), level=level))}"
+            f"</p>{pooled}"
+        )
     batch = manifest.batch
     failed = any(e.get("status") != DONE for e in manifest.sites.values())
-    meta = i18n.label("index_stamp", lang, dataset=batch.get("dataset", ""),
-                      sha=str(batch.get("dataset_sha256", ""))[:12], time=now(), version=__version__)
-    listed = {**manifest.sites, **{s: {"status": "no_params"} for s in batch.get("sites_without_params", [])
-                                   if s not in manifest.sites}}  # every site of the data, also those not rendered
-    body = (f"<h1>{html.escape(i18n.label('index_title', lang))}</h1>"
-            f'<p class="meta">{html.escape(meta)}</p>'
-            f"<h2>{html.escape(i18n.label('index_sites', lang))}</h2>{_sites_table(listed, lang, names)}"
-            + (f"<p>{html.escape(i18n.label('index_failed_note', lang))}</p>" if failed else "")
-            + f"<h2>{html.escape(i18n.label('index_pooled_heading', lang))}</h2>"
-            f"<p>{html.escape(i18n.label('index_pooled_intro', lang))}</p>"
-            + (pooled or f"<p>{html.escape(i18n.label('index_no_estimates', lang))}</p>"))
-    page = (f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-            f"<title>{html.escape(i18n.label('index_title', lang))}</title><style>{_CSS}</style></head>"
-            f"<body>{body}</body></html>\n")
+    meta = i18n.label(
+        "index_stamp",
+        lang,
+        dataset=batch.get("dataset", ""),
+        sha=str(batch.get("dataset_sha256", ""))[:12],
+        time=now(),
+        version=__version__,
+    )
+    listed = {
+        **manifest.sites,
+        **{s: {"status": "no_params"} for s in batch.get("sites_without_params", []) if s not in manifest.sites},
+    }  # every site of the data, also those not rendered
+    body = (
+        f"<h1>{html.escape(i18n.label('index_title', lang))}</h1>"
+        f'<p class="meta">{html.escape(meta)}</p>'
+        f"<h2>{html.escape(i18n.label('index_sites', lang))}</h2>{_sites_table(listed, lang, names)}"
+        + (f"<p>{html.escape(i18n.label('index_failed_note', lang))}</p>" if failed else "")
+        + f"<h2>{html.escape(i18n.label('index_pooled_heading', lang))}</h2>"
+        f"<p>{html.escape(i18n.label('index_pooled_intro', lang))}</p>"
+        + (pooled or f"<p>{html.escape(i18n.label('index_no_estimates', lang))}</p>")
+    )
+    page = (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(i18n.label('index_title', lang))}</title><style>{_CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
     path = out / "index.html"
     atomic_write(path, page)
     return path

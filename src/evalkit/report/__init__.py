@@ -21,6 +21,7 @@ The notebooks call only :func:`load_config`, :func:`load_dataset`,
 :func:`evalkit.site.analyse` and the section functions here, so that they
 stay free of logic.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -42,17 +43,39 @@ from evalkit.core.result import EvalkitError, InputError
 from evalkit.site import KEY_ESTIMATES, SiteData, SiteResults
 from evalkit.report.stamp import dataset_hash, make_stamp, write_results
 
-__all__ = ["Section", "load_config", "load_dataset", "title", "summary", "data_quality", "survey", "effects",
-           "duration", "costs", "sick_leave", "workforce", "save_results"]
+__all__ = [
+    "Section",
+    "load_config",
+    "load_dataset",
+    "title",
+    "summary",
+    "data_quality",
+    "survey",
+    "effects",
+    "duration",
+    "costs",
+    "sick_leave",
+    "workforce",
+    "save_results",
+]
 
 #: report section (SiteConfig.sections) of each analysis of evalkit.site
-_SECTION_OF = {"duration": "duration", "costs": "costs", "sick_leave": "sick_leave", "survey": "effects",
-               "workforce": "workforce"}
+_SECTION_OF = {
+    "duration": "duration",
+    "costs": "costs",
+    "sick_leave": "sick_leave",
+    "survey": "effects",
+    "workforce": "workforce",
+}
 #: how each key estimate is shown: scale of its row, measure label
-_KEY_SHOWN = {"hr_case_end": ("log", "hazard_ratio"), "hr_placement": ("log", "hazard_ratio"),
-              "cost_level": ("log", "cost_ratio"), "cost_slope": ("log", "monthly_ratio"),
-              "sick_leave_rr": ("log", "ratio_of_rate_ratios"),
-              "survey_change": ("difference", "difference_points")}
+_KEY_SHOWN = {
+    "hr_case_end": ("log", "hazard_ratio"),
+    "hr_placement": ("log", "hazard_ratio"),
+    "cost_level": ("log", "cost_ratio"),
+    "cost_slope": ("log", "monthly_ratio"),
+    "sick_leave_rr": ("log", "ratio_of_rate_ratios"),
+    "survey_change": ("difference", "difference_points"),
+}
 _TABLES = ("cases", "placements", "contacts", "services", "staff", "absences", "surveys", "time_use")
 
 
@@ -95,8 +118,9 @@ def load_config(site: str = "", params_file: str = "", lang: str = "", config_js
     if params_file:
         return load_params(params_file, lang=lang or None)
     if not site:
-        raise InputError("no site given: set the notebook's site parameter (e.g. site = \"kuopio\"), a params_file "
-                         "or config_json")
+        raise InputError(
+            'no site given: set the notebook\'s site parameter (e.g. site = "kuopio"), a params_file or config_json'
+        )
     return SiteConfig(site=site, lang=lang or "fi")
 
 
@@ -131,8 +155,14 @@ def title(dataset: validation.Dataset, cfg: SiteConfig) -> Section:
     """
     row = dataset.tables["sites"].set_index("site_id").loc[cfg.site]
     page = Page(cfg, "title_heading", depth=1, municipality=row["municipality"])
-    page.para(page.t("title_intro", municipality=row["municipality"], region=row["region"],
-                     date=fmt_date(pd.Timestamp(dataset.meta["extracted_on"]).date(), cfg.lang)))
+    page.para(
+        page.t(
+            "title_intro",
+            municipality=row["municipality"],
+            region=row["region"],
+            date=fmt_date(pd.Timestamp(dataset.meta["extracted_on"]).date(), cfg.lang),
+        )
+    )
     return page.done(notes=False)
 
 
@@ -181,8 +211,9 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
         keys.append(name)
         res = results.results.get(analysis, {}).get(key)
         if res is None or row not in res.table.index:
-            reason = results.skipped.get(analysis) or missing_reason(results.tables.get(analysis, {}), key,
-                                                                     page.t("not_run"))
+            reason = results.skipped.get(analysis) or missing_reason(
+                results.tables.get(analysis, {}), key, page.t("not_run")
+            )
             lines.append(f"{outcome}: {not_estimable(reason, cfg, short=True)}")
             continue
         if name in withheld:  # the section hides it: so does the summary, and its note says so
@@ -204,13 +235,22 @@ def summary(results: SiteResults, cfg: SiteConfig) -> Section:
 
 
 def _summary_figure(page: Page, ratios: dict) -> None:
-    table = pd.DataFrame({"estimate": [np.log(e.value) for e in ratios.values()],
-                          "ci_low": [np.log(e.low) for e in ratios.values()],
-                          "ci_high": [np.log(e.high) for e in ratios.values()],
-                          "weight": 1.0, "kind": "study"}, index=list(ratios))
-    labels = {"title": "", "xlabel_ratio": page.t("summary_figure_x"),
-              "estimate": page.t("summary_figure_estimate", level=page.level),
-              "ci_sep": "\u2013" if page.cfg.lang == "en" else "\u2026"}
+    table = pd.DataFrame(
+        {
+            "estimate": [np.log(e.value) for e in ratios.values()],
+            "ci_low": [np.log(e.low) for e in ratios.values()],
+            "ci_high": [np.log(e.high) for e in ratios.values()],
+            "weight": 1.0,
+            "kind": "study",
+        },
+        index=list(ratios),
+    )
+    labels = {
+        "title": "",
+        "xlabel_ratio": page.t("summary_figure_x"),
+        "estimate": page.t("summary_figure_estimate", level=page.level),
+        "ci_sep": "\u2013" if page.cfg.lang == "en" else "\u2026",
+    }
     with plots.style():  # wider than forest's default: room for the ratio ticks
         _, ax = plt.subplots(figsize=(9, 1.4 + 0.5 * len(table)), layout="constrained")
     ax = plots.forest(table, ratio=True, ax=ax, labels=labels, number_format=number_format(page.cfg.lang, 2))
@@ -238,16 +278,23 @@ def data_quality(dataset: validation.Dataset, site_data: SiteData, cfg: SiteConf
         return Section("")
     page = Page(cfg, "dq_heading")
     arms = site_data["teams"]["arm"].value_counts()
-    page.para(page.t("dq_intro", date=fmt_date(site_data.extracted_on.date(), cfg.lang),
-                     pilot=int(arms.get("pilot", 0)), comparison=int(arms.get("comparison", 0)),
-                     start=fmt_date(site_data.pilot_start.date(), cfg.lang)))
-    rows = pd.DataFrame({page.t("dq_rows"): [len(site_data[t]) for t in _TABLES]},
-                        index=[page.t(f"tbl_{t}") for t in _TABLES])
+    page.para(
+        page.t(
+            "dq_intro",
+            date=fmt_date(site_data.extracted_on.date(), cfg.lang),
+            pilot=int(arms.get("pilot", 0)),
+            comparison=int(arms.get("comparison", 0)),
+            start=fmt_date(site_data.pilot_start.date(), cfg.lang),
+        )
+    )
+    rows = pd.DataFrame(
+        {page.t("dq_rows"): [len(site_data[t]) for t in _TABLES]}, index=[page.t(f"tbl_{t}") for t in _TABLES]
+    )
     site_rows = page.suppress(rows, margins=False)
     counts = pd.DataFrame(dataset.report.counts).T.reindex(list(_TABLES)).fillna(0)
     checked = counts[["valid", "quarantined"]].rename(
-        index=lambda t: page.t(f"tbl_{t}"), columns={"valid": page.t("dq_valid"),
-                                                    "quarantined": page.t("dq_set_aside")})
+        index=lambda t: page.t(f"tbl_{t}"), columns={"valid": page.t("dq_valid"), "quarantined": page.t("dq_set_aside")}
+    )
     safe = page.suppress(checked)
     shown, total = page.in_words(safe.display), page.total
     page.para(page.t("dq_validation", set_aside=shown.loc[total, page.t("dq_set_aside")], rows=shown.loc[total, total]))
@@ -256,15 +303,13 @@ def data_quality(dataset: validation.Dataset, site_data: SiteData, cfg: SiteConf
     failures = dataset.report.summary()
     if not failures.empty:
         broken = failures.assign(table=failures["table"].map(lambda t: page.t(f"tbl_{t}")))
-        broken = broken.set_index(["table", "column", "rule"])[["count"]].rename(
-            columns={"count": page.t("dq_rows")})
+        broken = broken.set_index(["table", "column", "rule"])[["count"]].rename(columns={"count": page.t("dq_rows")})
         broken.index.names = [page.t("dq_table"), page.t("dq_column"), page.t("dq_rule")]
         page.show(page.suppress(broken, margins=False), page.t("dq_table_failures"))
     return page.done()
 
 
-def _analysis_section(results: SiteResults, cfg: SiteConfig, analysis: str, heading: str,
-                      body: Callable) -> Section:
+def _analysis_section(results: SiteResults, cfg: SiteConfig, analysis: str, heading: str, body: Callable) -> Section:
     """A section of one analysis: its body, or the plain reason it could not be estimated."""
     if _SECTION_OF[analysis] not in cfg.sections:
         return Section("")
@@ -312,8 +357,11 @@ def survey(results: SiteResults, cfg: SiteConfig) -> Section:
 
 def effects(results: SiteResults, cfg: SiteConfig) -> Section:
     """The old name of :func:`survey`, which renders the worker survey section (a ``DeprecationWarning``)."""
-    warnings.warn("report.effects() is now report.survey(): it renders the worker survey section",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "report.effects() is now report.survey(): it renders the worker survey section",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return survey(results, cfg)
 
 
@@ -425,8 +473,14 @@ def workforce(results: SiteResults, cfg: SiteConfig) -> Section:
     return _analysis_section(results, cfg, "workforce", "workforce_heading", workforce_body)
 
 
-def save_results(results: SiteResults, dataset: validation.Dataset, data_dir: str | Path, cfg: SiteConfig,
-                 out_dir: str | Path = "", researcher_dir: str | Path = "") -> Section:
+def save_results(
+    results: SiteResults,
+    dataset: validation.Dataset,
+    data_dir: str | Path,
+    cfg: SiteConfig,
+    out_dir: str | Path = "",
+    researcher_dir: str | Path = "",
+) -> Section:
     """The reproducibility stamp as a section; also writes ``out_dir/results.json`` when ``out_dir``.
 
     Parameters
@@ -466,14 +520,15 @@ def save_results(results: SiteResults, dataset: validation.Dataset, data_dir: st
     page = Page(cfg, "about_heading")
     page.para(page.t("about_intro"))
     params = "; ".join(f"{k} = {', '.join(v) if isinstance(v, list) else v}" for k, v in stamp["params"].items())
-    rows = {page.t("about_dataset"): stamp["dataset"]["name"],
-            page.t("about_hash"): stamp["dataset"]["sha256"],
-            page.t("about_extracted"): stamp["dataset"]["extracted_on"][:10],
-            page.t("about_schema"): stamp["schema_version"],
-            "evalkit": stamp["evalkit"],
-            page.t("about_packages"): ", ".join(f"{p} {v}" for p, v in stamp["packages"].items()),
-            page.t("about_params"): params,
-            page.t("about_rendered"): stamp["rendered_at"]}
+    rows = {
+        page.t("about_dataset"): stamp["dataset"]["name"],
+        page.t("about_hash"): stamp["dataset"]["sha256"],
+        page.t("about_extracted"): stamp["dataset"]["extracted_on"][:10],
+        page.t("about_schema"): stamp["schema_version"],
+        "evalkit": stamp["evalkit"],
+        page.t("about_packages"): ", ".join(f"{p} {v}" for p, v in stamp["packages"].items()),
+        page.t("about_params"): params,
+        page.t("about_rendered"): stamp["rendered_at"],
+    }
     page.table(pd.DataFrame({"": list(rows.values())}, index=list(rows)), css="evalkit-table evalkit-stamp")
     return page.done(notes=False)
-

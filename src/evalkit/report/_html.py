@@ -4,6 +4,7 @@ A :class:`Section` is what a notebook cell displays; a :class:`Page` collects
 a section's heading, sentences, disclosure-safe tables and figures, and the
 note of what was suppressed, so that no section can forget that note.
 """
+
 from __future__ import annotations
 
 import html
@@ -20,15 +21,17 @@ from evalkit.core.i18n import fmt_number, label
 
 __all__ = ["Section", "Page", "number_format", "blank_where_hidden", "small"]
 
-_STYLE = ("<style>.evalkit-report table.evalkit-table{border-collapse:collapse;margin:0.5em 0 1em}"
-          ".evalkit-report table.evalkit-table th,.evalkit-report table.evalkit-table td"
-          "{padding:0.25em 0.8em;border-bottom:1px solid #ddd;text-align:right}"
-          ".evalkit-report table.evalkit-table th:first-child{text-align:left}"
-          ".evalkit-report table.evalkit-stamp td{text-align:left;font-family:monospace;font-size:0.9em}"
-          ".evalkit-report figure{margin:0.5em 0 1.2em}.evalkit-report img{max-width:min(100%,760px);height:auto}"
-          ".evalkit-report figcaption,.evalkit-report caption{font-size:0.9em;color:#444;text-align:left}"
-          ".evalkit-report .evalkit-note{font-size:0.9em;color:#555;border-left:3px solid #bbb;"
-          "padding-left:0.6em}.evalkit-report .evalkit-skipped{color:#7a4a00}</style>")
+_STYLE = (
+    "<style>.evalkit-report table.evalkit-table{border-collapse:collapse;margin:0.5em 0 1em}"
+    ".evalkit-report table.evalkit-table th,.evalkit-report table.evalkit-table td"
+    "{padding:0.25em 0.8em;border-bottom:1px solid #ddd;text-align:right}"
+    ".evalkit-report table.evalkit-table th:first-child{text-align:left}"
+    ".evalkit-report table.evalkit-stamp td{text-align:left;font-family:monospace;font-size:0.9em}"
+    ".evalkit-report figure{margin:0.5em 0 1.2em}.evalkit-report img{max-width:min(100%,760px);height:auto}"
+    ".evalkit-report figcaption,.evalkit-report caption{font-size:0.9em;color:#444;text-align:left}"
+    ".evalkit-report .evalkit-note{font-size:0.9em;color:#555;border-left:3px solid #bbb;"
+    "padding-left:0.6em}.evalkit-report .evalkit-skipped{color:#7a4a00}</style>"
+)
 
 
 @dataclass
@@ -63,6 +66,7 @@ def number_format(lang: str, digits: int | None = None):
         if v.is_integer():
             return fmt_number(v, lang, 0)
         return fmt_number(v, lang, 1 if round(v, 1) == round(v, 2) else 2)
+
     return fmt
 
 
@@ -102,8 +106,9 @@ class Page:
 
     def suppress(self, counts: pd.DataFrame, *, margins: bool = True) -> Suppressed:
         """A table of counts of people, cases or events through disclosure control."""
-        return suppress_counts(counts.astype(int), threshold=self.cfg.disclosure_threshold, margins=margins,
-                               total_label=self.total)
+        return suppress_counts(
+            counts.astype(int), threshold=self.cfg.disclosure_threshold, margins=margins, total_label=self.total
+        )
 
     @property
     def total(self) -> str:
@@ -119,17 +124,25 @@ class Page:
             shown = shown.drop(index=self.total)
         self.table(self.formatted(shown), caption, css="evalkit-table evalkit-counts")
         if safe.n_primary or safe.n_secondary:
-            self.notes.append(self.t("suppressed_cells", table=caption, primary=safe.n_primary,
-                                     secondary=safe.n_secondary,
-                                     mark=small_mark(self.cfg.disclosure_threshold)))
+            self.notes.append(
+                self.t(
+                    "suppressed_cells",
+                    table=caption,
+                    primary=safe.n_primary,
+                    secondary=safe.n_secondary,
+                    mark=small_mark(self.cfg.disclosure_threshold),
+                )
+            )
 
     def figure(self, ax, caption: str, *, curves: bool = False) -> None:
         """Embed a figure (an Axes from :mod:`evalkit.plots`) as a base64 PNG."""
         self.shown = True
         data = plots.to_base64_png(ax)
         alt = html.escape(caption, quote=True)
-        self.parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{alt}'>"
-                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+        self.parts.append(
+            f"<figure><img src='data:image/png;base64,{data}' alt='{alt}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
         self.curves = self.curves or curves
 
     def formatted(self, display: pd.DataFrame) -> pd.DataFrame:
@@ -140,8 +153,7 @@ class Page:
     def in_words(self, display: pd.DataFrame) -> pd.DataFrame:
         """A suppressed display for use inside a sentence: "fewer than 5" and "not shown" instead of the marks."""
         threshold = self.cfg.disclosure_threshold
-        words = {small_mark(threshold): self.t("fewer_than", threshold=threshold),
-                 SECONDARY_MARK: self.t("not_shown")}
+        words = {small_mark(threshold): self.t("fewer_than", threshold=threshold), SECONDARY_MARK: self.t("not_shown")}
         return self.formatted(display).map(lambda v: words.get(v, v))
 
     def skipped(self, reason: str) -> None:
@@ -165,8 +177,7 @@ class Page:
 
 def blank_where_hidden(values: pd.DataFrame, safe: Suppressed) -> pd.DataFrame:
     """Values (formatted strings) with cells hidden where the matching count was suppressed."""
-    hidden = (safe.primary | safe.secondary).reindex(index=values.index, columns=values.columns,
-                                                     fill_value=False)
+    hidden = (safe.primary | safe.secondary).reindex(index=values.index, columns=values.columns, fill_value=False)
     return values.mask(hidden.to_numpy(dtype=bool), SECONDARY_MARK)
 
 

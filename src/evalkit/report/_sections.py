@@ -6,6 +6,7 @@ analysis of :func:`evalkit.site.analyse`. Counts of people, cases and
 events pass through :func:`evalkit.disclosure.suppress_counts`; a rate or
 mean resting on a suppressed count is hidden with it.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,7 @@ from evalkit.report._text import (
     signed_percent,
 )
 
-__all__ = ["duration_body", "costs_body", "sick_leave_body", "survey_body", "workforce_body",
-           "direction", "ARMS"]
+__all__ = ["duration_body", "costs_body", "sick_leave_body", "survey_body", "workforce_body", "direction", "ARMS"]
 
 #: how far into a case the cumulative incidence of placement is quoted (days)
 _CIF_DAY = 365
@@ -62,6 +62,7 @@ def _days(value: float, page: Page) -> str:
 
 # --- case duration -----------------------------------------------------------------------
 
+
 def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
     """Case ends by arm, medians, the two hazard ratios, placement within a year, KM and CIF figures."""
     lang, names = page.cfg.lang, arm_names(page)
@@ -70,42 +71,81 @@ def duration_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFra
     ends.index.name = ends.columns.name = None
     safe = page.suppress(ends)
     shown = page.in_words(safe.display)
-    page.para(page.t("dur_scope", pilot=shown.loc[names["pilot"], page.total],
-                     comparison=shown.loc[names["comparison"], page.total]))
+    page.para(
+        page.t(
+            "dur_scope",
+            pilot=shown.loc[names["pilot"], page.total],
+            comparison=shown.loc[names["comparison"], page.total],
+        )
+    )
     med = res["median"].table
-    page.para(page.t("dur_median", pilot=_days(med.loc["pilot", "estimate"], page),
-                     comparison=_days(med.loc["comparison", "estimate"], page)))
+    page.para(
+        page.t(
+            "dur_median",
+            pilot=_days(med.loc["pilot", "estimate"], page),
+            comparison=_days(med.loc["comparison", "estimate"], page),
+        )
+    )
     for name, key in (("hr_case_end", "cox_end"), ("hr_placement", "cox_placement")):
         reason = missing_reason(tabs, key, page.t("not_run"))
-        said = (direction(page, name, estimate_from_row(res[key], "model_work", "log"), "hazard_ratio")
-                if key in res else [f"{page.t(name + '_title')}: {not_estimable(reason, page.cfg)}"])
+        said = (
+            direction(page, name, estimate_from_row(res[key], "model_work", "log"), "hazard_ratio")
+            if key in res
+            else [f"{page.t(name + '_title')}: {not_estimable(reason, page.cfg)}"]
+        )
         page.para(*said, *([_cif_sentence(page, res["cif_placement"].table)] if key == "cox_placement" else []))
     if "cox_end" in res and "descriptive" not in res["cox_end"].stats:  # what the DiD estimates, and its limits
         page.para(page.t("dur_adjusted"), *design_limits(res["cox_end"], page.cfg))
     page.show(safe, page.t("dur_table_ends"))
-    medians = pd.DataFrame({
-        page.t("median_days"): [_days(med.loc[a, "estimate"], page) for a in ARMS],
-        page.t("ci_level", level=page.level): [fmt_ci(med.loc[a, "ci_low"], med.loc[a, "ci_high"], lang, 0)
-                                               for a in ARMS]}, index=[names[a] for a in ARMS])
+    medians = pd.DataFrame(
+        {
+            page.t("median_days"): [_days(med.loc[a, "estimate"], page) for a in ARMS],
+            page.t("ci_level", level=page.level): [
+                fmt_ci(med.loc[a, "ci_low"], med.loc[a, "ci_high"], lang, 0) for a in ARMS
+            ],
+        },
+        index=[names[a] for a in ARMS],
+    )
     page.table(medians, page.t("dur_table_median"))
     km = res["km"].table
     step = 365 if km["time"].max() > 730 else 90
     labels = {**_curve_labels(page), "title": page.t("km_title"), "ylabel": page.t("km_ylabel")}
-    page.figure(plots.km_curves(pilot_first(km), group="arm", threshold=page.cfg.disclosure_threshold,
-                                risk_times=list(np.arange(0, km["time"].max() + 1, step)), labels=labels,
-                                number_format=number_format(lang)), page.t("km_caption"), curves=True)
+    page.figure(
+        plots.km_curves(
+            pilot_first(km),
+            group="arm",
+            threshold=page.cfg.disclosure_threshold,
+            risk_times=list(np.arange(0, km["time"].max() + 1, step)),
+            labels=labels,
+            number_format=number_format(lang),
+        ),
+        page.t("km_caption"),
+        curves=True,
+    )
     labels = {**_curve_labels(page), "title": page.t("cif_title"), "ylabel": page.t("cif_ylabel")}
-    page.figure(plots.cif_curves(pilot_first(res["cif_placement"].table), group="arm",
-                                 threshold=page.cfg.disclosure_threshold,
-                                 labels=labels, number_format=number_format(lang)),
-                page.t("cif_caption"), curves=True)
+    page.figure(
+        plots.cif_curves(
+            pilot_first(res["cif_placement"].table),
+            group="arm",
+            threshold=page.cfg.disclosure_threshold,
+            labels=labels,
+            number_format=number_format(lang),
+        ),
+        page.t("cif_caption"),
+        curves=True,
+    )
 
 
 def _curve_labels(page: Page) -> dict[str, str]:
     # {threshold} is left in for the figure functions to fill
-    return {"xlabel": page.t("days_since_opening"), "risk_table": page.t("at_risk"),
-            "note": page.t("curve_note"), "hidden": page.t("curve_hidden"), "all": page.total,
-            **{a: page.t(a + "_teams") for a in ARMS}}
+    return {
+        "xlabel": page.t("days_since_opening"),
+        "risk_table": page.t("at_risk"),
+        "note": page.t("curve_note"),
+        "hidden": page.t("curve_hidden"),
+        "all": page.total,
+        **{a: page.t(a + "_teams") for a in ARMS},
+    }
 
 
 def _cif_sentence(page: Page, cif: pd.DataFrame) -> str:
@@ -131,8 +171,14 @@ def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]
     panel = res["panel"]
     months = m["month"].tolist()
     starts = tabs["team_months"]["start"].dropna()
-    page.para(page.t("costs_scope", first=_month(months[0], lang), last=_month(months[-1], lang),
-                     start=_month(starts.min(), lang) if len(starts) else "–"))
+    page.para(
+        page.t(
+            "costs_scope",
+            first=_month(months[0], lang),
+            last=_month(months[-1], lang),
+            start=_month(starts.min(), lang) if len(starts) else "–",
+        )
+    )
     page.para(*direction(page, "cost_level", estimate_from_row(panel, "level_change", "log"), "cost_ratio"))
     if "slope_change" in panel.table.index:
         page.para(*direction(page, "cost_slope", estimate_from_row(panel, "slope_change", "log"), "monthly_ratio", 3))
@@ -141,12 +187,28 @@ def costs_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]
         return
     page.para(page.t("costs_note"), *_pretrend_sentence(page, res.get("pretrend")), *design_limits(panel, page.cfg))
     fitted = _pilot_lines(panel, tabs["team_months"])
-    labels = {"title": page.t("its_title"), "xlabel": "", "ylabel": page.t("euros_per_month"),
-              "observed": page.t("its_observed"), "fitted": page.t("its_fitted"),
-              "counterfactual": page.t("its_counterfactual"), "start": page.t("its_start")}
-    page.figure(plots.its_plot(fitted, "month", "observed", start=starts.min(), fitted=fitted["fitted"].to_numpy(),
-                               counterfactual=fitted["counterfactual"].to_numpy(), labels=labels,
-                               number_format=number_format(lang)), page.t("its_caption"))
+    labels = {
+        "title": page.t("its_title"),
+        "xlabel": "",
+        "ylabel": page.t("euros_per_month"),
+        "observed": page.t("its_observed"),
+        "fitted": page.t("its_fitted"),
+        "counterfactual": page.t("its_counterfactual"),
+        "start": page.t("its_start"),
+    }
+    page.figure(
+        plots.its_plot(
+            fitted,
+            "month",
+            "observed",
+            start=starts.min(),
+            fitted=fitted["fitted"].to_numpy(),
+            counterfactual=fitted["counterfactual"].to_numpy(),
+            labels=labels,
+            number_format=number_format(lang),
+        ),
+        page.t("its_caption"),
+    )
     _cost_tables(page, m, tabs)
 
 
@@ -156,22 +218,33 @@ def _cost_tables(page: Page, m: pd.DataFrame, tabs: dict[str, pd.DataFrame]) -> 
     year = m.assign(year=m["month"].str[:4]).groupby("year")
     columns = [c for c in ("pilot", "comparison", "site", "total") if c in m.columns]
     yearly = year[columns].sum().map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€")
-    yearly = yearly.rename(columns={"pilot": page.t("pilot_teams"), "comparison": page.t("comparison_teams"),
-                                    "site": page.t("site_level"), "total": page.total})
+    yearly = yearly.rename(
+        columns={
+            "pilot": page.t("pilot_teams"),
+            "comparison": page.t("comparison_teams"),
+            "site": page.t("site_level"),
+            "total": page.total,
+        }
+    )
     yearly.index.name = yearly.columns.name = None
     page.table(yearly, page.t("costs_table"))
     if "by_service" in tabs and not tabs["by_service"].empty:
         svc = tabs["by_service"]
-        shown = pd.DataFrame({
-            page.t("costs_before_start"): svc["before"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€"),
-            page.t("costs_after_start"): svc["after"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€"),
-            page.t("costs_change_ratio"): svc["ratio"].map(lambda v: fmt_number(v, lang, 2)),
-        })
+        shown = pd.DataFrame(
+            {
+                page.t("costs_before_start"): svc["before"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€"),
+                page.t("costs_after_start"): svc["after"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€"),
+                page.t("costs_change_ratio"): svc["ratio"].map(lambda v: fmt_number(v, lang, 2)),
+            }
+        )
         shown.index = [page.t(str(k)) if str(k) in SERVICE_KEYS else str(k) for k in svc.index]
         page.table(shown, page.t("costs_by_service_table"))
     if "per_child" in tabs and not tabs["per_child"].empty:
-        pc = tabs["per_child"]["per_child"].map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€").to_frame(
-            page.t("costs_per_child_column"))
+        pc = (
+            tabs["per_child"]["per_child"]
+            .map(lambda v: f"{fmt_number(v, lang, 0)}\u00a0€")
+            .to_frame(page.t("costs_per_child_column"))
+        )
         pc.index.name = None
         page.table(pc, page.t("costs_per_child_table"))
 
@@ -203,27 +276,39 @@ def _month(month: str, lang: str) -> str:
 
 # --- sick leave --------------------------------------------------------------------------
 
+
 def sick_leave_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
     """Rates by arm and period, the ratio of rate ratios, days (suppressed) and rates tables, figure."""
     lang, names = page.cfg.lang, arm_names(page)
     rates = res["rates"].table.reset_index()
     periods = {"before": page.t("before_start"), "after": page.t("after_start")}
     wide = lambda col: rates.pivot(index="arm", columns="period", values=col).reindex(  # noqa: E731
-        index=list(ARMS), columns=list(periods))
+        index=list(ARMS), columns=list(periods)
+    )
     days = wide("events").fillna(0).rename(index=names, columns=periods)  # no person-time: no days
     days.index.name = days.columns.name = None
     safe = page.suppress(days)
-    rate = lambda a, p: ("\u2013" if pd.isna(wide("estimate").loc[a, p]) else  # noqa: E731
-                         f"{fmt_number(wide('estimate').loc[a, p], lang, 1)} "
-                         f"({fmt_ci(wide('ci_low').loc[a, p], wide('ci_high').loc[a, p], lang, 1)})")
+    rate = lambda a, p: (  # noqa: E731
+        "\u2013"
+        if pd.isna(wide("estimate").loc[a, p])
+        else f"{fmt_number(wide('estimate').loc[a, p], lang, 1)} "
+        f"({fmt_ci(wide('ci_low').loc[a, p], wide('ci_high').loc[a, p], lang, 1)})"
+    )
     shown = pd.DataFrame({p: [rate(a, p) for a in ARMS] for p in periods}, index=list(ARMS))
     shown = blank_where_hidden(shown.rename(index=names, columns=periods), safe)
     cell = lambda a, p: shown.loc[names[a], periods[p]].split(" ")[0]  # noqa: E731
     if "sick_leave_rr" in page.withheld:  # the one rule of SiteResults.withheld, as summary and results.json
         page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
     else:
-        page.para(page.t("sick_rates", pb=cell("pilot", "before"), cb=cell("comparison", "before"),
-                         pa=cell("pilot", "after"), ca=cell("comparison", "after")))
+        page.para(
+            page.t(
+                "sick_rates",
+                pb=cell("pilot", "before"),
+                cb=cell("comparison", "before"),
+                pa=cell("pilot", "after"),
+                ca=cell("comparison", "after"),
+            )
+        )
         est = estimate_from_row(res["rate_twfe"], "model_work", "log")
         page.para(*direction(page, "sick_leave_rr", est, "ratio_of_rate_ratios"))
         if not est.descriptive:
@@ -232,13 +317,23 @@ def sick_leave_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataF
     page.table(shown, page.t("sick_table_rates", level=page.level))
     keep = ~small(rates["events"], page.cfg.disclosure_threshold)
     if keep.all():
-        labels = {"title": page.t("sick_title"), "ylabel": page.t("sick_ylabel"), "ci": page.t("ci_level",
-                  level=page.level), **periods, **names}
-        page.figure(plots.rates_by_arm(pilot_first(rates), periods=list(periods), labels=labels,
-                                       number_format=number_format(lang, 1)), page.t("sick_caption"))
+        labels = {
+            "title": page.t("sick_title"),
+            "ylabel": page.t("sick_ylabel"),
+            "ci": page.t("ci_level", level=page.level),
+            **periods,
+            **names,
+        }
+        page.figure(
+            plots.rates_by_arm(
+                pilot_first(rates), periods=list(periods), labels=labels, number_format=number_format(lang, 1)
+            ),
+            page.t("sick_caption"),
+        )
 
 
 # --- worker wellbeing survey ---------------------------------------------------------------
+
 
 def survey_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
     """The DiD of mean wellbeing, respondents by round (suppressed) and the means resting on them."""
@@ -246,8 +341,11 @@ def survey_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame
     means = tabs["means"]
     waves = sorted(means["wave"].unique())
     wave_names = {w: page.t("round", n=w) for w in waves}
-    grid = lambda col: means.pivot(index="arm", columns="wave", values=col).reindex(  # noqa: E731
-        index=list(ARMS), columns=waves).rename(index=names, columns=wave_names)
+    grid = lambda col: (  # noqa: E731
+        means.pivot(index="arm", columns="wave", values=col)
+        .reindex(index=list(ARMS), columns=waves)
+        .rename(index=names, columns=wave_names)
+    )
     counts = grid("count").fillna(0)
     counts.index.name = counts.columns.name = None
     safe = page.suppress(counts)
@@ -256,8 +354,11 @@ def survey_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame
     if "survey_change" in page.withheld:
         page.para(page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
     else:
-        page.para(*direction(page, "survey_change", estimate_from_row(res["did"], "model_work", "difference"),
-                             "difference_points"))
+        page.para(
+            *direction(
+                page, "survey_change", estimate_from_row(res["did"], "model_work", "difference"), "difference_points"
+            )
+        )
         page.para(page.t("survey_note"), *design_limits(res["did"], page.cfg))
     page.show(safe, page.t("survey_table_n"))
     shown.index.name = shown.columns.name = None
@@ -266,6 +367,7 @@ def survey_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame
 
 # --- workforce -----------------------------------------------------------------------------
 
+
 def workforce_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFrame]) -> None:
     """Caseload against the recommended and legal levels, face-to-face share, turnover."""
     lang, names, cfg = page.cfg.lang, arm_names(page), page.cfg
@@ -273,28 +375,63 @@ def workforce_body(page: Page, res: dict[str, Result], tabs: dict[str, pd.DataFr
     load.loc[small(load["open_cases"], cfg.disclosure_threshold), "caseload"] = np.nan
     if "complete" in load and not load["complete"].all():  # counts that miss the cases opened before the data
         first = load.loc[load["complete"], "month"].min()
-        page.para(page.t("buildup_note", start=_month(load["month"].min().strftime("%Y-%m"), lang),
-                         complete=_month(first.strftime("%Y-%m"), lang) if pd.notna(first) else "–"))
+        page.para(
+            page.t(
+                "buildup_note",
+                start=_month(load["month"].min().strftime("%Y-%m"), lang),
+                complete=_month(first.strftime("%Y-%m"), lang) if pd.notna(first) else "–",
+            )
+        )
         load = load[load["complete"]]
     recent = load[load["month"] > load["month"].max() - pd.DateOffset(months=12)]
     avg = recent.groupby("arm")["caseload"].mean()
-    page.para(page.t("caseload_recent", pilot=fmt_number(avg.get("pilot"), lang, 1),
-                     comparison=fmt_number(avg.get("comparison"), lang, 1),
-                     target=fmt_number(cfg.caseload_target, lang, 0)))
-    labels = {"title": page.t("caseload_title"), "ylabel": page.t("caseload_ylabel"),
-              "target": page.t("caseload_target"), "cap": page.t("caseload_cap"), **names}
-    page.figure(plots.caseload(pilot_first(load), "month", "caseload", "arm", target=cfg.caseload_target, labels=labels,
-                               number_format=number_format(lang)),
-                page.t("caseload_caption", threshold=cfg.disclosure_threshold))
+    page.para(
+        page.t(
+            "caseload_recent",
+            pilot=fmt_number(avg.get("pilot"), lang, 1),
+            comparison=fmt_number(avg.get("comparison"), lang, 1),
+            target=fmt_number(cfg.caseload_target, lang, 0),
+        )
+    )
+    labels = {
+        "title": page.t("caseload_title"),
+        "ylabel": page.t("caseload_ylabel"),
+        "target": page.t("caseload_target"),
+        "cap": page.t("caseload_cap"),
+        **names,
+    }
+    page.figure(
+        plots.caseload(
+            pilot_first(load),
+            "month",
+            "caseload",
+            "arm",
+            target=cfg.caseload_target,
+            labels=labels,
+            number_format=number_format(lang),
+        ),
+        page.t("caseload_caption", threshold=cfg.disclosure_threshold),
+    )
     share = tabs["face_to_face"]
     first, last = share["wave"].min(), share["wave"].max()
     pick = lambda a, w: share.loc[(share["arm"] == a) & (share["wave"] == w), "face_to_face_share"]  # noqa: E731
     pct = lambda a, w: fmt_percent(pick(a, w).iloc[0], lang, 0) if len(pick(a, w)) else "–"  # noqa: E731
-    page.para(page.t("f2f_sentence", p1=pct("pilot", first), p2=pct("pilot", last),
-                     c1=pct("comparison", first), c2=pct("comparison", last)))
+    page.para(
+        page.t(
+            "f2f_sentence",
+            p1=pct("pilot", first),
+            p2=pct("pilot", last),
+            c1=pct("comparison", first),
+            c2=pct("comparison", last),
+        )
+    )
     labels = {"title": page.t("f2f_title"), "ylabel": page.t("f2f_ylabel"), "wave": page.t("round_word"), **names}
-    page.figure(plots.bar_share(pilot_first(share), share="face_to_face_share", labels=labels,
-                                number_format=number_format(lang, 0)), page.t("f2f_caption"))
+    page.figure(
+        plots.bar_share(
+            pilot_first(share), share="face_to_face_share", labels=labels, number_format=number_format(lang, 0)
+        ),
+        page.t("f2f_caption"),
+    )
     _turnover(page, res["turnover"])
 
 
@@ -305,19 +442,30 @@ def _turnover(page: Page, turnover: Result) -> None:
     leavers = t[["events"]].rename(index=names, columns={"events": page.t("leavers")})
     leavers.index.name = None
     safe = page.suppress(leavers)
-    rate = pd.DataFrame({
-        page.t("person_years"): [fmt_number(v, lang, 1) for v in t["exposure"]],
-        page.t("leavers_rate"): [f"{fmt_number(r['estimate'], lang, 2)} "
-                                 f"({fmt_ci(r['ci_low'], r['ci_high'], lang, 2)})" for _, r in t.iterrows()],
-    }, index=[names[a] for a in ARMS])
-    hidden = (safe.primary | safe.secondary).iloc[:len(ARMS), 0].to_numpy()
+    rate = pd.DataFrame(
+        {
+            page.t("person_years"): [fmt_number(v, lang, 1) for v in t["exposure"]],
+            page.t("leavers_rate"): [
+                f"{fmt_number(r['estimate'], lang, 2)} ({fmt_ci(r['ci_low'], r['ci_high'], lang, 2)})"
+                for _, r in t.iterrows()
+            ],
+        },
+        index=[names[a] for a in ARMS],
+    )
+    hidden = (safe.primary | safe.secondary).iloc[: len(ARMS), 0].to_numpy()
     rate.loc[hidden, page.t("leavers_rate")] = SECONDARY_MARK
     if safe.n_primary:
-        page.para(f"{page.t('turnover').capitalize()}: "
-                  + page.t("hidden_small", threshold=page.cfg.disclosure_threshold))
+        page.para(
+            f"{page.t('turnover').capitalize()}: " + page.t("hidden_small", threshold=page.cfg.disclosure_threshold)
+        )
     else:
-        page.para(page.t("turnover_rates", pilot=fmt_number(t.loc["pilot", "estimate"], lang, 2),
-                         comparison=fmt_number(t.loc["comparison", "estimate"], lang, 2)),
-                  *direction(page, "turnover", estimate_from_row(turnover, "pilot", "ratio"), "rate_ratio"))
+        page.para(
+            page.t(
+                "turnover_rates",
+                pilot=fmt_number(t.loc["pilot", "estimate"], lang, 2),
+                comparison=fmt_number(t.loc["comparison", "estimate"], lang, 2),
+            ),
+            *direction(page, "turnover", estimate_from_row(turnover, "pilot", "ratio"), "rate_ratio"),
+        )
     page.show(safe, page.t("turnover_table"))
     page.table(rate, page.t("turnover_rate_table", level=page.level))

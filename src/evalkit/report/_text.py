@@ -6,6 +6,7 @@ described by its direction, its value with the confidence interval, and
 what the interval says: whether it includes "no effect", and whether few
 teams make it unreliable.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,20 @@ from evalkit.data.config import SiteConfig
 from evalkit.core.i18n import fmt_ci, fmt_number, fmt_percent, label
 from evalkit.core.result import Result
 
-__all__ = ["Estimate", "estimate_from_row", "level", "signed_percent", "first_sentence", "not_estimable",
-           "missing_reason", "caveats", "design_limits", "design_reason", "evidence", "evidence_short"]
+__all__ = [
+    "Estimate",
+    "estimate_from_row",
+    "level",
+    "signed_percent",
+    "first_sentence",
+    "not_estimable",
+    "missing_reason",
+    "caveats",
+    "design_limits",
+    "design_reason",
+    "evidence",
+    "evidence_short",
+]
 
 #: text in quotes in an error message is a value from the data (a team, a site): never shown
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -114,19 +127,34 @@ class Estimate:
         """``hazard ratio 1,31 (95 %:n luottamusväli 1,10…1,56)``; the value alone for a description."""
         digits = self.digits(digits)
         if self.descriptive:
-            return label("estimate_only", cfg.lang, measure=label(measure_key, cfg.lang),
-                         value=fmt_number(self.value, cfg.lang, digits))
-        return label("estimate_ci", cfg.lang, measure=label(measure_key, cfg.lang),
-                     value=fmt_number(self.value, cfg.lang, digits), level=level(cfg),
-                     ci=fmt_ci(self.low, self.high, cfg.lang, digits))
+            return label(
+                "estimate_only",
+                cfg.lang,
+                measure=label(measure_key, cfg.lang),
+                value=fmt_number(self.value, cfg.lang, digits),
+            )
+        return label(
+            "estimate_ci",
+            cfg.lang,
+            measure=label(measure_key, cfg.lang),
+            value=fmt_number(self.value, cfg.lang, digits),
+            level=level(cfg),
+            ci=fmt_ci(self.low, self.high, cfg.lang, digits),
+        )
 
     def certainty(self, cfg: SiteConfig, short: bool = False) -> str:
         """Whether the interval includes no effect, in a sentence (or a short phrase); or why there is none."""
         if self.descriptive:
-            return label("descriptive_short" if short else "descriptive_only", cfg.lang,
-                         reason=design_reason(self.descriptive, cfg))
-        key = ("sure_yes" if short else "ci_excludes_null") if self.clear else \
-            ("sure_no" if short else "ci_includes_null")
+            return label(
+                "descriptive_short" if short else "descriptive_only",
+                cfg.lang,
+                reason=design_reason(self.descriptive, cfg),
+            )
+        key = (
+            ("sure_yes" if short else "ci_excludes_null")
+            if self.clear
+            else ("sure_no" if short else "ci_includes_null")
+        )
         return label(key, cfg.lang, null=fmt_number(self.null, cfg.lang, 0))
 
 
@@ -221,9 +249,18 @@ def evidence(name: str, est: Estimate, measure: str, cfg: SiteConfig, digits: in
         return [label("too_little_data", lang, what=what, level=level(cfg))]
     if kind == "unclear":
         d = est.digits(digits)
-        return [label("unclear_sentence", lang, what=what, measure=label(measure, lang), level=level(cfg),
-                      low=fmt_number(est.low, lang, d), high=fmt_number(est.high, lang, d),
-                      value=fmt_number(est.value, lang, d))]
+        return [
+            label(
+                "unclear_sentence",
+                lang,
+                what=what,
+                measure=label(measure, lang),
+                level=level(cfg),
+                low=fmt_number(est.low, lang, d),
+                high=fmt_number(est.high, lang, d),
+                value=fmt_number(est.value, lang, d),
+            )
+        ]
     pct = signed_percent(est.value, lang) if est.ratio else ""
     sentence = label(f"{name}_{'up' if est.up else 'down'}", lang, numbers=est.numbers(measure, cfg, digits), pct=pct)
     return [sentence, est.certainty(cfg)]
@@ -236,7 +273,12 @@ def evidence_short(name: str, est: Estimate, measure: str, cfg: SiteConfig, digi
         return label("too_little_data_short", lang)
     if kind == "unclear":
         d = est.digits(digits)
-        return label("unclear_short", lang, measure=label(measure, lang), low=fmt_number(est.low, lang, d),
-                     high=fmt_number(est.high, lang, d))
+        return label(
+            "unclear_short",
+            lang,
+            measure=label(measure, lang),
+            low=fmt_number(est.low, lang, d),
+            high=fmt_number(est.high, lang, d),
+        )
     first = evidence(name, est, measure, cfg, digits)[0].rstrip(".")
     return f"{first} \u2014 {est.certainty(cfg, short=True)}"

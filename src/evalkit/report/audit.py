@@ -32,6 +32,7 @@ Rules
     A failed site's executed notebook (``_work/``): for debugging, not for
     publication.
 """
+
 from __future__ import annotations
 
 import base64
@@ -86,8 +87,9 @@ def audit_output(out: str | Path) -> list[Finding]:
     """
     out = Path(out)
     sites = _site_documents(out)
-    lowest = min((d.get("disclosure_threshold") or DEFAULT_THRESHOLD for d in sites.values()),
-                 default=DEFAULT_THRESHOLD)
+    lowest = min(
+        (d.get("disclosure_threshold") or DEFAULT_THRESHOLD for d in sites.values()), default=DEFAULT_THRESHOLD
+    )
     findings: list[Finding] = []
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         rel = path.relative_to(out).as_posix()
@@ -146,8 +148,12 @@ def _small_csv(path: Path, threshold: int) -> list[str]:
     if not rows:
         return []
     counted = [i for i, name in enumerate(rows[0]) if name.strip() in COUNT_NAMES]
-    return [f"column {rows[0][i]}, row {r}" for r, row in enumerate(rows[1:], start=1) for i in counted
-            if i < len(row) and (count := _as_count(row[i])) is not None and _small(count, threshold)]
+    return [
+        f"column {rows[0][i]}, row {r}"
+        for r, row in enumerate(rows[1:], start=1)
+        for i in counted
+        if i < len(row) and (count := _as_count(row[i])) is not None and _small(count, threshold)
+    ]
 
 
 def _as_count(text: str) -> int | None:
@@ -284,7 +290,7 @@ def _numbers(text: str, lang: str) -> list[tuple[float, int]]:
 
 
 def _shown(value: float, numbers: list[tuple[float, int]]) -> bool:
-    return any(abs(x - value) <= 0.5 * 10 ** -d + 1e-9 for x, d in numbers)
+    return any(abs(x - value) <= 0.5 * 10**-d + 1e-9 for x, d in numbers)
 
 
 def _limits(est: dict[str, Any]) -> tuple[float, float] | None:

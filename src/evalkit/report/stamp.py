@@ -4,6 +4,7 @@ The stamp names the dataset and its content hash, the schema version, the
 versions of evalkit and its key packages, the parameters and the render
 time, so a reader can tell whether two reports came from the same inputs.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -50,8 +51,11 @@ def make_stamp(meta: Mapping[str, Any], content_hash: str, params: Mapping[str, 
     from evalkit.data.schemas import SCHEMA_VERSION
 
     return {
-        "dataset": {"name": str(meta.get("name", "")), "sha256": content_hash,
-                    "extracted_on": str(meta.get("extracted_on", ""))},
+        "dataset": {
+            "name": str(meta.get("name", "")),
+            "sha256": content_hash,
+            "extracted_on": str(meta.get("extracted_on", "")),
+        },
         "schema_version": SCHEMA_VERSION,
         "evalkit": __version__,
         "packages": {p: _version(p) for p in KEY_PACKAGES},
@@ -91,8 +95,9 @@ def results_document(site_results: Any, stamp: Mapping[str, Any], threshold: int
         "site": site_results.site,
         "municipality": getattr(site_results, "municipality", ""),
         "stamp": dict(stamp),
-        "key_estimates": {} if key.empty else
-        {name: {c: _value(v) for c, v in row.items()} for name, row in key.iterrows()},
+        "key_estimates": {}
+        if key.empty
+        else {name: {c: _value(v) for c, v in row.items()} for name, row in key.iterrows()},
         "results": results,
         **({"disclosure_threshold": threshold, "withheld": withheld} if threshold else {}),
         "skipped": dict(site_results.skipped),
@@ -107,14 +112,17 @@ def _value(v: Any) -> Any:
     return v if math.isfinite(v) else None
 
 
-def write_results(site_results: Any, stamp: Mapping[str, Any], out_dir: str | Path,
-                  threshold: int | None = None) -> Path:
+def write_results(
+    site_results: Any, stamp: Mapping[str, Any], out_dir: str | Path, threshold: int | None = None
+) -> Path:
     """Write ``out_dir/results.json`` atomically (temporary file, then rename); see :func:`results_document`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
     tmp = out / ".results.json.tmp"
-    tmp.write_text(json.dumps(results_document(site_results, stamp, threshold), indent=2, ensure_ascii=False,
-                              sort_keys=True), encoding="utf-8")
+    tmp.write_text(
+        json.dumps(results_document(site_results, stamp, threshold), indent=2, ensure_ascii=False, sort_keys=True),
+        encoding="utf-8",
+    )
     tmp.replace(path)
     return path

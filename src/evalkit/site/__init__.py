@@ -30,6 +30,7 @@ teams. Each headline's estimand is stated in :data:`ESTIMANDS`.
 - ``workforce``: caseload per social worker by month and arm, face-to-face
   share of working time by wave and arm, staff turnover (descriptive).
 """
+
 from __future__ import annotations
 
 import html
@@ -46,8 +47,18 @@ from evalkit.data.config import SiteConfig
 from evalkit.site.tables import SiteData, SiteTables, site_data, split_sites
 from evalkit.core.result import EstimationError, EvalkitError, Result
 
-__all__ = ["SiteData", "SiteResults", "SiteTables", "site_data", "split_sites", "analyse", "design_stats",
-           "KEY_ESTIMATES", "ESTIMANDS", "ANALYSES"]
+__all__ = [
+    "SiteData",
+    "SiteResults",
+    "SiteTables",
+    "site_data",
+    "split_sites",
+    "analyse",
+    "design_stats",
+    "KEY_ESTIMATES",
+    "ESTIMANDS",
+    "ANALYSES",
+]
 
 #: roles counted as social workers for caseloads (DOMAIN.md: children per social worker)
 SOCIAL_WORKERS = ("social_worker", "consultant_social_worker")
@@ -66,11 +77,15 @@ ESTIMANDS = {
     "hr_case_end": _duration.ESTIMAND.format(what="any end"),
     "hr_placement": _duration.ESTIMAND.format(what="a placement, cause-specific"),
     "cost_level": _costs.ESTIMAND,
-    "cost_slope": ("change in the monthly growth of a pilot team's purchased-service costs after its start "
-                   "(ratio per month), net of the comparison teams' course"),
+    "cost_slope": (
+        "change in the monthly growth of a pilot team's purchased-service costs after its start "
+        "(ratio per month), net of the comparison teams' course"
+    ),
     "sick_leave_rr": _sick_leave.ESTIMAND,
-    "survey_change": ("change in pilot teams' mean worker wellbeing (Likert points) from the first survey wave to "
-                      "later waves, minus the change in comparison teams"),
+    "survey_change": (
+        "change in pilot teams' mean worker wellbeing (Likert points) from the first survey wave to "
+        "later waves, minus the change in comparison teams"
+    ),
 }
 
 
@@ -93,8 +108,9 @@ class SiteResults:
         key = self.key_estimates()
         body = key.to_html(float_format=lambda v: f"{v:.4g}", border=0) if not key.empty else ""
         skipped = "".join(f"<li>{html.escape(a)}: {html.escape(r)}</li>" for a, r in self.skipped.items())
-        return (f"<p><b>Site {html.escape(self.site)}</b>: analyses {', '.join(self.results)}</p>{body}"
-                + (f"<p>Not estimated:</p><ul>{skipped}</ul>" if skipped else ""))
+        return f"<p><b>Site {html.escape(self.site)}</b>: analyses {', '.join(self.results)}</p>{body}" + (
+            f"<p>Not estimated:</p><ul>{skipped}</ul>" if skipped else ""
+        )
 
     def key_estimates(self, threshold: int | None = None) -> pd.DataFrame:
         """Headline estimates (log scale for ratios): name, estimate, se, CI, p, ratio, estimand, withheld.
@@ -111,8 +127,14 @@ class SiteResults:
             if res is None or row not in res.table.index:
                 continue
             r = res.table.loc[row]
-            numbers = {"estimate": r["estimate"], "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                       "p": r.get("p", np.nan), "ratio": r.get("ratio", np.nan)}
+            numbers = {
+                "estimate": r["estimate"],
+                "se": r["se"],
+                "ci_low": r["ci_low"],
+                "ci_high": r["ci_high"],
+                "p": r.get("p", np.nan),
+                "ratio": r.get("ratio", np.nan),
+            }
             if name in hidden:
                 numbers = dict.fromkeys(numbers, np.nan)
             rows.append({"name": name, **numbers, "estimand": ESTIMANDS[name], "withheld": hidden.get(name, "")})
@@ -132,6 +154,7 @@ class SiteResults:
         >>> r.withheld(5)
         {'survey_change': 'counts under 5'}
         """
+
         def small(values: Any) -> bool:
             v = pd.to_numeric(pd.Series(values), errors="coerce")
             return bool(((v >= 1) & (v < threshold)).any())
@@ -159,6 +182,7 @@ def _arm(frames: SiteData) -> pd.Series:
 
 # --- analyses ---------------------------------------------------------------------------
 
+
 def duration_data(frames: SiteData) -> pd.DataFrame:
     """Cases opened from their team's start: days, end (0 open/aged out, 1 closed, 2 placement)."""
     c = frames["cases"]
@@ -166,15 +190,17 @@ def duration_data(frames: SiteData) -> pd.DataFrame:
     end = c["closed"].fillna(frames.extracted_on)
     reason = c["end_reason"].astype("object")
     event = np.select([reason.eq("placement"), c["closed"].notna() & reason.ne("age_limit")], [2, 1], 0)
-    return pd.DataFrame({
-        "days": (end - c["opened"]).dt.days.to_numpy(),
-        "event": event,
-        "any_end": (event > 0).astype(int),
-        "placement": (event == 2).astype(int),
-        "pilot": c["team_id"].map(_arm(frames)).eq("pilot").astype(int).to_numpy(),
-        "lsl": c["legal_basis"].eq("LSL").astype(int).to_numpy(),
-        "team": c["team_id"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "days": (end - c["opened"]).dt.days.to_numpy(),
+            "event": event,
+            "any_end": (event > 0).astype(int),
+            "placement": (event == 2).astype(int),
+            "pilot": c["team_id"].map(_arm(frames)).eq("pilot").astype(int).to_numpy(),
+            "lsl": c["legal_basis"].eq("LSL").astype(int).to_numpy(),
+            "team": c["team_id"].to_numpy(),
+        }
+    )
 
 
 def analyse_duration(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
@@ -211,8 +237,9 @@ def analyse_duration(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Resul
 
 def monthly_costs(frames: SiteData) -> pd.DataFrame:
     """Site's purchased-service euros per month: month, t (1, 2, ...), pilot, comparison, site, total."""
-    return _costs.monthly_by_arm(_costs.team_months(frames["services"], frames["teams"]),
-                                      _costs.site_months(frames["services"]))
+    return _costs.monthly_by_arm(
+        _costs.team_months(frames["services"], frames["teams"]), _costs.site_months(frames["services"])
+    )
 
 
 def analyse_costs(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
@@ -220,13 +247,16 @@ def analyse_costs(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result],
     if panel.empty:
         raise EvalkitError("no purchased-service costs booked to the site's teams")
     usable = _costs.usable(panel)
-    unsupported = support.did_supported(usable.assign(work=usable["month"] >= usable["start"].fillna("9999")),
-                                             "team_id", "month", "work") if len(usable) else \
-        f"no pilot team has {_costs.MIN_PRE_MONTHS} months of cost data before its start"
+    unsupported = (
+        support.did_supported(
+            usable.assign(work=usable["month"] >= usable["start"].fillna("9999")), "team_id", "month", "work"
+        )
+        if len(usable)
+        else f"no pilot team has {_costs.MIN_PRE_MONTHS} months of cost data before its start"
+    )
     tabs: dict[str, pd.DataFrame] = {}
     if unsupported:
-        res = {"panel": support.descriptive(_costs.after_start(panel, cfg.alpha), "pilot", "level_change",
-                                                 unsupported)}
+        res = {"panel": support.descriptive(_costs.after_start(panel, cfg.alpha), "pilot", "level_change", unsupported)}
         tabs["not_estimable"] = pd.DataFrame({"reason": {"panel": unsupported}}).rename_axis("result")
     else:
         res = {"panel": _costs.panel_effect(panel, cfg.alpha)}
@@ -235,9 +265,13 @@ def analyse_costs(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result],
         except EstimationError:
             pass  # too short a pre-period for a slope: the report says the check could not be made
     m = _costs.monthly_by_arm(panel, _costs.site_months(frames["services"]))
-    return res, {**tabs, "monthly": m, "by_service": _costs_by_service(frames),
-                 "per_child": _costs_per_child(frames, m),
-                 "team_months": panel.drop(columns="team_id")}
+    return res, {
+        **tabs,
+        "monthly": m,
+        "by_service": _costs_by_service(frames),
+        "per_child": _costs_per_child(frames, m),
+        "team_months": panel.drop(columns="team_id"),
+    }
 
 
 def _costs_by_service(frames: SiteData) -> pd.DataFrame:
@@ -288,7 +322,8 @@ def sick_leave_data(frames: SiteData) -> pd.DataFrame:
     st["after"] = _person_years(st, st["split"], hi)
     ab = frames["absences"]
     ab = ab[(ab["kind"] == "sick_leave") & (ab["start"] >= frames.follow_start)].merge(
-        st[["worker_id", "spell", "split", "start", "end_excl"]].rename(columns={"start": "s0"}), on="worker_id")
+        st[["worker_id", "spell", "split", "start", "end_excl"]].rename(columns={"start": "s0"}), on="worker_id"
+    )
     ab = ab[(ab["start"] >= ab["s0"]) & (ab["start"] < ab["end_excl"])]
     ab["days"] = (ab["end"] - ab["start"]).dt.days + 1
     ab["period"] = np.where(ab["start"] >= ab["split"], "after", "before")
@@ -305,15 +340,18 @@ def sick_leave_data(frames: SiteData) -> pd.DataFrame:
 
 def analyse_sick_leave(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result], dict[str, pd.DataFrame]]:
     d = sick_leave_data(frames)
-    res = {"rates": rates.compare_rates(d, "days", "fte_years", "arm", by="period", reference="comparison",
-                                        alpha=cfg.alpha)}
-    panel = _sick_leave.worker_periods(frames["staff"], frames["absences"], frames["teams"],
-                                            (frames.follow_start, frames.extracted_on))
+    res = {
+        "rates": rates.compare_rates(
+            d, "days", "fte_years", "arm", by="period", reference="comparison", alpha=cfg.alpha
+        )
+    }
+    panel = _sick_leave.worker_periods(
+        frames["staff"], frames["absences"], frames["teams"], (frames.follow_start, frames.extracted_on)
+    )
     unsupported = support.did_supported(panel, "team_id", "half", "model_work")
     if unsupported:  # rates after the start, pilot against comparison teams, as a description
         after = d[d["post"] == 1]
-        crude = rates.rate_model(after, "days ~ pilot", exposure="fte_years", family="quasipoisson",
-                                 alpha=cfg.alpha)
+        crude = rates.rate_model(after, "days ~ pilot", exposure="fte_years", family="quasipoisson", alpha=cfg.alpha)
         res["rate_twfe"] = support.descriptive(crude, "pilot", "model_work", unsupported)
     else:
         res["rate_twfe"] = _sick_leave.rate_effect(panel, cfg.alpha)
@@ -326,8 +364,11 @@ def analyse_survey(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Result]
     s["arm"] = s["team_id"].map(_arm(frames))
     first = s["wave"].min()
     s["model_work"] = ((s["arm"] == "pilot") & (s["wave"] > first)).astype(int)
-    res = {"did": effects.twfe(s, "score", "model_work", "team_id", "wave", cluster="respondent_id",
-                               se_type="cr2", alpha=cfg.alpha)}
+    res = {
+        "did": effects.twfe(
+            s, "score", "model_work", "team_id", "wave", cluster="respondent_id", se_type="cr2", alpha=cfg.alpha
+        )
+    }
     tabs = {"means": s.groupby(["arm", "wave"])["score"].agg(["mean", "count"]).reset_index()}
     try:  # the ANOVA describes; the headline above stands without it
         res["anova"] = effects.mixed_anova(s, "score", "wave", "arm", "respondent_id")
@@ -357,8 +398,9 @@ def caseload_by_month(frames: SiteData) -> pd.DataFrame:
         month_days = months.to_numpy()
         open_n = np.searchsorted(opened, month_days, "right") - np.searchsorted(closed, month_days, "left")
         s_end = ss["end"].fillna(frames.extracted_on).to_numpy()
-        fte = np.array([ss["fte"].to_numpy()[(ss["start"].to_numpy() <= m) & (s_end >= m)].sum()
-                        for m in months.to_numpy()])
+        fte = np.array(
+            [ss["fte"].to_numpy()[(ss["start"].to_numpy() <= m) & (s_end >= m)].sum() for m in months.to_numpy()]
+        )
         rows.append(pd.DataFrame({"month": months, "arm": name, "open_cases": open_n, "sw_fte": fte}))
     out = pd.concat(rows, ignore_index=True)
     out["caseload"] = out["open_cases"] / out["sw_fte"].where(out["sw_fte"] > 0)
@@ -375,13 +417,15 @@ def analyse_workforce(frames: SiteData, cfg: SiteConfig) -> tuple[dict[str, Resu
     st = frames["staff"].copy()
     st["left"] = st["end"].notna().astype(int)
     st["end_excl"] = st["end"].fillna(frames.extracted_on) + pd.Timedelta(days=1)
-    st["fte_years"] = _person_years(st, pd.Series(frames.follow_start, index=st.index),
-                                    pd.Series(frames.extracted_on + pd.Timedelta(days=1), index=st.index))
+    st["fte_years"] = _person_years(
+        st,
+        pd.Series(frames.follow_start, index=st.index),
+        pd.Series(frames.extracted_on + pd.Timedelta(days=1), index=st.index),
+    )
     st["left"] = (st["left"] & (st["end"] >= frames.follow_start)).astype(int)
     st["arm"] = st["team_id"].map(_arm(frames))
     st = st[st["fte_years"] > 0]
-    res = {"turnover": rates.compare_rates(st, "left", "fte_years", "arm", reference="comparison",
-                                           alpha=cfg.alpha)}
+    res = {"turnover": rates.compare_rates(st, "left", "fte_years", "arm", reference="comparison", alpha=cfg.alpha)}
     return res, {"caseload": caseload_by_month(frames), "face_to_face": share}
 
 
@@ -390,8 +434,11 @@ def design_stats(frames: SiteData) -> dict[str, int]:
     arms = frames["teams"]["arm"].astype("object")
     end, start = frames.extracted_on, frames.pilot_start
     months = (end.year - start.year) * 12 + end.month - start.month
-    return {"n_pilot_teams": int((arms == "pilot").sum()), "n_comparison_teams": int((arms == "comparison").sum()),
-            "months_after_start": int(months)}
+    return {
+        "n_pilot_teams": int((arms == "pilot").sum()),
+        "n_comparison_teams": int((arms == "comparison").sum()),
+        "months_after_start": int(months),
+    }
 
 
 ANALYSES: dict[str, Callable[[SiteData, SiteConfig], tuple[dict[str, Result], dict[str, pd.DataFrame]]]] = {

@@ -14,6 +14,7 @@ log euros, with team and month fixed effects and AR(1) errors within team
 the starts as a warning light for parallel trends. Every pilot team steps at
 its own start, so a site whose teams start months apart is not diluted.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,11 +23,22 @@ import pandas as pd
 from evalkit.stats import trends
 from evalkit.core.result import EstimationError, Result
 
-__all__ = ["team_months", "site_months", "monthly_by_arm", "usable", "panel_effect", "pretrend", "after_start",
-           "ESTIMAND", "MIN_PRE_MONTHS"]
+__all__ = [
+    "team_months",
+    "site_months",
+    "monthly_by_arm",
+    "usable",
+    "panel_effect",
+    "pretrend",
+    "after_start",
+    "ESTIMAND",
+    "MIN_PRE_MONTHS",
+]
 
-ESTIMAND = ("change in a pilot team's monthly purchased-service costs at its own start (ratio), net of the "
-            "comparison teams' course over the same months; the site's own purchases excluded")
+ESTIMAND = (
+    "change in a pilot team's monthly purchased-service costs at its own start (ratio), net of the "
+    "comparison teams' course over the same months; the site's own purchases excluded"
+)
 #: months before a pilot team's start needed for its pre-period trend
 MIN_PRE_MONTHS = 6
 
@@ -67,13 +79,15 @@ def panel_effect(panel: pd.DataFrame, alpha: float) -> Result:
     if kept["start"].notna().sum() == 0:
         raise EstimationError(f"no pilot team has {MIN_PRE_MONTHS} months of cost data before its start")
     if kept["start"].notna().all() and kept["start"].nunique() < 2:
-        raise EstimationError("no comparison team and a single start: the change cannot be told from the "
-                              "course of time")
+        raise EstimationError(
+            "no comparison team and a single start: the change cannot be told from the course of time"
+        )
     res = trends.staggered_its(kept, "cost", "month", "team_id", "start", alpha=alpha)
     dropped = panel["team_id"].nunique() - kept["team_id"].nunique()
     if dropped:
-        res.warnings.append(f"{dropped} pilot team(s) left out: fewer than {MIN_PRE_MONTHS} months of data "
-                            "before the start")
+        res.warnings.append(
+            f"{dropped} pilot team(s) left out: fewer than {MIN_PRE_MONTHS} months of data before the start"
+        )
     return res
 
 
@@ -87,12 +101,16 @@ def after_start(panel: pd.DataFrame, alpha: float) -> Result:
     first = panel["start"].dropna().min()
     pilot = panel["start"].notna()
     after = panel[(~pilot & (panel["month"] >= first)) | (pilot & (panel["month"] >= panel["start"].fillna("")))]
-    frame = after.assign(log_cost=np.log(after["cost"]), pilot=after["start"].notna().astype(float),
-                         t=pd.PeriodIndex(after["month"], freq="M").astype("int64"))
+    frame = after.assign(
+        log_cost=np.log(after["cost"]),
+        pilot=after["start"].notna().astype(float),
+        t=pd.PeriodIndex(after["month"], freq="M").astype("int64"),
+    )
     months = pd.get_dummies(frame["month"], prefix="m", drop_first=True, dtype=float)
     frame = pd.concat([frame, months], axis=1)
-    return trends.gls(frame, "log_cost", ["pilot", *months.columns], unit="team_id", time="t", errors="iid",
-                      alpha=alpha)
+    return trends.gls(
+        frame, "log_cost", ["pilot", *months.columns], unit="team_id", time="t", errors="iid", alpha=alpha
+    )
 
 
 def monthly_by_arm(panel: pd.DataFrame, site: pd.DataFrame) -> pd.DataFrame:

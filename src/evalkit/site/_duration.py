@@ -38,6 +38,7 @@ differences being stable over time, which the report states, and
 ``benchmarks/validity.py`` checks it with team effects, a calendar shock
 and one-pilot-team sites.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,8 +53,10 @@ __all__ = ["episodes", "period_length", "cox_did", "buildup_end", "MIN_EVENTS_PE
 MIN_EVENTS_PER_PERIOD = 5
 #: calendar period lengths tried, in months, finest first
 _PERIOD_MONTHS = (3, 6, 12, 24)
-ESTIMAND = ("hazard ratio of a case ending ({what}) in a pilot team during model work, against the same team "
-            "before its start, net of the change over the same calendar time in comparison teams")
+ESTIMAND = (
+    "hazard ratio of a case ending ({what}) in a pilot team during model work, against the same team "
+    "before its start, net of the change over the same calendar time in comparison teams"
+)
 
 
 def period_length(cases: pd.DataFrame, cause: int | None) -> int:
@@ -77,8 +80,9 @@ def period_length(cases: pd.DataFrame, cause: int | None) -> int:
     return 0
 
 
-def episodes(cases: pd.DataFrame, teams: pd.DataFrame, window: tuple[pd.Timestamp, pd.Timestamp],
-             period_months: int) -> pd.DataFrame:
+def episodes(
+    cases: pd.DataFrame, teams: pd.DataFrame, window: tuple[pd.Timestamp, pd.Timestamp], period_months: int
+) -> pd.DataFrame:
     """Counting-process rows of every case: split at its team's start and at calendar period edges.
 
     Parameters
@@ -120,8 +124,11 @@ def episodes(cases: pd.DataFrame, teams: pd.DataFrame, window: tuple[pd.Timestam
     year0 = pd.Timestamp(int(o.min()), unit="D").year
     n_years = pd.Timestamp(int(hi.max()), unit="D").year - year0 + 1
     step = period_months or 12 * n_years
-    edges = np.arange(np.datetime64(f"{year0}-01"), np.datetime64(f"{year0 + n_years}-01"),
-                      np.timedelta64(step, "M")).astype("datetime64[D]").astype(np.int64)
+    edges = (
+        np.arange(np.datetime64(f"{year0}-01"), np.datetime64(f"{year0 + n_years}-01"), np.timedelta64(step, "M"))
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
     # cut points strictly inside (lo, hi): period edges and the team's start, then the end itself
     lo_i, hi_i = np.searchsorted(edges, lo, "right"), np.searchsorted(edges, hi, "left")
     n_in = hi_i - lo_i
@@ -136,15 +143,18 @@ def episodes(cases: pd.DataFrame, teams: pd.DataFrame, window: tuple[pd.Timestam
     piece_lo = np.where(new_case, lo[row], np.r_[0.0, cut[:-1]])
     last = np.r_[row[1:] != row[:-1], True]
     pilot_team = cases["team_id"].map(team["arm"]).eq("pilot").to_numpy()[keep]
-    return pd.DataFrame({
-        "entry": piece_lo - o[row], "stop": cut - o[row],
-        "end": np.where(last, code[row], 0),
-        "model_work": (pilot_team[row] & (piece_lo >= s_day[row])).astype(int),
-        "lsl": cases["legal_basis"].eq("LSL").to_numpy()[keep][row].astype(int),
-        "team": cases["team_id"].to_numpy()[keep][row],
-        "period": np.searchsorted(edges, piece_lo, "right") - 1,
-        "case": np.flatnonzero(keep)[row],
-    })
+    return pd.DataFrame(
+        {
+            "entry": piece_lo - o[row],
+            "stop": cut - o[row],
+            "end": np.where(last, code[row], 0),
+            "model_work": (pilot_team[row] & (piece_lo >= s_day[row])).astype(int),
+            "lsl": cases["legal_basis"].eq("LSL").to_numpy()[keep][row].astype(int),
+            "team": cases["team_id"].to_numpy()[keep][row],
+            "period": np.searchsorted(edges, piece_lo, "right") - 1,
+            "case": np.flatnonzero(keep)[row],
+        }
+    )
 
 
 def cox_did(ep: pd.DataFrame, cause: int | None, alpha: float, period_months: int) -> Result:
@@ -173,15 +183,20 @@ def cox_did(ep: pd.DataFrame, cause: int | None, alpha: float, period_months: in
         covariates.append(f"period_{level}")
     res = survival.cox(d, "stop", "event", covariates, strata="team", entry="entry", alpha=alpha)
     if "model_work" in res.stats.get("may_be_infinite", ()):
-        raise EstimationError("the hazard ratio has no finite estimate: almost no such case ends in one of the "
-                              "comparisons")
+        raise EstimationError(
+            "the hazard ratio has no finite estimate: almost no such case ends in one of the comparisons"
+        )
     res.table = res.table.loc[[c for c in res.table.index if not c.startswith("period_")]]
     res.stats.update(period_months=length, n_cases=int(d["case"].nunique()))
-    res.method += (f"; DiD on the hazard scale: strata by team, calendar periods of {length} months"
-                   if length else "; DiD on the hazard scale: strata by team, no calendar adjustment (too few events)")
+    res.method += (
+        f"; DiD on the hazard scale: strata by team, calendar periods of {length} months"
+        if length
+        else "; DiD on the hazard scale: strata by team, no calendar adjustment (too few events)"
+    )
     if not length:
-        res.warnings.append("too few events to adjust for calendar time: a change common to all teams could "
-                            "pose as an effect")
+        res.warnings.append(
+            "too few events to adjust for calendar time: a change common to all teams could pose as an effect"
+        )
     return res
 
 

@@ -17,6 +17,7 @@ with Satterthwaite df: CR2 gave intervals covering 92.5% of the time in
 ``benchmarks/validity.py``, the jackknife about 94%. An absence counts in
 the piece of time where it starts.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,12 +28,15 @@ from evalkit.core.result import EstimationError, Result
 
 __all__ = ["worker_periods", "rate_effect", "ESTIMAND"]
 
-ESTIMAND = ("rate ratio of sick-leave days per FTE-year in pilot teams after their start against before, net of "
-            "the change in comparison teams over the same calendar time")
+ESTIMAND = (
+    "rate ratio of sick-leave days per FTE-year in pilot teams after their start against before, net of "
+    "the change in comparison teams over the same calendar time"
+)
 
 
-def worker_periods(staff: pd.DataFrame, absences: pd.DataFrame, teams: pd.DataFrame,
-                   window: tuple[pd.Timestamp, pd.Timestamp]) -> pd.DataFrame:
+def worker_periods(
+    staff: pd.DataFrame, absences: pd.DataFrame, teams: pd.DataFrame, window: tuple[pd.Timestamp, pd.Timestamp]
+) -> pd.DataFrame:
     """Sick-leave days and FTE-years per employment spell, half-year and before/after its team's start.
 
     Returns columns ``worker`` (spell number), ``team_id``, ``half`` (first
@@ -48,8 +52,11 @@ def worker_periods(staff: pd.DataFrame, absences: pd.DataFrame, teams: pd.DataFr
     hi = hi.where(hi < extracted_on + pd.Timedelta(days=1), extracted_on + pd.Timedelta(days=1))
     end = extracted_on + pd.Timedelta(days=1)
     halves = pd.date_range(pd.Timestamp(follow_start.year, 1, 1), end, freq="6MS")
-    edges = np.unique(np.concatenate([halves.to_numpy(), start.dropna().unique().astype("datetime64[ns]"),
-                                      [np.datetime64(end, "ns")]]))
+    edges = np.unique(
+        np.concatenate(
+            [halves.to_numpy(), start.dropna().unique().astype("datetime64[ns]"), [np.datetime64(end, "ns")]]
+        )
+    )
     rows = []
     for a, b in zip(edges[:-1], edges[1:]):
         a, b = pd.Timestamp(a), pd.Timestamp(b)
@@ -57,8 +64,15 @@ def worker_periods(staff: pd.DataFrame, absences: pd.DataFrame, teams: pd.DataFr
         days = (s1 - s0).dt.days
         keep = days > 0
         if keep.any():
-            rows.append(pd.DataFrame({"worker": np.flatnonzero(keep), "piece_start": a,
-                                      "fte_years": (days[keep] / 365.25 * st.loc[keep, "fte"]).to_numpy()}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "worker": np.flatnonzero(keep),
+                        "piece_start": a,
+                        "fte_years": (days[keep] / 365.25 * st.loc[keep, "fte"]).to_numpy(),
+                    }
+                )
+            )
     if not rows:
         raise EstimationError("no employment in the follow-up")
     out = pd.concat(rows, ignore_index=True)
@@ -78,8 +92,10 @@ def _days_by_piece(st: pd.DataFrame, absences: pd.DataFrame, pieces: pd.DataFram
     inside = (ab["start"] >= ab["start_spell"]) & (ab["end_spell"].isna() | (ab["start"] <= ab["end_spell"]))
     ab = ab[inside]
     piece = edges[np.searchsorted(edges, ab["start"].to_numpy(), "right") - 1]
-    days = pd.Series(((ab["end"] - ab["start"]).dt.days + 1).to_numpy(),
-                     index=pd.MultiIndex.from_arrays([ab["worker"].to_numpy(), piece]))
+    days = pd.Series(
+        ((ab["end"] - ab["start"]).dt.days + 1).to_numpy(),
+        index=pd.MultiIndex.from_arrays([ab["worker"].to_numpy(), piece]),
+    )
     days = days.groupby(level=[0, 1]).sum()
     key = pd.MultiIndex.from_arrays([pieces["worker"].to_numpy(), pieces["piece_start"].to_numpy()])
     return days.reindex(key, fill_value=0).to_numpy(dtype=float)
@@ -93,5 +109,6 @@ def rate_effect(panel: pd.DataFrame, alpha: float) -> Result:
     pilot_teams = panel.loc[work == 1, "team_id"].unique()
     if not (panel["team_id"].isin(pilot_teams) & (work == 0)).any():
         raise EstimationError("the pilot teams have no person-time before their start: no before-after contrast")
-    return rates.rate_twfe(panel, "days", "fte_years", "model_work", "team_id", "half", cluster="worker",
-                           se_type="cr3", alpha=alpha)
+    return rates.rate_twfe(
+        panel, "days", "fte_years", "model_work", "team_id", "half", cluster="worker", se_type="cr3", alpha=alpha
+    )

@@ -10,6 +10,7 @@ teams after the start, with no interval and no p-value (:func:`descriptive`):
 an interval there would measure chance only, not the team differences that
 the comparison cannot separate from the model's effect.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,5 +54,4 @@ def descriptive(result: Result, row: str, name: str, reason: str) -> Result:
         if col in table:
             table[col] = np.nan
     note = f"descriptive only, no interval: {reason}"
-    return Result(table, {**result.stats, "descriptive": reason}, f"{result.method}; {note}",
-                  [*result.warnings, note])
+    return Result(table, {**result.stats, "descriptive": reason}, f"{result.method}; {note}", [*result.warnings, note])

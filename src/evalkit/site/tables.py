@@ -4,6 +4,7 @@
 :func:`site_data` gives one site's tables with the dates the analyses need
 (:class:`SiteData`). The analysis plan that runs on them is :mod:`evalkit.site`.
 """
+
 from __future__ import annotations
 
 import html
@@ -36,8 +37,10 @@ class SiteData:
     def __repr__(self) -> str:
         # counts only: the tables hold pseudonymous ids that a notebook should not echo
         rows = ", ".join(f"{k} {len(v)}" for k, v in self.tables.items())
-        return (f"SiteData({self.site!r}, pilot start {self.pilot_start.date()}, "
-                f"extracted {self.extracted_on.date()}; rows: {rows})")
+        return (
+            f"SiteData({self.site!r}, pilot start {self.pilot_start.date()}, "
+            f"extracted {self.extracted_on.date()}; rows: {rows})"
+        )
 
     def _repr_html_(self) -> str:
         counts = pd.DataFrame({"rows": {k: len(v) for k, v in self.tables.items()}})
@@ -58,9 +61,13 @@ def site_data(tables: dict[str, pd.DataFrame], meta: dict[str, Any], config: Sit
     by_worker = lambda t: tables[t][tables[t]["worker_id"].isin(set(staff["worker_id"]))]  # noqa: E731
     picked = {
         "sites": tables["sites"][tables["sites"]["site_id"] == config.site],
-        "teams": teams, "cases": cases, "staff": staff,
-        "placements": by_case("placements"), "contacts": by_case("contacts"),
-        "absences": by_worker("absences"), "time_use": by_worker("time_use"),
+        "teams": teams,
+        "cases": cases,
+        "staff": staff,
+        "placements": by_case("placements"),
+        "contacts": by_case("contacts"),
+        "absences": by_worker("absences"),
+        "time_use": by_worker("time_use"),
         "services": tables["services"][tables["services"]["site_id"] == config.site],
         "surveys": tables["surveys"][tables["surveys"]["team_id"].isin(team_ids)],
     }
@@ -94,7 +101,7 @@ def _positions_by_site(df: pd.DataFrame, key: str, owners: pd.DataFrame) -> dict
     order = np.lexsort((pos, codes))
     bounds = np.searchsorted(codes[order], np.arange(len(sites) + 1))
     pos = pos[order]
-    return {str(s): pos[bounds[i]:bounds[i + 1]] for i, s in enumerate(sites)}
+    return {str(s): pos[bounds[i] : bounds[i + 1]] for i, s in enumerate(sites)}
 
 
 def _site_positions(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, np.ndarray]]:
@@ -102,15 +109,24 @@ def _site_positions(tables: dict[str, pd.DataFrame]) -> dict[str, dict[str, np.n
     teams = tables["teams"].assign(_site=tables["teams"]["site_id"])
     cases = tables["cases"].merge(teams[["team_id", "_site"]], on="team_id")
     staff = tables["staff"].merge(teams[["team_id", "_site"]], on="team_id")
-    by = {"teams": ("team_id", teams), "cases": ("team_id", teams), "staff": ("team_id", teams),
-          "surveys": ("team_id", teams), "placements": ("case_id", cases), "contacts": ("case_id", cases),
-          "absences": ("worker_id", staff), "time_use": ("worker_id", staff),
-          "sites": ("site_id", teams), "services": ("site_id", teams)}
+    by = {
+        "teams": ("team_id", teams),
+        "cases": ("team_id", teams),
+        "staff": ("team_id", teams),
+        "surveys": ("team_id", teams),
+        "placements": ("case_id", cases),
+        "contacts": ("case_id", cases),
+        "absences": ("worker_id", staff),
+        "time_use": ("worker_id", staff),
+        "sites": ("site_id", teams),
+        "services": ("site_id", teams),
+    }
     return {name: _positions_by_site(tables[name], key, owners) for name, (key, owners) in by.items()}
 
 
-def _take(tables: dict[str, pd.DataFrame], positions: dict[str, dict[str, np.ndarray]],
-          site: str) -> dict[str, pd.DataFrame]:
+def _take(
+    tables: dict[str, pd.DataFrame], positions: dict[str, dict[str, np.ndarray]], site: str
+) -> dict[str, pd.DataFrame]:
     empty = np.array([], dtype=np.intp)
     return {name: tables[name].take(by_site.get(site, empty)) for name, by_site in positions.items()}
 
@@ -178,7 +194,8 @@ class SiteTables(dict):
         """The site's rows of every table (all rows again if a table was replaced)."""
         frames = tuple((name, df, len(df)) for name, df in sorted(self.items()))
         same = len(frames) == len(self._frames) and all(
-            a[0] == b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(frames, self._frames))
+            a[0] == b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(frames, self._frames)
+        )
         if self._positions is None or not same:
             self._positions, self._frames = _site_positions(self), frames
         return {**self, **_take(self, self._positions, site)}

@@ -25,6 +25,7 @@ Written here because no maintained Python package has CR2 with
 Satterthwaite df (statsmodels has CR1 only); checked against clubSandwich's
 published outputs in ``tests/test_effects.py`` and ``tests/test_rates.py``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,10 +55,17 @@ def _inv_sqrt(a: np.ndarray) -> np.ndarray:
     return (vectors * inv) @ vectors.T
 
 
-
-def cr2(x: np.ndarray, resid: np.ndarray, cluster: np.ndarray, *, weights: np.ndarray | None = None,
-        target: np.ndarray | None = None, coefs: list[int] | None = None,
-        absorbed: np.ndarray | None = None, kind: str = "CR2") -> Cr2:
+def cr2(
+    x: np.ndarray,
+    resid: np.ndarray,
+    cluster: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+    coefs: list[int] | None = None,
+    absorbed: np.ndarray | None = None,
+    kind: str = "CR2",
+) -> Cr2:
     """CR2 (or ``kind="CR3"``) covariance of the coefficients of ``x`` and Satterthwaite df of ``coefs``.
 
     ``coefs`` defaults to all. CR3 is the jackknife form, A_j = (I - H_jj)^-1
@@ -96,7 +104,7 @@ def cr2(x: np.ndarray, resid: np.ndarray, cluster: np.ndarray, *, weights: np.nd
     e_blocks, rows = [], []
     meat_scores = np.zeros((n_clusters, k))
     for j in range(n_clusters):
-        idx = order[bounds[j]:bounds[j + 1]]
+        idx = order[bounds[j] : bounds[j + 1]]
         xj, xwj, thj = x[idx], xw[idx], theta[idx]
         p = xj @ m @ xj.T
         tw = thj * w[idx]

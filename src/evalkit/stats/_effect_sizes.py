@@ -1,4 +1,5 @@
 """Private helpers of :func:`evalkit.meta.effect_sizes`: metafor::escalc's formulas."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ def column(data: pd.DataFrame, columns: dict[str, str], role: str) -> np.ndarray
     values = pd.to_numeric(data[columns[role]], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(values)
     if bad.any():
-        raise InputError(f"{role} ({columns[role]}) is missing or not numeric in row(s): "
-                         + ", ".join(map(str, data.index[bad])))
+        raise InputError(
+            f"{role} ({columns[role]}) is missing or not numeric in row(s): " + ", ".join(map(str, data.index[bad]))
+        )
     return values
 
 

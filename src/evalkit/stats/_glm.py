@@ -31,6 +31,7 @@ conventions:
 - ``hac``: Newey-West (Bartlett kernel) with a fixed lag and no small-sample
   adjustment; see :func:`evalkit.trends.its` for the lag rule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,8 +75,7 @@ def check_counts(y: np.ndarray, name: str) -> None:
         raise EstimationError(f"{name} is zero in every row: no events, so no rate can be estimated")
 
 
-def exposure_offset(data: pd.DataFrame, exposure: str,
-                    events: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def exposure_offset(data: pd.DataFrame, exposure: str, events: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Log-exposure offset and the rows to keep.
 
     Rows with zero exposure and zero events carry no information and are
@@ -119,10 +119,16 @@ def _drop_aliased(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _nb_loglik(y: np.ndarray, mu: np.ndarray, theta: float) -> float:
-    return float(np.sum(
-        special.gammaln(theta + y) - special.gammaln(theta) - special.gammaln(y + 1)
-        + theta * np.log(theta) + special.xlogy(y, mu) - (theta + y) * np.log(theta + mu)
-    ))
+    return float(
+        np.sum(
+            special.gammaln(theta + y)
+            - special.gammaln(theta)
+            - special.gammaln(y + 1)
+            + theta * np.log(theta)
+            + special.xlogy(y, mu)
+            - (theta + y) * np.log(theta + mu)
+        )
+    )
 
 
 def _theta_ml(y: np.ndarray, mu: np.ndarray, theta: float | None = None) -> tuple[float, float]:
@@ -130,19 +136,23 @@ def _theta_ml(y: np.ndarray, mu: np.ndarray, theta: float | None = None) -> tupl
     t = len(y) / np.sum((y / mu - 1) ** 2) if theta is None else theta
     for _ in range(100):
         t = abs(t)
-        score = np.sum(special.digamma(t + y) - special.digamma(t) + np.log(t) + 1
-                       - np.log(t + mu) - (y + t) / (mu + t))
-        info = np.sum(-special.polygamma(1, t + y) + special.polygamma(1, t) - 1 / t
-                      + 2 / (mu + t) - (y + t) / (mu + t) ** 2)
+        score = np.sum(
+            special.digamma(t + y) - special.digamma(t) + np.log(t) + 1 - np.log(t + mu) - (y + t) / (mu + t)
+        )
+        info = np.sum(
+            -special.polygamma(1, t + y) + special.polygamma(1, t) - 1 / t + 2 / (mu + t) - (y + t) / (mu + t) ** 2
+        )
         step = score / info
         t += step
         if t > _THETA_LIMIT:
             raise EstimationError(
-                "negative binomial theta diverges (no overdispersion in these data); use family='poisson'")
+                "negative binomial theta diverges (no overdispersion in these data); use family='poisson'"
+            )
         if abs(step) < 1e-10 * max(1.0, t):
             break
-    info = np.sum(-special.polygamma(1, t + y) + special.polygamma(1, t) - 1 / t
-                  + 2 / (mu + t) - (y + t) / (mu + t) ** 2)
+    info = np.sum(
+        -special.polygamma(1, t + y) + special.polygamma(1, t) - 1 / t + 2 / (mu + t) - (y + t) / (mu + t) ** 2
+    )
     return float(t), float(np.sqrt(1 / info))
 
 
@@ -157,8 +167,9 @@ def _deviance(y, mu, family, theta):
     if family == "gaussian":
         return float(np.sum((y - mu) ** 2))
     if family == "negbin":
-        return float(2 * np.sum(special.xlogy(y, np.maximum(1, y) / mu)
-                                - (y + theta) * np.log((y + theta) / (mu + theta))))
+        return float(
+            2 * np.sum(special.xlogy(y, np.maximum(1, y) / mu) - (y + theta) * np.log((y + theta) / (mu + theta)))
+        )
     return float(2 * np.sum(special.xlogy(y, y / mu) - (y - mu)))
 
 
@@ -221,9 +232,17 @@ def _loglik(y, mu, family, theta, n):
     return float(np.sum(special.xlogy(y, mu) - mu - special.gammaln(y + 1)))
 
 
-def fit(y: np.ndarray, X: pd.DataFrame, *, family: str, offset: np.ndarray | None = None,
-        cluster: np.ndarray | None = None, hac: tuple | None = None, alpha: float = 0.05,
-        small_sample: str | None = None) -> GlmFit:
+def fit(
+    y: np.ndarray,
+    X: pd.DataFrame,
+    *,
+    family: str,
+    offset: np.ndarray | None = None,
+    cluster: np.ndarray | None = None,
+    hac: tuple | None = None,
+    alpha: float = 0.05,
+    small_sample: str | None = None,
+) -> GlmFit:
     """Fit one GLM: Wald table (log-link families add ratio columns), stats, warnings.
 
     ``hac`` is ``(lags, groups)`` for Newey-West SEs (``groups`` None for one
@@ -247,7 +266,7 @@ def fit(y: np.ndarray, X: pd.DataFrame, *, family: str, offset: np.ndarray | Non
     stats = _fit_stats(y, mu, offset, kind, theta, k)
     if family in ("quasipoisson", "gaussian"):
         stats["dispersion"] = stats["pearson_dispersion"]
-        if not stats["dispersion"] > 1e-12 * max(1.0, float(np.mean(y ** 2))):
+        if not stats["dispersion"] > 1e-12 * max(1.0, float(np.mean(y**2))):
             raise EstimationError("the outcome is fitted exactly (no residual variation): SEs undefined")
     if family == "negbin":
         stats.update(theta=theta, theta_se=theta_se)
@@ -262,19 +281,24 @@ def fit(y: np.ndarray, X: pd.DataFrame, *, family: str, offset: np.ndarray | Non
         cov, df, convention = _robust_covariance(model, beta, cluster, hac, stats)
         notes += _few_clusters(stats)
     with np.errstate(over="ignore"):  # a diverging estimate (flagged below) may give ratio CI inf
-        table = wald_table(list(X.columns), beta, np.sqrt(np.diag(cov)), df=df, ratio=family != "gaussian",
-                           alpha=alpha)
+        table = wald_table(list(X.columns), beta, np.sqrt(np.diag(cov)), df=df, ratio=family != "gaussian", alpha=alpha)
     return GlmFit(table=table, stats=stats, warnings=notes + _divergence_notes(table), convention=convention)
 
 
 def _fit_stats(y, mu, offset, kind, theta, k) -> dict:
     n = len(y)
-    var = {"gaussian": np.ones(n), "negbin": mu + mu ** 2 / (theta or 1.0), "poisson": mu}[kind]
+    var = {"gaussian": np.ones(n), "negbin": mu + mu**2 / (theta or 1.0), "poisson": mu}[kind]
     null_mu = _irls(y, np.ones((n, 1)), offset, kind, theta)[2]
     loglik = _loglik(y, mu, kind, theta, n)
-    stats = {"n": int(n), "df_resid": int(n - k), "deviance": _deviance(y, mu, kind, theta),
-             "null_deviance": _deviance(y, null_mu, kind, theta), "dispersion": 1.0, "loglik": loglik,
-             "aic": -2 * loglik + 2 * (k + (kind in ("negbin", "gaussian")))}
+    stats = {
+        "n": int(n),
+        "df_resid": int(n - k),
+        "deviance": _deviance(y, mu, kind, theta),
+        "null_deviance": _deviance(y, null_mu, kind, theta),
+        "dispersion": 1.0,
+        "loglik": loglik,
+        "aic": -2 * loglik + 2 * (k + (kind in ("negbin", "gaussian"))),
+    }
     if n > k:  # a saturated model has no residual df to estimate a dispersion from
         stats["pearson_dispersion"] = float(np.sum((y - mu) ** 2 / var) / (n - k))
     return stats
@@ -285,10 +309,15 @@ def _few_clusters(stats: dict, cr2: bool = False) -> list[str]:
     if g is None or g >= 20:
         return []
     if cr2:
-        return [f"only {g} clusters: the CR2 SE with Satterthwaite df allows for that, but with very few "
-                "clusters the interval is wide"] if g < 10 else []
-    return [f"only {g} clusters: cluster-robust SEs are unreliable with fewer than about 20 "
-            "(expect CIs too narrow)"]
+        return (
+            [
+                f"only {g} clusters: the CR2 SE with Satterthwaite df allows for that, but with very few "
+                "clusters the interval is wide"
+            ]
+            if g < 10
+            else []
+        )
+    return [f"only {g} clusters: cluster-robust SEs are unreliable with fewer than about 20 (expect CIs too narrow)"]
 
 
 def _small_sample_covariance(y, X, mu, family, cluster, small_sample, stats):
@@ -303,8 +332,11 @@ def _small_sample_covariance(y, X, mu, family, cluster, small_sample, stats):
         # log link: d mu / d eta = mu; W = 1 / V(mu); the working model Theta = V(mu)
         res = cr2(X * mu[:, None], y - mu, cluster, weights=1 / variance, target=variance, kind=small_sample)
     stats["n_clusters"] = res.n_clusters
-    return (res.vcov, res.df, f"{small_sample} cluster-robust SE ({res.n_clusters} clusters), Satterthwaite t "
-                              "as clubSandwich")
+    return (
+        res.vcov,
+        res.df,
+        f"{small_sample} cluster-robust SE ({res.n_clusters} clusters), Satterthwaite t as clubSandwich",
+    )
 
 
 def _divergence_notes(table: pd.DataFrame) -> list[str]:
@@ -312,8 +344,10 @@ def _divergence_notes(table: pd.DataFrame) -> list[str]:
     bad = table.index[(table["estimate"].abs() > 10) & (table["se"] > 100)]
     if len(bad) == 0:
         return []
-    return [f"estimate(s) for {', '.join(map(str, bad))} diverge (a level or cell has no events): "
-            "they and their CIs are not meaningful"]
+    return [
+        f"estimate(s) for {', '.join(map(str, bad))} diverge (a level or cell has no events): "
+        "they and their CIs are not meaningful"
+    ]
 
 
 def _covariance(cov, family, df_resid):
@@ -332,15 +366,18 @@ def _robust_covariance(model, beta, cluster, hac, stats):
         if n_groups < 2:
             raise EstimationError("cluster-robust SEs need at least 2 clusters; found 1")
         stats["n_clusters"] = n_groups
-        robust = model.fit(start_params=beta, cov_type="cluster",
-                           cov_kwds={"groups": pd.factorize(cluster)[0], "use_correction": True})
-        return (robust.cov_params(), None,
-                f"cluster-robust SE ({n_groups} clusters, factor G/(G-1)*(N-1)/(N-K)), z")
+        robust = model.fit(
+            start_params=beta, cov_type="cluster", cov_kwds={"groups": pd.factorize(cluster)[0], "use_correction": True}
+        )
+        return (robust.cov_params(), None, f"cluster-robust SE ({n_groups} clusters, factor G/(G-1)*(N-1)/(N-K)), z")
     lags, groups = hac
     kwds = {"maxlags": lags, "use_correction": False}
     if groups is not None:
         kwds["groups"] = pd.factorize(groups)[0]
     robust = model.fit(start_params=beta, cov_type="HAC" if groups is None else "hac-panel", cov_kwds=kwds)
     stats["hac_lags"] = lags
-    return (robust.cov_params(), stats["df_resid"],
-            f"Newey-West SE (Bartlett, {lags} lags, no prewhitening, no df adjustment), t on residual df")
+    return (
+        robust.cov_params(),
+        stats["df_resid"],
+        f"Newey-West SE (Bartlett, {lags} lags, no prewhitening, no df adjustment), t on residual df",
+    )

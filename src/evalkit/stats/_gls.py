@@ -23,6 +23,7 @@ values, so a gap in a series is a longer lag, not an adjacent month.
 Written here because statsmodels' ``GLSAR`` is one series, AR only, and
 iterates OLS residuals (no REML); its ``MixedLM`` has no residual correlation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,14 +66,21 @@ def _logistic(z: float) -> float:
 
 # kind -> (starting points on the unconstrained scale, parameters from them, correlation at lags >= 1)
 #: each kind: starting values of the optimiser, unpack (z -> params), correlation (lags, params -> R)
-_KINDS: dict[str, tuple[list[tuple[float, ...]], Callable[[np.ndarray], dict[str, float]],
-                        Callable[[np.ndarray, dict], np.ndarray]]] = {
-    "ar1": ([(0.0,), (1.0,)], lambda z: {"phi": float(np.tanh(z[0]))},
-            lambda lags, p: _power(p["phi"], lags)),
-    "arma11": ([(0.0, 0.0), (0.7, -0.3)], lambda z: {"phi": float(np.tanh(z[0])), "theta": float(np.tanh(z[1]))},
-               lambda lags, p: lag1(p["phi"], p["theta"]) * _power(p["phi"], lags - 1)),
-    "ar1_noise": ([(0.0, -2.0), (2.0, 0.0)], lambda z: {"phi": _logistic(z[0]), "share": _logistic(z[1])},
-                  lambda lags, p: p["share"] * _power(p["phi"], lags)),
+_KINDS: dict[
+    str,
+    tuple[list[tuple[float, ...]], Callable[[np.ndarray], dict[str, float]], Callable[[np.ndarray, dict], np.ndarray]],
+] = {
+    "ar1": ([(0.0,), (1.0,)], lambda z: {"phi": float(np.tanh(z[0]))}, lambda lags, p: _power(p["phi"], lags)),
+    "arma11": (
+        [(0.0, 0.0), (0.7, -0.3)],
+        lambda z: {"phi": float(np.tanh(z[0])), "theta": float(np.tanh(z[1]))},
+        lambda lags, p: lag1(p["phi"], p["theta"]) * _power(p["phi"], lags - 1),
+    ),
+    "ar1_noise": (
+        [(0.0, -2.0), (2.0, 0.0)],
+        lambda z: {"phi": _logistic(z[0]), "share": _logistic(z[1])},
+        lambda lags, p: p["share"] * _power(p["phi"], lags),
+    ),
 }
 
 
@@ -112,10 +120,9 @@ class _Groups:
         width = a.shape[1]
         for key, blocks in self.by_key.items():
             chol = linalg.cholesky(_correlation(self.lags[key], kind, params), lower=True)
-            solved = linalg.solve_triangular(chol, np.hstack([a[b] for b in blocks]), lower=True,
-                                             check_finite=False)
+            solved = linalg.solve_triangular(chol, np.hstack([a[b] for b in blocks]), lower=True, check_finite=False)
             for i, b in enumerate(blocks):
-                out[b] = solved[:, i * width:(i + 1) * width]
+                out[b] = solved[:, i * width : (i + 1) * width]
             logdet += 2 * np.log(np.diag(chol)).sum() * len(blocks)
         return out, logdet
 
@@ -162,14 +169,18 @@ def fit(x: np.ndarray, y: np.ndarray, group: np.ndarray, time: np.ndarray, *, er
             return -_profile(x, y, groups, errors, unpack(np.atleast_1d(z)))[0]
 
         if len(starts[0]) == 1:  # one parameter: Brent's method to full precision
-            best = optimize.minimize_scalar(objective, bounds=(-8.0, 8.0), method="bounded",
-                                            options={"xatol": 1e-10})
+            best = optimize.minimize_scalar(objective, bounds=(-8.0, 8.0), method="bounded", options={"xatol": 1e-10})
             params = unpack(np.atleast_1d(best.x))
         else:
             best = None
             for start in starts:
-                res = optimize.minimize(objective, np.array(start), method="L-BFGS-B",
-                                        bounds=[(-8.0, 8.0)] * len(start), options={"ftol": 1e-13, "gtol": 1e-8})
+                res = optimize.minimize(
+                    objective,
+                    np.array(start),
+                    method="L-BFGS-B",
+                    bounds=[(-8.0, 8.0)] * len(start),
+                    options={"ftol": 1e-13, "gtol": 1e-8},
+                )
                 if best is None or res.fun < best.fun:
                     best = res
             params = unpack(best.x)

@@ -11,6 +11,7 @@ takes ~150 ms a site for this one; this takes a few milliseconds, and
 ``tests/test_effects.py`` checks it against ``MixedLM`` (coefficients,
 their covariance, the REML log-likelihood).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,11 +75,11 @@ def fit_random_intercept(x: np.ndarray, y: np.ndarray, subject: np.ndarray) -> R
         return _profile(np.exp(log_g), x, y, groups, n_i)[0]
 
     # g = exp(-30) is zero for every practical purpose: the boundary fit
-    best = optimize.minimize_scalar(crit, bounds=(-30.0, 12.0), method="bounded",
-                                    options={"xatol": 1e-10})
+    best = optimize.minimize_scalar(crit, bounds=(-30.0, 12.0), method="bounded", options={"xatol": 1e-10})
     log_g = best.x if best.fun < crit(-30.0) else -30.0
     value, beta, s2, xtx = _profile(np.exp(log_g), x, y, groups, n_i)
     dof = len(y) - x.shape[1]
     llf = -0.5 * (value + dof * (1 + np.log(2 * np.pi)))
-    return RandomIntercept(beta, s2 * np.linalg.inv(xtx), float(s2), float(np.exp(log_g) * s2), float(llf),
-                           bool(log_g <= -29.0))
+    return RandomIntercept(
+        beta, s2 * np.linalg.inv(xtx), float(s2), float(np.exp(log_g) * s2), float(llf), bool(log_g <= -29.0)
+    )

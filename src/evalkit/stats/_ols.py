@@ -1,4 +1,5 @@
 """Linear regression from a formula with classical, HC1, CR1 or CR2 standard errors (``evalkit.effects.ols``)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,9 @@ _SE_TYPES = ("iid", "hc1", "cluster", "cr2", "cr3")
 
 
 @checks_alpha
-def ols(data: pd.DataFrame, formula: str, *, cluster: str | None = None, se_type: str | None = None,
-        alpha: float = 0.05) -> Result:
+def ols(
+    data: pd.DataFrame, formula: str, *, cluster: str | None = None, se_type: str | None = None, alpha: float = 0.05
+) -> Result:
     """Ordinary least squares of a patsy formula, with the SEs an evaluation with few clusters needs.
 
     Parameters
@@ -106,4 +108,3 @@ def ols(data: pd.DataFrame, formula: str, *, cluster: str | None = None, se_type
             said = f"{se_type.upper()} SE by '{cluster}' with Satterthwaite t per term (as clubSandwich)"
     table = wald_table(names, beta, np.sqrt(np.diag(vcov)), alpha=alpha, df=df)
     return Result(table=table, stats=stats, method=f"OLS as R lm, {said}")
-

@@ -36,6 +36,7 @@ Conventions (as R ``did::att_gt`` / ``aggte``):
 * aggregation weights are cohort shares, with the weight-estimation term of
   R's ``aggte`` in the influence function.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -170,13 +171,17 @@ def staggered_did(
         table[col] = values.astype(int) if np.all(np.mod(values, 1) == 0) else values
     n_units = panel.y.shape[0]
     stats = {
-        "n": int(panel.y.size), "n_units": int(n_units),
-        "n_groups": int(len(np.unique(cells["group"]))), "n_periods": int(len(panel.periods)),
+        "n": int(panel.y.size),
+        "n_units": int(n_units),
+        "n_groups": int(len(np.unique(cells["group"]))),
+        "n_periods": int(len(panel.periods)),
         "alpha": float(alpha),
     }
     if np.any(se == 0):
-        panel.warnings.append("zero standard error (every unit's change is the same in some comparison): "
-                              "z, p and intervals are not informative")
+        panel.warnings.append(
+            "zero standard error (every unit's change is the same in some comparison): "
+            "z, p and intervals are not informative"
+        )
     if overall is not None:
         o_est, o_infl = overall
         # same seed: the overall estimate gets the same multiplier draws as the table
@@ -184,17 +189,25 @@ def staggered_did(
         stats["overall_att"], stats["overall_se"] = float(o_est), float(o_se[0])
     if crit is not None:
         stats["crit_value"], stats["bootstrap"] = float(crit), bootstrap
-    return Result(table=table, stats=stats, method=_method(control, aggregate, bootstrap),
-                  warnings=panel.warnings)
+    return Result(table=table, stats=stats, method=_method(control, aggregate, bootstrap), warnings=panel.warnings)
 
 
 def _method(control: str, aggregate: str | None, bootstrap: int) -> str:
-    inference = (f"multiplier bootstrap SE ({bootstrap} Mammen draws) with simultaneous band"
-                 if bootstrap else "analytic influence-function SE")
-    agg = {None: "group-time ATT(g,t)", "simple": "simple aggregate",
-           "event": "event-study aggregate", "group": "cohort aggregate"}[aggregate]
-    return (f"Callaway-Sant'Anna DiD, {agg}, unconditional parallel trends, {_CONTROLS[control]} "
-            f"controls, varying base period, {inference} clustered by unit (as R did)")
+    inference = (
+        f"multiplier bootstrap SE ({bootstrap} Mammen draws) with simultaneous band"
+        if bootstrap
+        else "analytic influence-function SE"
+    )
+    agg = {
+        None: "group-time ATT(g,t)",
+        "simple": "simple aggregate",
+        "event": "event-study aggregate",
+        "group": "cohort aggregate",
+    }[aggregate]
+    return (
+        f"Callaway-Sant'Anna DiD, {agg}, unconditional parallel trends, {_CONTROLS[control]} "
+        f"controls, varying base period, {inference} clustered by unit (as R did)"
+    )
 
 
 def _prepare(data, outcome, unit, time, first_treated, control) -> _Panel:
@@ -220,27 +233,33 @@ def _prepare(data, outcome, unit, time, first_treated, control) -> _Panel:
     cohort = g.groupby(df[unit]).first().reindex(wide.index).to_numpy(float)
     complete = wide.notna().all(axis=1).to_numpy()
     if not complete.all():
-        warnings.append(f"unbalanced panel: dropped {int((~complete).sum())} unit(s) not observed "
-                        "in every period (as R did with allow_unbalanced_panel=FALSE)")
+        warnings.append(
+            f"unbalanced panel: dropped {int((~complete).sum())} unit(s) not observed "
+            "in every period (as R did with allow_unbalanced_panel=FALSE)"
+        )
     y, cohort = wide.to_numpy(float)[complete], cohort[complete]
     periods = wide.columns.to_numpy(float)
     late = cohort > periods[-1]
     if late.any():
-        warnings.append(f"{int(late.sum())} unit(s) first treated after the last period "
-                        "count as never treated")
+        warnings.append(f"{int(late.sum())} unit(s) first treated after the last period count as never treated")
         cohort = np.where(late, 0.0, cohort)
     early = (cohort > 0) & (cohort <= periods[0])
     if early.any():
-        warnings.append(f"dropped {int(early.sum())} unit(s) already treated in the first period "
-                        "(no pre-treatment period), as R did")
+        warnings.append(
+            f"dropped {int(early.sum())} unit(s) already treated in the first period "
+            "(no pre-treatment period), as R did"
+        )
         y, cohort = y[~early], cohort[~early]
     if not (cohort == 0).any() and (cohort > 0).any():
         if control == "never":
-            raise EstimationError("no never-treated units: use control='notyet' to compare each "
-                                  "cohort with units not yet treated")
+            raise EstimationError(
+                "no never-treated units: use control='notyet' to compare each cohort with units not yet treated"
+            )
         last = cohort.max()
-        warnings.append(f"no never-treated units: periods from {last:g} on have no comparison "
-                        f"units and are dropped; cohort {last:g} serves as never treated before (as R did)")
+        warnings.append(
+            f"no never-treated units: periods from {last:g} on have no comparison "
+            f"units and are dropped; cohort {last:g} serves as never treated before (as R did)"
+        )
         y, periods = y[:, periods < last], periods[periods < last]
         cohort = np.where(cohort == last, 0.0, cohort)
     if not (cohort > 0).any():

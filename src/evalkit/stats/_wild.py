@@ -26,6 +26,7 @@ p-values only, with no confidence interval by test inversion.  Its
 p-values serve as an external check (tests/test_effects.py), and boottest's
 published enumerated example (Roodman et al. 2019) checks the interval.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -72,18 +73,26 @@ def cluster_notes(codes: np.ndarray, n_clusters: int, treated: np.ndarray) -> tu
     n_treated = len(np.unique(codes[treated != 0]))
     n_untreated = len(np.unique(codes[treated == 0]))
     if min(n_treated, n_untreated) < 3:
-        notes.append(f"{n_treated} clusters with treated and {n_untreated} with untreated observations: "
-                     "with so few on one side neither sandwich SEs nor the wild bootstrap are reliable "
-                     "(MacKinnon & Webb 2017)")
+        notes.append(
+            f"{n_treated} clusters with treated and {n_untreated} with untreated observations: "
+            "with so few on one side neither sandwich SEs nor the wild bootstrap are reliable "
+            "(MacKinnon & Webb 2017)"
+        )
     if n_clusters >= 30:
         return "", notes
     if n_clusters < 10:
-        notes.insert(0, f"only {n_clusters} clusters: cluster-robust (sandwich) standard errors are "
-                        "unreliable with fewer than 10 clusters; use the wild cluster bootstrap "
-                        "(se_type='wild') and read results with great caution")
+        notes.insert(
+            0,
+            f"only {n_clusters} clusters: cluster-robust (sandwich) standard errors are "
+            "unreliable with fewer than 10 clusters; use the wild cluster bootstrap "
+            "(se_type='wild') and read results with great caution",
+        )
         return f"; very few clusters (G={n_clusters}), wild bootstrap recommended", notes
-    notes.insert(0, f"only {n_clusters} clusters: cluster-robust standard errors tend to be too small "
-                    "with fewer than about 30 clusters; consider the wild cluster bootstrap (se_type='wild')")
+    notes.insert(
+        0,
+        f"only {n_clusters} clusters: cluster-robust standard errors tend to be too small "
+        "with fewer than about 30 clusters; consider the wild cluster bootstrap (se_type='wild')",
+    )
     return f"; few clusters (G={n_clusters})", notes
 
 
@@ -93,8 +102,7 @@ def _group_sums(values: np.ndarray, codes: np.ndarray, n_clusters: int) -> np.nd
     return out
 
 
-def crv1_vcov(x: np.ndarray, resid: np.ndarray, codes: np.ndarray, n_clusters: int,
-              k_dof: int) -> np.ndarray:
+def crv1_vcov(x: np.ndarray, resid: np.ndarray, codes: np.ndarray, n_clusters: int, k_dof: int) -> np.ndarray:
     """CRV1 covariance with the factor G/(G-1) * (N-1)/(N-K) (Stata, fixest)."""
     n = x.shape[0]
     bread = np.linalg.inv(x.T @ x)
@@ -104,7 +112,7 @@ def crv1_vcov(x: np.ndarray, resid: np.ndarray, codes: np.ndarray, n_clusters: i
 
 
 def _weights(kind: str, n_clusters: int, reps: int, seed: int | None) -> tuple[np.ndarray, bool]:
-    if kind == "rademacher" and 2 ** n_clusters <= reps:
+    if kind == "rademacher" and 2**n_clusters <= reps:
         signs = np.array(list(itertools.product((-1.0, 1.0), repeat=n_clusters)))
         return signs.T, True
     rng = np.random.default_rng(seed)
@@ -113,9 +121,18 @@ def _weights(kind: str, n_clusters: int, reps: int, seed: int | None) -> tuple[n
     return rng.choice(_WEBB, size=(n_clusters, reps)), False
 
 
-def wild_test(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_clusters: int, j: int, *,
-              weights: str | None = None, reps: int = 9999, seed: int | None = None,
-              alpha: float = 0.05) -> WildResult:
+def wild_test(
+    x: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+    j: int,
+    *,
+    weights: str | None = None,
+    reps: int = 9999,
+    seed: int | None = None,
+    alpha: float = 0.05,
+) -> WildResult:
     """WCR bootstrap-t p-value of H0: beta_j = 0 and CI by test inversion.
 
     ``x`` must already include every regressor (fixed effects partialled out
@@ -128,7 +145,7 @@ def wild_test(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_clusters: int, 
     if reps < 99:
         raise InputError("reps must be at least 99 bootstrap draws")
     xtx_inv = np.linalg.inv(x.T @ x)
-    w = x @ xtx_inv[:, j]                      # beta_j = w'y
+    w = x @ xtx_inv[:, j]  # beta_j = w'y
     beta_j = w @ y
     resid = y - x @ (xtx_inv @ (x.T @ y))
     se_raw = np.sqrt(np.sum(_group_sums(w * resid, codes, n_clusters) ** 2))
@@ -138,11 +155,11 @@ def wild_test(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_clusters: int, 
     others = np.delete(x, j, axis=1)
     a = y - others @ np.linalg.lstsq(others, y, rcond=None)[0]
     c = x[:, j] - others @ np.linalg.lstsq(others, x[:, j], rcond=None)[0]
-    wx = _group_sums(w[:, None] * x, codes, n_clusters) @ xtx_inv        # G x k
+    wx = _group_sums(w[:, None] * x, codes, n_clusters) @ xtx_inv  # G x k
     blocks = []
     for u in (a, c):
         u_g = _group_sums(w * u, codes, n_clusters)
-        s_g = _group_sums(x * u[:, None], codes, n_clusters)               # G x k scores
+        s_g = _group_sums(x * u[:, None], codes, n_clusters)  # G x k scores
         blocks.append((u_g, np.diag(u_g) - wx @ s_g.T))
     v, enumerated = _weights(weights, n_clusters, reps, seed)
     reproduces = np.ptp(v, axis=0) == 0
@@ -184,5 +201,6 @@ def wild_test(x: np.ndarray, y: np.ndarray, codes: np.ndarray, n_clusters: int, 
                 outer = mid
         return (inner + outer) / 2
 
-    return WildResult(p=pvalue(0.0), ci_low=bound(-1), ci_high=bound(1), reps=v.shape[1],
-                      weights=weights, enumerated=enumerated)
+    return WildResult(
+        p=pvalue(0.0), ci_low=bound(-1), ci_high=bound(1), reps=v.shape[1], weights=weights, enumerated=enumerated
+    )

@@ -20,6 +20,7 @@ enough cases, events, clusters and periods for an analysis; the thresholds are
 the module constants below, each with its source. The checks are plain counts:
 no library does this, so it is written here.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,10 @@ MIN_SUBJECTS_PER_GROUP = 2
 
 def _check_design(clusters_per_arm: int, cluster_size: float, icc: float, alpha: float) -> None:
     if clusters_per_arm < 2:
-        raise InputError("clusters_per_arm must be at least 2: with one team per arm there are "
-                         "no degrees of freedom for the between-team variance")
+        raise InputError(
+            "clusters_per_arm must be at least 2: with one team per arm there are "
+            "no degrees of freedom for the between-team variance"
+        )
     if cluster_size < 1:
         raise InputError(f"cluster_size must be >= 1, not {cluster_size}")
     if not 0 <= icc <= 1:
@@ -70,8 +73,7 @@ def _se_unit(clusters_per_arm: int, cluster_size: float, icc: float) -> tuple[fl
 
 
 @checks_alpha
-def mde(*, clusters_per_arm: int, cluster_size: float, icc: float, alpha: float = 0.05,
-        power: float = 0.8) -> Result:
+def mde(*, clusters_per_arm: int, cluster_size: float, icc: float, alpha: float = 0.05, power: float = 0.8) -> Result:
     """Minimum detectable standardised effect of a two-arm comparison of clusters (teams).
 
     Parameters
@@ -119,19 +121,29 @@ def mde(*, clusters_per_arm: int, cluster_size: float, icc: float, alpha: float 
     multiplier = st.t.ppf(1 - alpha / 2, df) + st.t.ppf(power, df)
     table = pd.DataFrame({"estimate": [multiplier * se]}, index=pd.Index(["mde"], name="term"))
     n = 2 * clusters_per_arm * cluster_size
-    stats = {"n": n, "clusters": 2 * clusters_per_arm, "design_effect": de, "df": df,
-             "multiplier": float(multiplier), "n_effective": n / de, "alpha": alpha, "power": power}
+    stats = {
+        "n": n,
+        "clusters": 2 * clusters_per_arm,
+        "design_effect": de,
+        "df": df,
+        "multiplier": float(multiplier),
+        "n_effective": n / de,
+        "alpha": alpha,
+        "power": power,
+    }
     warnings = []
     if 2 * clusters_per_arm < FEW_CLUSTERS:
-        warnings.append(f"{2 * clusters_per_arm} teams in all: the ICC is poorly known with so few "
-                        "clusters; try a range of ICC values")
-    return Result(table, stats, "Minimum detectable effect (Bloom), design effect 1+(m-1)ICC, "
-                  "t quantiles on 2J-2 df", warnings)
+        warnings.append(
+            f"{2 * clusters_per_arm} teams in all: the ICC is poorly known with so few "
+            "clusters; try a range of ICC values"
+        )
+    return Result(
+        table, stats, "Minimum detectable effect (Bloom), design effect 1+(m-1)ICC, t quantiles on 2J-2 df", warnings
+    )
 
 
 @checks_alpha
-def power(*, effect: float, clusters_per_arm: int, cluster_size: float, icc: float,
-          alpha: float = 0.05) -> Result:
+def power(*, effect: float, clusters_per_arm: int, cluster_size: float, icc: float, alpha: float = 0.05) -> Result:
     """Exact power of the two-sided cluster-level t-test for a standardised effect.
 
     Parameters
@@ -167,16 +179,22 @@ def power(*, effect: float, clusters_per_arm: int, cluster_size: float, icc: flo
     # scipy's nct returns NaN where this far tail underflows (e.g. ncp 10 on 16 df); it is ~0 there
     prob = st.nct.sf(crit, df, abs(ncp)) + (far if np.isfinite(far) else 0.0)
     table = pd.DataFrame({"estimate": [float(prob)]}, index=pd.Index(["power"], name="term"))
-    stats = {"n": 2 * clusters_per_arm * cluster_size, "design_effect": de, "df": df, "ncp": ncp,
-             "alpha": alpha}
+    stats = {"n": 2 * clusters_per_arm * cluster_size, "design_effect": de, "df": df, "ncp": ncp, "alpha": alpha}
     return Result(table, stats, "Exact noncentral-t power, two-sided, design effect 1+(m-1)ICC")
 
 
 # --------------------------------------------------------------------------- estimable
 
+
 def _row(check: str, value: Any, required: Any, ok: bool, reason: str, advisory: bool = False) -> dict:
-    return {"check": check, "value": value, "required": required, "ok": bool(ok),
-            "advisory": advisory, "reason": reason}
+    return {
+        "check": check,
+        "value": value,
+        "required": required,
+        "ok": bool(ok),
+        "advisory": advisory,
+        "reason": reason,
+    }
 
 
 def _cases(d: pd.DataFrame, c: dict) -> list[dict]:
@@ -187,30 +205,50 @@ def _cases(d: pd.DataFrame, c: dict) -> list[dict]:
 def _groups(d: pd.DataFrame, c: dict) -> list[dict]:
     levels = d[c["group"]].dropna().unique()
     ok = len(levels) >= 2
-    return [_row("groups", len(levels), 2, ok, f"{len(levels)} group(s) in {c['group']}"
-                 + ("" if ok else "; a comparison needs two"))]
+    return [
+        _row(
+            "groups",
+            len(levels),
+            2,
+            ok,
+            f"{len(levels)} group(s) in {c['group']}" + ("" if ok else "; a comparison needs two"),
+        )
+    ]
 
 
 def _events_per_arm(d: pd.DataFrame, c: dict) -> list[dict]:
     counts = d.groupby(c["group"])[c["event"]].apply(lambda s: float((s > 0).sum() if s.max() <= 1 else s.sum()))
     low = counts[counts < MIN_EVENTS_PER_ARM]
-    reason = ("events in every group: " + ", ".join(f"{g}: {v:g}" for g, v in counts.items()) if low.empty
-              else "no events in group(s) " + ", ".join(map(str, low.index)) + ": the ratio is 0 or infinite")
+    reason = (
+        "events in every group: " + ", ".join(f"{g}: {v:g}" for g, v in counts.items())
+        if low.empty
+        else "no events in group(s) " + ", ".join(map(str, low.index)) + ": the ratio is 0 or infinite"
+    )
     return [_row("events per arm", float(counts.min()), MIN_EVENTS_PER_ARM, low.empty, reason)]
 
 
 def _events_total(d: pd.DataFrame, c: dict, n_covariates: int) -> list[dict]:
     events = int((d[c["event"]] > 0).sum())
     need = EVENTS_PER_COVARIATE * max(n_covariates, 1)
-    reason = (f"{events} events for {n_covariates} covariate(s); {need} wanted "
-              f"({EVENTS_PER_COVARIATE} per covariate, Peduzzi 1995)")
+    reason = (
+        f"{events} events for {n_covariates} covariate(s); {need} wanted "
+        f"({EVENTS_PER_COVARIATE} per covariate, Peduzzi 1995)"
+    )
     return [_row("events per covariate", events, need, events >= need, reason)]
 
 
 def _any_event(d: pd.DataFrame, c: dict) -> list[dict]:
     events = int((d[c["event"]] > 0).sum())
-    return [_row("events", events, 1, events >= 1, f"{events} events" + ("" if events else
-                 ": with every case censored the survival curve stays at 1 and no median exists"))]
+    return [
+        _row(
+            "events",
+            events,
+            1,
+            events >= 1,
+            f"{events} events"
+            + ("" if events else ": with every case censored the survival curve stays at 1 and no median exists"),
+        )
+    ]
 
 
 def _clusters(d: pd.DataFrame, c: dict) -> list[dict]:
@@ -221,13 +259,32 @@ def _clusters(d: pd.DataFrame, c: dict) -> list[dict]:
     if "group" in c:
         per_arm = d.groupby(c["group"])[c["cluster"]].nunique()
         ok = per_arm.min() >= MIN_CLUSTERS_PER_ARM
-        rows.append(_row("clusters per arm", int(per_arm.min()), MIN_CLUSTERS_PER_ARM, ok,
-                         "clusters per group: " + ", ".join(f"{g}: {v}" for g, v in per_arm.items())
-                         + ("" if ok else "; cluster-robust SEs need two or more per arm")))
-    rows.append(_row("clusters in all", total, FEW_CLUSTERS, total >= FEW_CLUSTERS,
-                     f"{total} clusters" + ("" if total >= FEW_CLUSTERS else
-                     f"; under {FEW_CLUSTERS} cluster-robust SEs are too small: read p-values with care"),
-                     advisory=True))
+        rows.append(
+            _row(
+                "clusters per arm",
+                int(per_arm.min()),
+                MIN_CLUSTERS_PER_ARM,
+                ok,
+                "clusters per group: "
+                + ", ".join(f"{g}: {v}" for g, v in per_arm.items())
+                + ("" if ok else "; cluster-robust SEs need two or more per arm"),
+            )
+        )
+    rows.append(
+        _row(
+            "clusters in all",
+            total,
+            FEW_CLUSTERS,
+            total >= FEW_CLUSTERS,
+            f"{total} clusters"
+            + (
+                ""
+                if total >= FEW_CLUSTERS
+                else f"; under {FEW_CLUSTERS} cluster-robust SEs are too small: read p-values with care"
+            ),
+            advisory=True,
+        )
+    )
     return rows
 
 
@@ -236,9 +293,17 @@ def _did_cells(d: pd.DataFrame, c: dict) -> list[dict]:
     full = pd.MultiIndex.from_product([d[c["group"]].dropna().unique(), d[c["time"]].dropna().unique()])
     cells = cells.reindex(full, fill_value=0)
     ok = len(cells) >= 4 and cells.min() >= MIN_PER_CELL
-    return [_row("group x period cells", int(cells.min()), MIN_PER_CELL, ok,
-                 "observations per group x period: " + ", ".join(f"{g}/{t}: {v}" for (g, t), v in cells.items())
-                 + ("" if ok else f"; every cell of 2 groups x 2 periods needs {MIN_PER_CELL}"))]
+    return [
+        _row(
+            "group x period cells",
+            int(cells.min()),
+            MIN_PER_CELL,
+            ok,
+            "observations per group x period: "
+            + ", ".join(f"{g}/{t}: {v}" for (g, t), v in cells.items())
+            + ("" if ok else f"; every cell of 2 groups x 2 periods needs {MIN_PER_CELL}"),
+        )
+    ]
 
 
 def _panel(d: pd.DataFrame, c: dict) -> list[dict]:
@@ -249,10 +314,18 @@ def _panel(d: pd.DataFrame, c: dict) -> list[dict]:
     return [
         _row("units", units, 2, units >= 2, f"{units} units"),
         _row("periods", periods, 2, periods >= 2, f"{periods} periods"),
-        _row("treatment variation", int((switch > 1).sum()), 1, varies and (switch > 1).any(),
-             f"{int((switch > 1).sum())} unit(s) change treatment status"
-             + ("" if (switch > 1).any() and varies else "; with no unit switching, unit fixed effects "
-                "absorb the treatment")),
+        _row(
+            "treatment variation",
+            int((switch > 1).sum()),
+            1,
+            varies and (switch > 1).any(),
+            f"{int((switch > 1).sum())} unit(s) change treatment status"
+            + (
+                ""
+                if (switch > 1).any() and varies
+                else "; with no unit switching, unit fixed effects absorb the treatment"
+            ),
+        ),
     ]
 
 
@@ -263,18 +336,36 @@ def _staggered(d: pd.DataFrame, c: dict) -> list[dict]:
     start = d[c["time"]].min()
     with_pre = int((treated > start).sum())
     return [
-        _row("control units", never, 1, never >= 1, f"{never} never-treated unit(s)"
-             + ("" if never else "; use control='notyet' or add comparison units")),
-        _row("treated cohorts with a pre-period", with_pre, 1, with_pre >= 1,
-             f"{with_pre} treated unit(s) first treated after the first period {start}"),
+        _row(
+            "control units",
+            never,
+            1,
+            never >= 1,
+            f"{never} never-treated unit(s)" + ("" if never else "; use control='notyet' or add comparison units"),
+        ),
+        _row(
+            "treated cohorts with a pre-period",
+            with_pre,
+            1,
+            with_pre >= 1,
+            f"{with_pre} treated unit(s) first treated after the first period {start}",
+        ),
     ]
 
 
 def _rates(d: pd.DataFrame, c: dict) -> list[dict]:
     expo = d[c["exposure"]]
     bad = int((~(expo > 0)).sum())
-    return [_row("exposure > 0", bad, 0, bad == 0, f"{bad} row(s) with zero, negative or missing exposure"
-                 + ("" if bad == 0 else ": a rate needs person-time > 0"))]
+    return [
+        _row(
+            "exposure > 0",
+            bad,
+            0,
+            bad == 0,
+            f"{bad} row(s) with zero, negative or missing exposure"
+            + ("" if bad == 0 else ": a rate needs person-time > 0"),
+        )
+    ]
 
 
 def _its(d: pd.DataFrame, c: dict, start: Any) -> list[dict]:
@@ -284,11 +375,21 @@ def _its(d: pd.DataFrame, c: dict, start: Any) -> list[dict]:
     before, after = int((times < start).sum()), int((times >= start).sum())
     least = min(before, after)
     return [
-        _row("points before/after", least, ITS_MIN_POINTS, least >= ITS_MIN_POINTS,
-             f"{before} points before and {after} from the start (EPOC: at least {ITS_MIN_POINTS} each)"),
-        _row("points per segment for seasonality", least, ITS_GOOD_POINTS, least >= ITS_GOOD_POINTS,
-             f"{least} points in the shorter segment; {ITS_GOOD_POINTS}+ are wanted to model seasonality",
-             advisory=True),
+        _row(
+            "points before/after",
+            least,
+            ITS_MIN_POINTS,
+            least >= ITS_MIN_POINTS,
+            f"{before} points before and {after} from the start (EPOC: at least {ITS_MIN_POINTS} each)",
+        ),
+        _row(
+            "points per segment for seasonality",
+            least,
+            ITS_GOOD_POINTS,
+            least >= ITS_GOOD_POINTS,
+            f"{least} points in the shorter segment; {ITS_GOOD_POINTS}+ are wanted to model seasonality",
+            advisory=True,
+        ),
     ]
 
 
@@ -299,9 +400,16 @@ def _anova(d: pd.DataFrame, c: dict) -> list[dict]:
     per_group = subj_group.value_counts()
     least = int(per_group.min()) if len(per_group) else 0
     ok = len(per_group) >= 2 and least >= MIN_SUBJECTS_PER_GROUP
-    return [_row("complete subjects per group", least, MIN_SUBJECTS_PER_GROUP, ok,
-                 f"subjects measured at all {levels} times, by group: "
-                 + ", ".join(f"{g}: {v}" for g, v in per_group.items()))]
+    return [
+        _row(
+            "complete subjects per group",
+            least,
+            MIN_SUBJECTS_PER_GROUP,
+            ok,
+            f"subjects measured at all {levels} times, by group: "
+            + ", ".join(f"{g}: {v}" for g, v in per_group.items()),
+        )
+    ]
 
 
 #: analysis -> (column roles required, checks). Checks take (data, columns).
@@ -318,8 +426,7 @@ ANALYSES: dict[str, tuple[tuple[str, ...], tuple[Callable, ...]]] = {
 _ROLES = {"event", "group", "cluster", "time", "unit", "exposure", "first_treated"}
 
 
-def estimable(data: pd.DataFrame, analysis: str, *, n_covariates: int = 1, start: Any = None,
-              **columns: str) -> Result:
+def estimable(data: pd.DataFrame, analysis: str, *, n_covariates: int = 1, start: Any = None, **columns: str) -> Result:
     """Say, before fitting, whether the data carry enough for an analysis, and why not.
 
     Parameters
@@ -383,8 +490,12 @@ def estimable(data: pd.DataFrame, analysis: str, *, n_covariates: int = 1, start
     hard = table[~table["advisory"]]
     ok = bool(hard["ok"].all())
     warnings = list(table.loc[table["advisory"] & ~table["ok"], "reason"])
-    return Result(table, {"ok": ok, "analysis": analysis, "n": len(data)},
-                  f"Estimability checks for {analysis} (thresholds: evalkit.design constants)", warnings)
+    return Result(
+        table,
+        {"ok": ok, "analysis": analysis, "n": len(data)},
+        f"Estimability checks for {analysis} (thresholds: evalkit.design constants)",
+        warnings,
+    )
 
 
 def require_estimable(data: pd.DataFrame, analysis: str, **kwargs: Any) -> Result:

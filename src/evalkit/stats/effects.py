@@ -27,6 +27,7 @@ Conventions (R or Stata where Python and R differ):
   R ``metafor::escalc(measure = "SMD")`` with a normal CI; Mann-Whitney as R
   ``wilcox.test`` (exact when both groups < 50 and no ties).
 """
+
 from __future__ import annotations
 
 import re
@@ -112,10 +113,21 @@ def _change_scores(df: pd.DataFrame, outcome: str, unit: str, post: str, treated
 
 @renamed(treated="treatment")
 @checks_alpha
-def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: str | None = None,
-        balanced: bool = False, covariates: Sequence[str] = (), cluster: str | None = None,
-        se_type: str | None = None, alpha: float = 0.05, seed: int | None = None,
-        boot_weights: str | None = None) -> Result:
+def did(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    post: str,
+    *,
+    unit: str | None = None,
+    balanced: bool = False,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    se_type: str | None = None,
+    alpha: float = 0.05,
+    seed: int | None = None,
+    boot_weights: str | None = None,
+) -> Result:
     """Difference-in-differences of a pilot (treated) and a comparison group.
 
     Parameters
@@ -177,8 +189,10 @@ def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: st
         if unit is None:
             raise InputError("balanced=True needs unit= (the id linking the two periods)")
         if covariates or cluster is not None or se_type is not None:
-            raise InputError("balanced=True compares change scores with unpooled SEs; "
-                             "covariates, cluster and se_type apply to the OLS version only")
+            raise InputError(
+                "balanced=True compares change scores with unpooled SEs; "
+                "covariates, cluster and se_type apply to the OLS version only"
+            )
         return _did_balanced(data, outcome, treated, post, unit, alpha)
     if isinstance(covariates, str):
         covariates = [covariates]
@@ -201,8 +215,9 @@ def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: st
     rhs = "".join(f" + Q({c!r})" for c in covariates)
     model = smf.ols("_y ~ _tr * _po" + rhs, data=frame)
     if np.linalg.matrix_rank(model.exog) < model.exog.shape[1]:
-        raise EstimationError("the regressors are collinear (a covariate duplicates treated, post or another "
-                              "covariate)")
+        raise EstimationError(
+            "the regressors are collinear (a covariate duplicates treated, post or another covariate)"
+        )
     j = model.exog_names.index("_tr:_po")
     method = f"DiD by OLS (outcome ~ treated * post{' + covariates' if covariates else ''})"
     stats: dict[str, Any] = {"n": len(frame)}
@@ -216,8 +231,7 @@ def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: st
     elif se_type == "cr2":
         fit = model.fit()
         robust = _crve.cr2(model.exog, fit.resid.to_numpy(), df[cluster].to_numpy(), coefs=[j])
-        table = wald_table(["did"], [fit.params.iloc[j]], [np.sqrt(robust.vcov[j, j])], alpha=alpha,
-                           df=[robust.df[j]])
+        table = wald_table(["did"], [fit.params.iloc[j]], [np.sqrt(robust.vcov[j, j])], alpha=alpha, df=[robust.df[j]])
         stats.update(n_clusters=robust.n_clusters, r2=float(fit.rsquared))
         method += f", CR2 SE by '{cluster}' with Satterthwaite t (as clubSandwich)"
         return Result(table=table, stats=stats, method=method, warnings=_cr2_notes(robust.df[j]))
@@ -232,8 +246,11 @@ def did(data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: st
     stats["r2"] = float(fit.rsquared)
     res = Result(table=table, stats=stats, method=method, warnings=notes)
     if se_type == "wild":
-        res = _with_wild(res, wild_test(model.exog, model.endog, codes, n_clusters, j, weights=boot_weights,
-                                        alpha=alpha, seed=seed), seed)
+        res = _with_wild(
+            res,
+            wild_test(model.exog, model.endog, codes, n_clusters, j, weights=boot_weights, alpha=alpha, seed=seed),
+            seed,
+        )
     return res
 
 
@@ -257,31 +274,42 @@ def _with_wild(res: Result, boot: WildResult, seed: int | None) -> Result:
         res.warnings.append("the bootstrap confidence interval is unbounded: too few clusters to bound the effect")
     res.method = res.method.split("; ")[0] + (
         f"; p and CI: wild cluster restricted bootstrap-t, {boot.weights} weights, {draws}, "
-        "CI by test inversion (as boottest)")
+        "CI by test inversion (as boottest)"
+    )
     return res
 
 
 def _did_balanced(data, outcome, treated, post, unit, alpha) -> Result:
     df = _binary_frame(data, outcome, treated, post, unit)
     ch = _change_scores(df, outcome, unit, post, treated)
-    (m_t, se_t, n_t), (m_c, se_c, n_c) = (_summary(ch.loc[ch["treated"] == g, "change"].to_numpy())
-                                          for g in (1, 0))
+    (m_t, se_t, n_t), (m_c, se_c, n_c) = (_summary(ch.loc[ch["treated"] == g, "change"].to_numpy()) for g in (1, 0))
     se = np.hypot(se_t, se_c)
     if se == 0:
         raise EstimationError(f"'{outcome}' changes by the same amount in every unit: no variance")
     welch = _welch_df(se_t, n_t, se_c, n_c)
     table = wald_table(["did"], [m_t - m_c], [se], alpha=alpha, df=welch)
-    stats = {"n": 2 * len(ch), "n_units": len(ch), "n_treated": n_t, "n_control": n_c,
-             "mean_change_treated": m_t, "mean_change_control": m_c, "df": welch}
-    return Result(table=table, stats=stats,
-                  method="DiD of balanced-panel change scores (Card & Krueger 1994), "
-                         "unpooled SE, Welch t as R t.test(change ~ treated)")
+    stats = {
+        "n": 2 * len(ch),
+        "n_units": len(ch),
+        "n_treated": n_t,
+        "n_control": n_c,
+        "mean_change_treated": m_t,
+        "mean_change_control": m_c,
+        "df": welch,
+    }
+    return Result(
+        table=table,
+        stats=stats,
+        method="DiD of balanced-panel change scores (Card & Krueger 1994), "
+        "unpooled SE, Welch t as R t.test(change ~ treated)",
+    )
 
 
 @renamed(treated="treatment")
 @checks_alpha
-def did_table(data: pd.DataFrame, outcome: str, treatment: str, post: str, *,
-              unit: str | None = None, alpha: float = 0.05) -> Result:
+def did_table(
+    data: pd.DataFrame, outcome: str, treatment: str, post: str, *, unit: str | None = None, alpha: float = 0.05
+) -> Result:
     """Group-by-period means with SEs, in the layout of Card & Krueger's Table 3.
 
     Parameters
@@ -347,14 +375,28 @@ def did_table(data: pd.DataFrame, outcome: str, treatment: str, post: str, *,
         rows.append(row.assign(period=period, group=group, n=n, df=dof))
     table = pd.concat(rows)[["period", "group", "estimate", "se", "ci_low", "ci_high", "t", "p", "n", "df"]]
     change = "balanced change scores" if unit is not None else "differences of period means"
-    return Result(table=table, stats={"n": len(df)},
-                  method=f"Group x period means, SE = SD/sqrt(n); change rows: {change} (Card & Krueger 1994 Table 3)")
+    return Result(
+        table=table,
+        stats={"n": len(df)},
+        method=f"Group x period means, SE = SD/sqrt(n); change rows: {change} (Card & Krueger 1994 Table 3)",
+    )
 
 
 @checks_alpha
-def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str, *,
-         covariates: Sequence[str] = (), cluster: str | None = None, se_type: str = "cluster",
-         alpha: float = 0.05, seed: int | None = None, boot_weights: str | None = None) -> Result:
+def twfe(
+    data: pd.DataFrame,
+    outcome: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    *,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    se_type: str = "cluster",
+    alpha: float = 0.05,
+    seed: int | None = None,
+    boot_weights: str | None = None,
+) -> Result:
     """Two-way fixed effects regression ``outcome ~ treatment | unit + time``.
 
     Parameters
@@ -422,11 +464,13 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
     dummies = np.eye(len(levels))[t_codes][:, 1:]
     z = np.column_stack([df[treatment].to_numpy(dtype=float), y, df[covariates].to_numpy(dtype=float), dummies])
     z = z - pd.DataFrame(z).groupby(u_codes).transform("mean").to_numpy()
-    x = np.column_stack([z[:, 0], z[:, 2:2 + len(covariates)], _independent_columns(z[:, 2 + len(covariates):])])
+    x = np.column_stack([z[:, 0], z[:, 2 : 2 + len(covariates)], _independent_columns(z[:, 2 + len(covariates) :])])
     y_w = z[:, 1]
     if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise EstimationError(f"'{treatment}' is collinear with the unit and period effects "
-                              "(e.g. every unit is treated from the same period on)")
+        raise EstimationError(
+            f"'{treatment}' is collinear with the unit and period effects "
+            "(e.g. every unit is treated from the same period on)"
+        )
     beta = np.linalg.lstsq(x, y_w, rcond=None)[0]
     codes, n_clusters = cluster_codes(df[cluster])
     nested = [(df.groupby(col)[cluster].nunique() == 1).all() for col in (unit, time)]
@@ -437,17 +481,25 @@ def twfe(data: pd.DataFrame, outcome: str, treatment: str, unit: str, time: str,
     vcov = crv1_vcov(x, y_w - x @ beta, codes, n_clusters, k_dof)
     table = wald_table([treatment], [beta[0]], [np.sqrt(vcov[0, 0])], alpha=alpha, df=n_clusters - 1)
     suffix, notes = cluster_notes(codes, n_clusters, df[treatment].to_numpy(dtype=float))
-    method = (f"Two-way FE (unit + period), CRV1 SE by '{cluster}' as fixest ssc(): "
-              f"(N-1)/(N-K) with nested FE not in K, G/(G-1), t on G-1 df{suffix}")
-    stats = {"n": len(df), "n_units": int(n_units), "n_periods": len(levels),
-             "n_clusters": n_clusters, "dof_k": int(k_dof)}
+    method = (
+        f"Two-way FE (unit + period), CRV1 SE by '{cluster}' as fixest ssc(): "
+        f"(N-1)/(N-K) with nested FE not in K, G/(G-1), t on G-1 df{suffix}"
+    )
+    stats = {
+        "n": len(df),
+        "n_units": int(n_units),
+        "n_periods": len(levels),
+        "n_clusters": n_clusters,
+        "dof_k": int(k_dof),
+    }
     res = Result(table=table, stats=stats, method=method, warnings=notes)
     if se_type == "wild":
         # Demeaning by unit commutes with cluster-constant weights only if units nest in clusters.
         if not nested[0]:
             raise InputError(f"the wild bootstrap needs each '{unit}' inside one '{cluster}'")
-        res = _with_wild(res, wild_test(x, y_w, codes, n_clusters, 0, weights=boot_weights, alpha=alpha,
-                                        seed=seed), seed)
+        res = _with_wild(
+            res, wild_test(x, y_w, codes, n_clusters, 0, weights=boot_weights, alpha=alpha, seed=seed), seed
+        )
     return res
 
 
@@ -463,8 +515,10 @@ def _twfe_cr2(df: pd.DataFrame, names: tuple[str, str, str], fit: tuple, nested:
         robust = _crve.cr2(np.column_stack([x, np.eye(u_codes.max() + 1)[u_codes]]), resid, clusters, coefs=[0])
     table = wald_table([treatment], [beta[0]], [np.sqrt(robust.vcov[0, 0])], alpha=alpha, df=[robust.df[0]])
     stats = {"n": len(df), "n_units": int(u_codes.max() + 1), "n_clusters": robust.n_clusters}
-    method = (f"Two-way FE (unit + period), CR2 SE by '{cluster}' with Satterthwaite t (as clubSandwich"
-              f"{'; unit effects absorbed, nested in the clusters' if nested else '; unit dummies in the hat'})")
+    method = (
+        f"Two-way FE (unit + period), CR2 SE by '{cluster}' with Satterthwaite t (as clubSandwich"
+        f"{'; unit effects absorbed, nested in the clusters' if nested else '; unit dummies in the hat'})"
+    )
     return Result(table=table, stats=stats, method=method, warnings=_cr2_notes(robust.df[0]))
 
 
@@ -476,8 +530,9 @@ def _independent_columns(x: np.ndarray) -> np.ndarray:
 
 
 @renamed(dv="outcome", within="time", between="group", subject="unit")
-def mixed_anova(data: pd.DataFrame, outcome: str, time: str, group: str, unit: str, *,
-                correction: bool = True) -> Result:
+def mixed_anova(
+    data: pd.DataFrame, outcome: str, time: str, group: str, unit: str, *, correction: bool = True
+) -> Result:
     """Mixed (split-plot) ANOVA: one between-subject and one within-subject factor.
 
     Parameters
@@ -538,12 +593,17 @@ def mixed_anova(data: pd.DataFrame, outcome: str, time: str, group: str, unit: s
 
 
 def _anova_pingouin(df, dv, within, between, subject, correction) -> Result:
-    aov = pg.mixed_anova(data=df, dv=dv, within=within, between=between, subject=subject,
-                         correction=True)
-    table = pd.DataFrame({"F": aov["F"].to_numpy(), "df1": aov["DF1"].to_numpy(),
-                          "df2": aov["DF2"].to_numpy(), "p": aov["p_unc"].to_numpy(),
-                          "np2": aov["np2"].to_numpy()},
-                         index=pd.Index([between, within, "Interaction"], name="term"))
+    aov = pg.mixed_anova(data=df, dv=dv, within=within, between=between, subject=subject, correction=True)
+    table = pd.DataFrame(
+        {
+            "F": aov["F"].to_numpy(),
+            "df1": aov["DF1"].to_numpy(),
+            "df2": aov["DF2"].to_numpy(),
+            "p": aov["p_unc"].to_numpy(),
+            "np2": aov["np2"].to_numpy(),
+        },
+        index=pd.Index([between, within, "Interaction"], name="term"),
+    )
     stats: dict[str, Any] = {"n": len(df), "n_subjects": int(df[subject].nunique())}
     method = "Mixed ANOVA (pingouin; as R afex), type III sums of squares"
     if correction:
@@ -558,8 +618,14 @@ def _anova_pingouin(df, dv, within, between, subject, correction) -> Result:
 
 
 def _anova_mixedlm(df, dv, within, between, subject) -> Result:
-    frame = pd.DataFrame({"y": df[dv].to_numpy(dtype=float), "b": df[between].astype(str).to_numpy(),
-                          "w": df[within].astype(str).to_numpy(), "s": df[subject].to_numpy()})
+    frame = pd.DataFrame(
+        {
+            "y": df[dv].to_numpy(dtype=float),
+            "b": df[between].astype(str).to_numpy(),
+            "w": df[within].astype(str).to_numpy(),
+            "s": df[subject].to_numpy(),
+        }
+    )
     counts = frame.drop_duplicates("s")["b"].value_counts()
     if (counts < 2).any():
         raise EstimationError(f"each level of '{between}' needs at least two subjects with data")
@@ -575,18 +641,26 @@ def _anova_mixedlm(df, dv, within, between, subject) -> Result:
         rows[label] = {"chi2": chi2, "df1": len(b), "p": st.chi2.sf(chi2, len(b)), "F": chi2 / len(b)}
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "term"
-    notes = [f"some subjects miss a level of '{within}': fitted a linear mixed model instead of the "
-             "ANOVA (random intercept per subject); rows give Wald chi2 tests, F = chi2/df1 is "
-             "asymptotic, and df2 and np2 are not defined"]
+    notes = [
+        f"some subjects miss a level of '{within}': fitted a linear mixed model instead of the "
+        "ANOVA (random intercept per subject); rows give Wald chi2 tests, F = chi2/df1 is "
+        "asymptotic, and df2 and np2 are not defined"
+    ]
     if fit.boundary:
-        notes.append("the subject variance is estimated at zero (boundary): the model is an ordinary "
-                     "regression")
-    return Result(table=table, stats={"n": len(frame), "n_subjects": int(frame["s"].nunique()),
-                                      "loglik_reml": fit.llf, "var_subject": fit.tau2,
-                                      "var_residual": fit.sigma2},
-                  method="Linear mixed model (REML, random intercept per subject, as lme4 lmer), "
-                         "type III Wald chi2 tests with sum-to-zero contrasts (unbalanced waves)",
-                  warnings=notes)
+        notes.append("the subject variance is estimated at zero (boundary): the model is an ordinary regression")
+    return Result(
+        table=table,
+        stats={
+            "n": len(frame),
+            "n_subjects": int(frame["s"].nunique()),
+            "loglik_reml": fit.llf,
+            "var_subject": fit.tau2,
+            "var_residual": fit.sigma2,
+        },
+        method="Linear mixed model (REML, random intercept per subject, as lme4 lmer), "
+        "type III Wald chi2 tests with sum-to-zero contrasts (unbalanced waves)",
+        warnings=notes,
+    )
 
 
 @checks_alpha
@@ -646,11 +720,25 @@ def compare_groups(data: pd.DataFrame, outcome: str, group: str, *, alpha: float
     exact = n_a < 50 and n_b < 50 and len(np.unique(np.concatenate([a, b]))) == n_a + n_b
     mw = st.mannwhitneyu(b, a, alternative="two-sided", method="exact" if exact else "asymptotic")
     la, lb = map(str, levels)
-    stats = {"n": n_a + n_b, f"n_{la}": n_a, f"n_{lb}": n_b, f"mean_{la}": m_a, f"mean_{lb}": m_b,
-             f"sd_{la}": float(np.std(a, ddof=1)), f"sd_{lb}": float(np.std(b, ddof=1)),
-             "contrast": f"{lb} - {la}", "t": float(welch.statistic), "df": dof,
-             "mw_u": float(mw.statistic), "mw_p": float(mw.pvalue), "cles": float(mw.statistic) / (n_a * n_b)}
-    return Result(table=table, stats=stats,
-                  method=f"Welch t ({lb} - {la}); Hedges' g as metafor escalc SMD, normal CI; "
-                         f"Mann-Whitney U ({'exact' if exact else 'normal approx., continuity corrected'})"
-                         " as R wilcox.test")
+    stats = {
+        "n": n_a + n_b,
+        f"n_{la}": n_a,
+        f"n_{lb}": n_b,
+        f"mean_{la}": m_a,
+        f"mean_{lb}": m_b,
+        f"sd_{la}": float(np.std(a, ddof=1)),
+        f"sd_{lb}": float(np.std(b, ddof=1)),
+        "contrast": f"{lb} - {la}",
+        "t": float(welch.statistic),
+        "df": dof,
+        "mw_u": float(mw.statistic),
+        "mw_p": float(mw.pvalue),
+        "cles": float(mw.statistic) / (n_a * n_b),
+    }
+    return Result(
+        table=table,
+        stats=stats,
+        method=f"Welch t ({lb} - {la}); Hedges' g as metafor escalc SMD, normal CI; "
+        f"Mann-Whitney U ({'exact' if exact else 'normal approx., continuity corrected'})"
+        " as R wilcox.test",
+    )

@@ -47,6 +47,7 @@ Q-based I2. Neither reproduces ``rma`` as printed, so the estimators are
 written here from the formulas (Viechtbauer 2005, 2010); statsmodels serves as
 an independent check of DL and PM in the tests.
 """
+
 from __future__ import annotations
 
 import math
@@ -176,11 +177,14 @@ def _tau2_reml(y: np.ndarray, v: np.ndarray) -> tuple[float, float, list[str]]:
             tau2, loglik = new, new_loglik
         else:
             upper = 10 * max(float(np.var(y, ddof=1)), float(np.max(v)))
-            best = optimize.minimize_scalar(lambda t: -_reml_loglik(y, v, t), bounds=(0.0, upper),
-                                            method="bounded", options={"xatol": 1e-12})
+            best = optimize.minimize_scalar(
+                lambda t: -_reml_loglik(y, v, t), bounds=(0.0, upper), method="bounded", options={"xatol": 1e-12}
+            )
             tau2 = float(best.x)
-            notes.append(f"REML Fisher scoring did not settle in {REML_MAXITER} steps: tau2 by bounded "
-                         "maximisation of the REML likelihood instead")
+            notes.append(
+                f"REML Fisher scoring did not settle in {REML_MAXITER} steps: tau2 by bounded "
+                "maximisation of the REML likelihood instead"
+            )
     _, tr_pp = _p_stats(1.0 / (v + tau2))
     return tau2, math.sqrt(2.0 / tr_pp), notes
 
@@ -224,18 +228,29 @@ def _fit(y: np.ndarray, v: np.ndarray, method: str, test: str, alpha: float, pi_
     crit = st.t.ppf(1 - alpha / 2, k - 1) if (df is not None or pi_t) else st.norm.ppf(1 - alpha / 2)
     half = crit * math.sqrt(var_mu + tau2)
     table["pi_low"], table["pi_high"] = mu - half, mu + half
-    stats = {"n": k, "k": k, "tau2": tau2, "tau2_se": tau2_se, "tau": math.sqrt(tau2),
-             **_heterogeneity(y, v, tau2, fixed), "method": "FE" if fixed else method, "test": test}
+    stats = {
+        "n": k,
+        "k": k,
+        "tau2": tau2,
+        "tau2_se": tau2_se,
+        "tau": math.sqrt(tau2),
+        **_heterogeneity(y, v, tau2, fixed),
+        "method": "FE" if fixed else method,
+        "test": test,
+    }
     if df is not None:
         stats["df"] = df
     return Result(table, stats, _method_line(method, test, pi_t), warnings)
 
 
 def _method_line(method: str, test: str, pi_t: bool) -> str:
-    model = ("Fixed-effect (inverse-variance) model" if method in ("FE", "EE")
-             else f"Random-effects model, {method} tau^2")
-    inference = {"knha": "Knapp-Hartung t on k-1 df (untruncated)",
-                 "adhoc": "Knapp-Hartung t on k-1 df, factor truncated at 1 (ad hoc)"}.get(test, "Wald z")
+    model = (
+        "Fixed-effect (inverse-variance) model" if method in ("FE", "EE") else f"Random-effects model, {method} tau^2"
+    )
+    inference = {
+        "knha": "Knapp-Hartung t on k-1 df (untruncated)",
+        "adhoc": "Knapp-Hartung t on k-1 df, factor truncated at 1 (ad hoc)",
+    }.get(test, "Wald z")
     pi = "t(k-1)" if (pi_t or test != "z") else "z"
     return f"{model}; {inference} CI; {pi} prediction interval as metafor predict.rma"
 
@@ -245,18 +260,40 @@ def _single(y: np.ndarray, v: np.ndarray, method: str, test: str, alpha: float) 
     table = wald_table(["pooled"], y, np.sqrt(v), alpha=alpha)
     table["pi_low"], table["pi_high"] = np.nan, np.nan
     nan = float("nan")
-    stats = {"n": 1, "k": 1, "tau2": nan, "tau2_se": nan, "tau": nan, "i2": nan, "h2": nan,
-             "q": nan, "q_df": 0, "q_p": nan, "method": method, "test": "z"}
-    warnings = ["only one study: the pooled estimate is that study's estimate; tau2, I2, H2, Q "
-                "and the prediction interval are undefined"]
+    stats = {
+        "n": 1,
+        "k": 1,
+        "tau2": nan,
+        "tau2_se": nan,
+        "tau": nan,
+        "i2": nan,
+        "h2": nan,
+        "q": nan,
+        "q_df": 0,
+        "q_p": nan,
+        "method": method,
+        "test": "z",
+    }
+    warnings = [
+        "only one study: the pooled estimate is that study's estimate; tau2, I2, H2, Q "
+        "and the prediction interval are undefined"
+    ]
     if test != "z":
         warnings.append("Knapp-Hartung needs k >= 2; a Wald z interval is reported")
     return Result(table, stats, "Single study (no pooling); Wald z CI", warnings)
 
 
 @checks_alpha
-def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "REML",
-         test: str = "z", alpha: float = 0.05, pi_type: str = "default") -> Result:
+def pool(
+    data: pd.DataFrame | None = None,
+    *,
+    yi: Any,
+    vi: Any,
+    method: str = "REML",
+    test: str = "z",
+    alpha: float = 0.05,
+    pi_type: str = "default",
+) -> Result:
     """Pool effect estimates by fixed- or random-effects meta-analysis, as ``metafor::rma``.
 
     Parameters
@@ -313,8 +350,9 @@ def pool(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, method: str = "R
     return _fit(y, v, method, test, alpha, pi_type == "t")
 
 
-def forest_data(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, label: str | None = None,
-                **options: Any) -> Result:
+def forest_data(
+    data: pd.DataFrame | None = None, *, yi: Any, vi: Any, label: str | None = None, **options: Any
+) -> Result:
     """Tidy table for a forest plot: each study, the pooled estimate and the prediction interval.
 
     Parameters
@@ -360,9 +398,14 @@ def forest_data(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, label: st
     studies = studies[["estimate", "se", "ci_low", "ci_high"]].assign(weight=100 * w / w.sum(), kind="study")
     row = fit["pooled"]
     summary = pd.DataFrame(
-        {"estimate": [row["estimate"], row["estimate"]], "se": [row["se"], np.nan],
-         "ci_low": [row["ci_low"], row["pi_low"]], "ci_high": [row["ci_high"], row["pi_high"]],
-         "weight": [100.0, np.nan], "kind": ["pooled", "prediction"]},
+        {
+            "estimate": [row["estimate"], row["estimate"]],
+            "se": [row["se"], np.nan],
+            "ci_low": [row["ci_low"], row["pi_low"]],
+            "ci_high": [row["ci_high"], row["pi_high"]],
+            "weight": [100.0, np.nan],
+            "kind": ["pooled", "prediction"],
+        },
         index=pd.Index(["pooled", "prediction"]),
     )
     table = pd.concat([studies, summary])
@@ -372,9 +415,11 @@ def forest_data(data: pd.DataFrame | None = None, *, yi: Any, vi: Any, label: st
 
 # --------------------------------------------------------------------------- escalc
 
+
 @checks_alpha
-def effect_sizes(data: pd.DataFrame, measure: str = "RR", *, add: float = ZERO_CELL_ADD,
-                 alpha: float = 0.05, **columns: str) -> Result:
+def effect_sizes(
+    data: pd.DataFrame, measure: str = "RR", *, add: float = ZERO_CELL_ADD, alpha: float = 0.05, **columns: str
+) -> Result:
     """Per-study effect sizes and sampling variances, as ``metafor::escalc``.
 
     Parameters
@@ -434,11 +479,14 @@ def effect_sizes(data: pd.DataFrame, measure: str = "RR", *, add: float = ZERO_C
         if add and zero.any():
             a, b, c, d = (x + add * zero for x in (a, b, c, d))
             corrected = int(zero.sum())
-            warnings.append(f"{add} added to all cells of {corrected} table(s) with a zero cell: "
-                            + ", ".join(map(str, data.index[zero])))
+            warnings.append(
+                f"{add} added to all cells of {corrected} table(s) with a zero cell: "
+                + ", ".join(map(str, data.index[zero]))
+            )
         elif zero.any() and measure != "RD":
-            raise InputError("zero cells with add=0: log ratios undefined in row(s): "
-                             + ", ".join(map(str, data.index[zero])))
+            raise InputError(
+                "zero cells with add=0: log ratios undefined in row(s): " + ", ".join(map(str, data.index[zero]))
+            )
         yi, vi = _es.binary(measure, a, b, c, d)
     elif measure == "SMD":
         yi, vi = _es.smd(data, columns)
@@ -447,8 +495,15 @@ def effect_sizes(data: pd.DataFrame, measure: str = "RR", *, add: float = ZERO_C
     table = wald_table(list(data.index), yi, np.sqrt(vi), alpha=alpha).rename(columns={"estimate": "yi"})
     table.index = data.index
     table.insert(1, "vi", vi)
-    method = {"RR": "log risk ratio", "OR": "log odds ratio", "RD": "risk difference",
-              "SMD": "Hedges' g (exact J), large-sample variance"}[measure]
-    return Result(with_aliases(table, {"estimate": "yi"}, "effect_sizes"),
-                  {"n": len(table), "measure": measure, "corrected": corrected},
-                  f"Effect sizes as metafor escalc: {method}; Wald z CI", warnings)
+    method = {
+        "RR": "log risk ratio",
+        "OR": "log odds ratio",
+        "RD": "risk difference",
+        "SMD": "Hedges' g (exact J), large-sample variance",
+    }[measure]
+    return Result(
+        with_aliases(table, {"estimate": "yi"}, "effect_sizes"),
+        {"n": len(table), "measure": measure, "corrected": corrected},
+        f"Effect sizes as metafor escalc: {method}; Wald z CI",
+        warnings,
+    )

@@ -11,6 +11,7 @@ Exact crude-rate intervals (Garwood) and the conditional exact rate-ratio
 test are a few lines of scipy; they are written here because no maintained
 Python library returns them with R's ``poisson.test`` conventions.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,9 +36,16 @@ __all__ = ["rate_model", "compare_rates", "rate_did", "rate_twfe"]
 
 
 @checks_alpha
-def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
-               family: str = "poisson", cluster: str | None = None, se_type: str | None = None,
-               alpha: float = 0.05) -> Result:
+def rate_model(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    exposure: str | None = None,
+    family: str = "poisson",
+    cluster: str | None = None,
+    se_type: str | None = None,
+    alpha: float = 0.05,
+) -> Result:
     """Poisson, quasi-Poisson or negative binomial (NB2) regression of event counts.
 
     Parameters
@@ -116,19 +124,35 @@ def rate_model(data: pd.DataFrame, formula: str, *, exposure: str | None = None,
     _glm.check_counts(events[keep], y.columns[0])
     groups = _cluster_ids(data, cluster, keep)
     check_alpha(alpha)
-    se_type = choice(se_type or ("cluster" if cluster is not None else "model"), ("model", "cluster", "cr2", "cr3"),
-                     "se_type")
+    se_type = choice(
+        se_type or ("cluster" if cluster is not None else "model"), ("model", "cluster", "cr2", "cr3"), "se_type"
+    )
     if (se_type == "model") != (cluster is None):
         raise InputError(f"se_type={se_type!r} " + ("needs cluster=" if cluster is None else "ignores cluster="))
-    fit = _glm.fit(events[keep], X[keep], family=family, offset=offset, cluster=groups, alpha=alpha,
-                   small_sample=se_type.upper() if se_type in ("cr2", "cr3") else None)
-    return Result(table=fit.table, stats=fit.stats, warnings=notes + fit.warnings,
-                  method=f"{_FAMILY_NAME[family]} rate model, log link"
-                  + (", log-exposure offset" if exposure else "") + f"; {fit.convention}")
+    fit = _glm.fit(
+        events[keep],
+        X[keep],
+        family=family,
+        offset=offset,
+        cluster=groups,
+        alpha=alpha,
+        small_sample=se_type.upper() if se_type in ("cr2", "cr3") else None,
+    )
+    return Result(
+        table=fit.table,
+        stats=fit.stats,
+        warnings=notes + fit.warnings,
+        method=f"{_FAMILY_NAME[family]} rate model, log link"
+        + (", log-exposure offset" if exposure else "")
+        + f"; {fit.convention}",
+    )
 
 
-_FAMILY_NAME = {"poisson": "Poisson", "quasipoisson": "Quasi-Poisson",
-                "negbin": "Negative binomial (NB2, ML theta as MASS::glm.nb)"}
+_FAMILY_NAME = {
+    "poisson": "Poisson",
+    "quasipoisson": "Quasi-Poisson",
+    "negbin": "Negative binomial (NB2, ML theta as MASS::glm.nb)",
+}
 
 
 def _cluster_ids(data: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> np.ndarray | None:
@@ -142,8 +166,17 @@ def _cluster_ids(data: pd.DataFrame, cluster: str | None, keep: np.ndarray) -> n
 
 @renamed(events="outcome", arm="treatment", period="post")
 @checks_alpha
-def rate_did(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, post: str, *,
-             family: str = "poisson", cluster: str | None = None, alpha: float = 0.05) -> Result:
+def rate_did(
+    data: pd.DataFrame,
+    outcome: str,
+    exposure: str,
+    treatment: str,
+    post: str,
+    *,
+    family: str = "poisson",
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> Result:
     """Difference-in-differences on rates: the ratio of rate ratios.
 
     Fits ``events ~ arm + period + arm:period`` with ``log(exposure)`` as
@@ -188,28 +221,50 @@ def rate_did(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, po
     """
     events, arm, period = outcome, treatment, post
     require_columns(data, events, exposure, arm, period)
-    frame = pd.DataFrame({"events": data[events], "exposure": data[exposure],
-                          "arm": binary_codes(data[arm], arm, ("comparison", "pilot")),
-                          "period": binary_codes(data[period], period, ("before", "after"))})
+    frame = pd.DataFrame(
+        {
+            "events": data[events],
+            "exposure": data[exposure],
+            "arm": binary_codes(data[arm], arm, ("comparison", "pilot")),
+            "period": binary_codes(data[period], period, ("before", "after")),
+        }
+    )
     if cluster is not None:
         require_columns(data, cluster)
         frame["cluster"] = data[cluster]
     cells = frame.groupby(["arm", "period"]).size()
     if len(cells) < 4:
         raise EstimationError("rate DiD needs rows in all four arm x period cells")
-    res = rate_model(frame, "events ~ arm * period", exposure="exposure", family=family,
-                     cluster="cluster" if cluster is not None else None, alpha=alpha)
+    res = rate_model(
+        frame,
+        "events ~ arm * period",
+        exposure="exposure",
+        family=family,
+        cluster="cluster" if cluster is not None else None,
+        alpha=alpha,
+    )
     res.table = res.table.rename(index={"arm:period": "did", "Intercept": "intercept"}).loc[
-        ["did", "arm", "period", "intercept"]]
+        ["did", "arm", "period", "intercept"]
+    ]
     res.method = "Rate DiD (ratio of rate ratios): " + res.method
     return res
 
 
 @renamed(events="outcome")
 @checks_alpha
-def rate_twfe(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, unit: str, time: str, *,
-              family: str = "quasipoisson", cluster: str | None = None, se_type: str | None = None,
-              alpha: float = 0.05) -> Result:
+def rate_twfe(
+    data: pd.DataFrame,
+    outcome: str,
+    exposure: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    *,
+    family: str = "quasipoisson",
+    cluster: str | None = None,
+    se_type: str | None = None,
+    alpha: float = 0.05,
+) -> Result:
     """Difference-in-differences on rates with unit and time fixed effects (staggered starts).
 
     Fits ``events ~ treatment + factor(unit) + factor(time)`` with
@@ -258,16 +313,28 @@ def rate_twfe(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, u
     """
     events = outcome
     require_columns(data, events, exposure, treatment, unit, time, cluster)
-    frame = pd.DataFrame({"events": data[events].to_numpy(), "exposure": data[exposure].to_numpy(),
-                          "d": binary_codes(data[treatment], treatment, ("not treated", "treated")),
-                          "unit": pd.factorize(data[unit], sort=True)[0],
-                          "time": pd.factorize(data[time], sort=True)[0]})
+    frame = pd.DataFrame(
+        {
+            "events": data[events].to_numpy(),
+            "exposure": data[exposure].to_numpy(),
+            "d": binary_codes(data[treatment], treatment, ("not treated", "treated")),
+            "unit": pd.factorize(data[unit], sort=True)[0],
+            "time": pd.factorize(data[time], sort=True)[0],
+        }
+    )
     if cluster is not None:
         frame["cluster"] = data[cluster].to_numpy()
     if frame["d"].nunique() < 2:
         raise EstimationError(f"{treatment!r} does not vary: nothing to compare")
-    res = rate_model(frame, "events ~ d + C(unit) + C(time)", exposure="exposure", family=family,
-                     cluster="cluster" if cluster is not None else None, se_type=se_type, alpha=alpha)
+    res = rate_model(
+        frame,
+        "events ~ d + C(unit) + C(time)",
+        exposure="exposure",
+        family=family,
+        cluster="cluster" if cluster is not None else None,
+        se_type=se_type,
+        alpha=alpha,
+    )
     if "d" not in res.table.index:
         raise EstimationError(f"{treatment!r} is collinear with the unit and time effects")
     res.table = res.table.loc[["d"]].rename(index={"d": treatment})
@@ -277,8 +344,16 @@ def rate_twfe(data: pd.DataFrame, outcome: str, exposure: str, treatment: str, u
 
 @renamed(events="outcome")
 @checks_alpha
-def compare_rates(data: pd.DataFrame, outcome: str, exposure: str, group: str, *,
-                  by: str | None = None, reference=None, alpha: float = 0.05) -> Result:
+def compare_rates(
+    data: pd.DataFrame,
+    outcome: str,
+    exposure: str,
+    group: str,
+    *,
+    by: str | None = None,
+    reference=None,
+    alpha: float = 0.05,
+) -> Result:
     """Crude rates per group with exact CIs, and exact rate ratios against a reference group.
 
     Rates are events per unit of ``exposure`` (per person-year when exposure
@@ -348,9 +423,13 @@ def compare_rates(data: pd.DataFrame, outcome: str, exposure: str, group: str, *
     notes = []  # the reference row's NaN ratio CI and p need no warning: they are undefined by construction
     if np.isinf(table["ratio"]).any():
         notes.append("the reference group has no events in some stratum: rate ratios are infinite there")
-    return Result(table=table, stats={"n": int(len(data)), "reference": ref}, warnings=notes,
-                  method="Crude rates per unit of exposure, exact Garwood CI; rate ratio vs "
-                  f"{ref!r} with exact conditional (binomial) CI and test, as R poisson.test")
+    return Result(
+        table=table,
+        stats={"n": int(len(data)), "reference": ref},
+        warnings=notes,
+        method="Crude rates per unit of exposure, exact Garwood CI; rate ratio vs "
+        f"{ref!r} with exact conditional (binomial) CI and test, as R poisson.test",
+    )
 
 
 def _compare_stratum(s: pd.DataFrame, ref, alpha: float) -> pd.DataFrame:
@@ -364,8 +443,10 @@ def _compare_stratum(s: pd.DataFrame, ref, alpha: float) -> pd.DataFrame:
     if not at_ref.any():
         raise EstimationError(f"reference group {ref!r} is absent from a stratum")
     x0, t0 = float(x[at_ref][0]), float(t[at_ref][0])
-    rows = [_exact_ratio(xi, ti, x0, t0, alpha) if not r else (1.0, np.nan, np.nan, np.nan)
-            for xi, ti, r in zip(x, t, at_ref)]
+    rows = [
+        _exact_ratio(xi, ti, x0, t0, alpha) if not r else (1.0, np.nan, np.nan, np.nan)
+        for xi, ti, r in zip(x, t, at_ref)
+    ]
     s[["ratio", "ratio_ci_low", "ratio_ci_high", "p"]] = rows
     return s
 

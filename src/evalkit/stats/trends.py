@@ -11,6 +11,7 @@ Periods or datetimes (the day is ignored). Monthly times become a month index
 1, 2, ... from the first month, so ``trend`` is per month; ``start`` is given
 in the same form as the time column.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,9 +27,20 @@ __all__ = ["its", "controlled_its", "staggered_its", "pretrend_test", "gls"]
 
 
 @checks_alpha
-def its(data: pd.DataFrame, outcome: str, time: str, *, start, offset: str | None = None,
-        family: str = "poisson", harmonics: int = 0, period: int = 12, season: str | None = None,
-        slope_change: bool = False, alpha: float = 0.05) -> Result:
+def its(
+    data: pd.DataFrame,
+    outcome: str,
+    time: str,
+    *,
+    start,
+    offset: str | None = None,
+    family: str = "poisson",
+    harmonics: int = 0,
+    period: int = 12,
+    season: str | None = None,
+    slope_change: bool = False,
+    alpha: float = 0.05,
+) -> Result:
     """Segmented regression of one series around an intervention start.
 
     ``post = time >= start``; the linear predictor is
@@ -115,8 +127,7 @@ def its(data: pd.DataFrame, outcome: str, time: str, *, start, offset: str | Non
     return res
 
 
-def _fitted_frame(frame: pd.DataFrame, columns: tuple, X: pd.DataFrame, beta: pd.Series,
-                  family: str) -> pd.DataFrame:
+def _fitted_frame(frame: pd.DataFrame, columns: tuple, X: pd.DataFrame, beta: pd.Series, family: str) -> pd.DataFrame:
     """Observed, fitted and counterfactual (no level or slope change) values per time point, on the outcome's scale."""
     time, outcome, offset = columns
     b = beta.reindex(X.columns).to_numpy(float)
@@ -128,15 +139,32 @@ def _fitted_frame(frame: pd.DataFrame, columns: tuple, X: pd.DataFrame, beta: pd
             off = np.where(off > 0, np.log(off), np.nan)
         eta, eta0 = eta + off, eta0 + off
     inverse = (lambda v: v) if family == "gaussian" else np.exp
-    return pd.DataFrame({"time": frame[time].to_numpy(), "observed": pd.to_numeric(frame[outcome]).to_numpy(float),
-                         "fitted": inverse(eta), "counterfactual": inverse(eta0)})
+    return pd.DataFrame(
+        {
+            "time": frame[time].to_numpy(),
+            "observed": pd.to_numeric(frame[outcome]).to_numpy(float),
+            "fitted": inverse(eta),
+            "counterfactual": inverse(eta0),
+        }
+    )
 
 
 @checks_alpha
-def controlled_its(data: pd.DataFrame, outcome: str, time: str, group: str, *, start,
-                   treated=1, offset: str | None = None, family: str = "poisson",
-                   harmonics: int = 0, period: int = 12, season: str | None = None,
-                   alpha: float = 0.05) -> Result:
+def controlled_its(
+    data: pd.DataFrame,
+    outcome: str,
+    time: str,
+    group: str,
+    *,
+    start,
+    treated=1,
+    offset: str | None = None,
+    family: str = "poisson",
+    harmonics: int = 0,
+    period: int = 12,
+    season: str | None = None,
+    alpha: float = 0.05,
+) -> Result:
     """Controlled ITS: a pilot series against a comparison series.
 
     Both series share the start; the model (Linden 2015, Lopez Bernal et al.
@@ -195,8 +223,9 @@ def controlled_its(data: pd.DataFrame, outcome: str, time: str, group: str, *, s
     post = seg["level_change"].to_numpy()
     if any(len(np.unique(post[g == arm])) < 2 for arm in (0.0, 1.0)):
         raise EstimationError("each series needs time points both before and after start")
-    X = seg.assign(group=g, trend_diff=g * t, level_change_diff=g * seg["level_change"],
-                   slope_change_diff=g * seg["slope_change"])
+    X = seg.assign(
+        group=g, trend_diff=g * t, level_change_diff=g * seg["level_change"], slope_change_diff=g * seg["slope_change"]
+    )
     X = X.join(_harmonics(frame, season, t, harmonics, period))
     fit = _fit_series(frame, outcome, offset, family, X, g, alpha)
     return _result(fit, family, "Controlled interrupted time series (pilot vs comparison)")
@@ -273,23 +302,38 @@ def _fit_series(frame, outcome, offset, family, X, groups, alpha: float) -> _glm
     post = X["level_change"].to_numpy()[keep]
     fit.stats.update(n_pre=int((post == 0).sum()), n_post=int((post == 1).sum()))
     if lags is not None and length < 100:
-        notes.append(f"Newey-West CIs undercover in short series ({length} time points): in evalkit's "
-                     "simulations a nominal 95% CI covered about 84-90% of the time for 48-120 "
-                     "monthly points, and a CI at another level falls short likewise")
+        notes.append(
+            f"Newey-West CIs undercover in short series ({length} time points): in evalkit's "
+            "simulations a nominal 95% CI covered about 84-90% of the time for 48-120 "
+            "monthly points, and a CI at another level falls short likewise"
+        )
     fit.warnings = notes + fit.warnings
     return fit
 
 
 def _result(fit: _glm.GlmFit, family: str, what: str) -> Result:
-    lead = [c for c in ("level_change_diff", "slope_change_diff", "level_change", "slope_change", "trend",
-                        "trend_diff", "group") if c in fit.table.index]
+    lead = [
+        c
+        for c in (
+            "level_change_diff",
+            "slope_change_diff",
+            "level_change",
+            "slope_change",
+            "trend",
+            "trend_diff",
+            "group",
+        )
+        if c in fit.table.index
+    ]
     table = fit.table.loc[lead + [r for r in fit.table.index if r not in lead]]
     link = "identity link" if family == "gaussian" else "log link"
-    return Result(table=table, stats=fit.stats, warnings=fit.warnings,
-                  method=f"{what}, {family}, {link}; {fit.convention}")
+    return Result(
+        table=table, stats=fit.stats, warnings=fit.warnings, method=f"{what}, {family}, {link}; {fit.convention}"
+    )
 
 
 # ------------------------------------------------------------------ staggered panels
+
 
 def _panel(data: pd.DataFrame, outcome: str, time: str, unit: str, start: str, log: bool) -> pd.DataFrame:
     """Checked panel sorted by unit and time: y, t (numeric), s (unit's start, NaN never), u (unit code)."""
@@ -308,14 +352,16 @@ def _panel(data: pd.DataFrame, outcome: str, time: str, unit: str, start: str, l
     if has.any():
         both = pd.concat([data[time], starts_col[has]], ignore_index=True)
         index, _ = _time_index(both, both.iloc[0])
-        t, s[has] = index[: len(data)], index[len(data):]
+        t, s[has] = index[: len(data)], index[len(data) :]
     y = pd.to_numeric(data[outcome], errors="coerce").to_numpy(dtype=float)
     if not np.isfinite(y).all():
         raise InputError(f"{outcome!r} has missing or non-numeric values")
     if log:
         if (y <= 0).any():
-            raise InputError(f"{outcome!r} has {int((y <= 0).sum())} value(s) <= 0: log=True needs positive values "
-                             "(leave such months out, or use log=False)")
+            raise InputError(
+                f"{outcome!r} has {int((y <= 0).sum())} value(s) <= 0: log=True needs positive values "
+                "(leave such months out, or use log=False)"
+            )
         y = np.log(y)
     frame = pd.DataFrame({"y": y, "t": t, "s": s, "u": pd.factorize(data[unit], sort=True)[0]})
     if frame.duplicated(["u", "t"]).any():
@@ -348,26 +394,48 @@ def _panel_result(frame, x, names, options: tuple[str, str, float], what) -> tup
         said = "GLS SEs, t on n - k df"
     table = wald_table(names, fit.beta[:k], se, alpha=alpha, df=df)
     table["df"] = df
-    stats = {"n": len(frame), "n_units": int(frame["u"].nunique()), "n_periods": int(frame["t"].nunique()),
-             "n_treated_units": int(frame.loc[frame["s"].notna(), "u"].nunique()), "df_resid": fit.df_resid,
-             "sigma": float(np.sqrt(fit.sigma2)), "loglik_reml": fit.loglik_reml,
-             **{f"cor_{k}": v for k, v in fit.params.items()}}
-    return Result(table, stats, f"{what}; unit and time fixed effects; GLS by REML with {_ERRORS_SAID[errors]} "
-                                f"within unit; {said}"), fit
+    stats = {
+        "n": len(frame),
+        "n_units": int(frame["u"].nunique()),
+        "n_periods": int(frame["t"].nunique()),
+        "n_treated_units": int(frame.loc[frame["s"].notna(), "u"].nunique()),
+        "df_resid": fit.df_resid,
+        "sigma": float(np.sqrt(fit.sigma2)),
+        "loglik_reml": fit.loglik_reml,
+        **{f"cor_{k}": v for k, v in fit.params.items()},
+    }
+    return Result(
+        table,
+        stats,
+        f"{what}; unit and time fixed effects; GLS by REML with {_ERRORS_SAID[errors]} within unit; {said}",
+    ), fit
 
 
 _SE_TYPES = ("cr2", "model")
 
 
-_ERRORS_SAID = {"iid": "independent errors", "ar1": "AR(1) errors (as nlme corAR1)",
-                "arma11": "ARMA(1,1) errors (as nlme corARMA(p = 1, q = 1))",
-                "ar1_noise": "AR(1)-plus-noise errors (as nlme corExp(nugget = TRUE))"}
+_ERRORS_SAID = {
+    "iid": "independent errors",
+    "ar1": "AR(1) errors (as nlme corAR1)",
+    "arma11": "ARMA(1,1) errors (as nlme corARMA(p = 1, q = 1))",
+    "ar1_noise": "AR(1)-plus-noise errors (as nlme corExp(nugget = TRUE))",
+}
 
 
 @checks_alpha
-def staggered_its(data: pd.DataFrame, outcome: str, time: str, unit: str, start: str, *, log: bool = True,
-                  slope_change: bool = True, errors: str = "ar1_noise", se_type: str = "cr2",
-                  alpha: float = 0.05) -> Result:
+def staggered_its(
+    data: pd.DataFrame,
+    outcome: str,
+    time: str,
+    unit: str,
+    start: str,
+    *,
+    log: bool = True,
+    slope_change: bool = True,
+    errors: str = "ar1_noise",
+    se_type: str = "cr2",
+    alpha: float = 0.05,
+) -> Result:
     """Each treated unit's level (and slope) change at its own start, against units not (yet) started.
 
     A two-way fixed-effects interrupted time series on a panel (e.g. a
@@ -464,8 +532,9 @@ def staggered_its(data: pd.DataFrame, outcome: str, time: str, unit: str, start:
     if slope_change:
         cols["slope_change"] = np.where(post == 1, frame["t"] - frame["s"] + 1, 0.0)
     x = np.column_stack([*cols.values(), _fixed_effects(frame)])
-    res, fit = _panel_result(frame, x, list(cols), (errors, _se_type(se_type), alpha),
-                             "Staggered interrupted time series (two-way FE)")
+    res, fit = _panel_result(
+        frame, x, list(cols), (errors, _se_type(se_type), alpha), "Staggered interrupted time series (two-way FE)"
+    )
     if log:
         for c in ("", "_ci_low", "_ci_high"):
             res.table["ratio" + c] = np.exp(res.table["estimate" if not c else c[1:]])
@@ -482,14 +551,31 @@ def _fitted(frame: pd.DataFrame, x: np.ndarray, k: int, beta: np.ndarray, log: b
     fitted = x @ beta
     counterfactual = fitted - x[:, :k] @ beta[:k]
     back = np.exp if log else (lambda v: v)
-    return pd.DataFrame({"unit": frame["u"].to_numpy(), "time": frame["t"].to_numpy(),
-                         "treated": frame["s"].notna().to_numpy(), "observed": back(frame["y"].to_numpy()),
-                         "fitted": back(fitted), "counterfactual": back(counterfactual)})
+    return pd.DataFrame(
+        {
+            "unit": frame["u"].to_numpy(),
+            "time": frame["t"].to_numpy(),
+            "treated": frame["s"].notna().to_numpy(),
+            "observed": back(frame["y"].to_numpy()),
+            "fitted": back(fitted),
+            "counterfactual": back(counterfactual),
+        }
+    )
 
 
 @checks_alpha
-def pretrend_test(data: pd.DataFrame, outcome: str, time: str, unit: str, start: str, *, log: bool = True,
-                  errors: str = "ar1_noise", se_type: str = "cr2", alpha: float = 0.05) -> Result:
+def pretrend_test(
+    data: pd.DataFrame,
+    outcome: str,
+    time: str,
+    unit: str,
+    start: str,
+    *,
+    log: bool = True,
+    errors: str = "ar1_noise",
+    se_type: str = "cr2",
+    alpha: float = 0.05,
+) -> Result:
     """Did treated units already drift away from the others before they started?
 
     On the time before each treated unit's start (never-treated units: up to
@@ -534,15 +620,28 @@ def pretrend_test(data: pd.DataFrame, outcome: str, time: str, unit: str, start:
     slope = treated * (frame["t"].to_numpy() - frame["t"].mean())
     if len(np.unique(slope[treated])) < 3:
         raise EstimationError("the treated units have fewer than three time points before their start")
-    res, _ = _panel_result(frame, np.column_stack([slope, _fixed_effects(frame)]), ["pretrend"],
-                           (errors, _se_type(se_type), alpha), "Pre-trend test (treated x time before the starts)")
+    res, _ = _panel_result(
+        frame,
+        np.column_stack([slope, _fixed_effects(frame)]),
+        ["pretrend"],
+        (errors, _se_type(se_type), alpha),
+        "Pre-trend test (treated x time before the starts)",
+    )
     res.stats["n_pre"] = int(frame.groupby("u")["t"].nunique().max())
     return res
 
 
 @checks_alpha
-def gls(data: pd.DataFrame, outcome: str, covariates: list[str], *, unit: str, time: str,
-        errors: str = "ar1", alpha: float = 0.05) -> Result:
+def gls(
+    data: pd.DataFrame,
+    outcome: str,
+    covariates: list[str],
+    *,
+    unit: str,
+    time: str,
+    errors: str = "ar1",
+    alpha: float = 0.05,
+) -> Result:
     """Linear regression with errors correlated over time within units, by REML (as R ``nlme::gls``).
 
     Parameters
@@ -595,10 +694,16 @@ def gls(data: pd.DataFrame, outcome: str, covariates: list[str], *, unit: str, t
         raise InputError(f"{time!r} must be whole numbers (lags are their differences)")
     frame = frame.assign(_u=pd.factorize(frame[unit], sort=True)[0], _t=t).sort_values(["_u", "_t"], kind="stable")
     x = np.column_stack([np.ones(len(frame)), frame[covariates].to_numpy(dtype=float)])
-    fit = _gls.fit(x, frame[outcome].to_numpy(dtype=float), frame["_u"].to_numpy(), frame["_t"].to_numpy(),
-                   errors=errors)
+    fit = _gls.fit(
+        x, frame[outcome].to_numpy(dtype=float), frame["_u"].to_numpy(), frame["_t"].to_numpy(), errors=errors
+    )
     names = ["intercept", *covariates]
     table = wald_table(names, fit.beta, np.sqrt(np.diag(fit.vcov)), alpha=alpha, df=fit.df_resid)
-    stats = {"n": len(frame), "df_resid": fit.df_resid, "sigma": float(np.sqrt(fit.sigma2)),
-             "loglik_reml": fit.loglik_reml, **{f"cor_{k}": v for k, v in fit.params.items()}}
+    stats = {
+        "n": len(frame),
+        "df_resid": fit.df_resid,
+        "sigma": float(np.sqrt(fit.sigma2)),
+        "loglik_reml": fit.loglik_reml,
+        **{f"cor_{k}": v for k, v in fit.params.items()},
+    }
     return Result(table, stats, f"GLS by REML with {_ERRORS_SAID[errors]} within {unit!r}, t on n - k df")

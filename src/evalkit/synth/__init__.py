@@ -18,6 +18,7 @@ evaluation. Everything is vectorised with numpy (no loop over cases), so
 ``sites=309`` takes seconds. Private parts live in ``_synth_sites``,
 ``_synth_cases``, ``_synth_staff`` and ``_synth_surveys``.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -107,8 +108,10 @@ class Effects:
             if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
                 raise InputError(f"Effects.{name} must be a positive ratio, got {value!r}")
         if _MAX_PLACEMENT_SHARE * self.hr_placement / self.hr_close > 1:
-            raise InputError("Effects.hr_placement / hr_close is too large: placements would exceed all case ends "
-                             f"(keep the ratio at most {1 / _MAX_PLACEMENT_SHARE:.2f})")
+            raise InputError(
+                "Effects.hr_placement / hr_close is too large: placements would exceed all case ends "
+                f"(keep the ratio at most {1 / _MAX_PLACEMENT_SHARE:.2f})"
+            )
         if abs(self.survey_change) > max_survey_change():
             raise InputError(f"Effects.survey_change must lie within +-{max_survey_change():.2f} Likert points")
         if not -0.15 <= self.face_to_face_share_change <= 0.3:
@@ -123,28 +126,35 @@ class Effects:
         >>> Effects.null().hr_close
         1.0
         """
-        return cls(hr_close=1.0, hr_placement=1.0, cost_level_ratio=1.0, cost_slope_ratio=1.0, sick_leave_rr=1.0,
-                   survey_change=0.0, face_to_face_share_change=0.0)
+        return cls(
+            hr_close=1.0,
+            hr_placement=1.0,
+            cost_level_ratio=1.0,
+            cost_slope_ratio=1.0,
+            sick_leave_rr=1.0,
+            survey_change=0.0,
+            face_to_face_share_change=0.0,
+        )
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """The effects with their definitions, as written into ``dataset.yaml``."""
         definitions = {
             "hr_close": "hazard ratio of case closing (any end reason; age_limit ends are independent censoring), "
-                        "pilot vs comparison teams of a site after the pilot team's model_start; conditional on team "
-                        "frailty and legal_basis (estimate with Cox stratified by site, legal_basis adjusted)",
+            "pilot vs comparison teams of a site after the pilot team's model_start; conditional on team "
+            "frailty and legal_basis (estimate with Cox stratified by site, legal_basis adjusted)",
             "hr_placement": "cause-specific hazard ratio of a case ending in placement (competing end), same contrast",
             "cost_level_ratio": "purchased-service costs of a pilot team: ratio of expected monthly cost at the start "
-                                "month, exp(level change) on the log scale; comparison teams and site-level rows "
-                                "unchanged",
+            "month, exp(level change) on the log scale; comparison teams and site-level rows "
+            "unchanged",
             "cost_slope_ratio": "purchased-service costs: multiplicative change in monthly growth after the start, "
-                                "exp(slope change) per month, start month = 1 (as evalkit.trends.its)",
+            "exp(slope change) per month, start month = 1 (as evalkit.trends.its)",
             "sick_leave_rr": "rate ratio of sick-leave days per FTE-year, pilot teams after vs before model_start, "
-                             "relative to no change (comparison teams unaffected)",
+            "relative to no change (comparison teams unaffected)",
             "survey_change": "wave x arm change in expected Likert score (1-5): pilot minus comparison change "
-                             "from wave 1 to each later wave, favourable direction: " +
-                             ", ".join(f"{r}/{s} {'+' if d > 0 else '-'}" for r, s, _, d in SCALES),
+            "from wave 1 to each later wave, favourable direction: "
+            + ", ".join(f"{r}/{s} {'+' if d > 0 else '-'}" for r, s, _, d in SCALES),
             "face_to_face_share_change": "time_use: expected face_to_face share of hours, pilot minus comparison, "
-                                         "wave 2 minus wave 1 (taken from documentation and other)",
+            "wave 2 minus wave 1 (taken from documentation and other)",
         }
         return {k: {"value": float(v), "definition": definitions[k]} for k, v in asdict(self).items()}
 
@@ -167,8 +177,9 @@ class SyntheticDataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None,
-               stress: Stress | None = None) -> SyntheticDataset:
+def synthesise(
+    sites: int = 8, seed: int = 1, effects: Effects | None = None, stress: Stress | None = None
+) -> SyntheticDataset:
     """Generate a synthetic multi-site dataset with known true effects.
 
     Parameters
@@ -228,14 +239,16 @@ def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None,
     cases, placements = make_cases(g[2], teams, effects.hr_close, effects.hr_placement, stress.calendar_shock)
     contacts = make_contacts(g[3], cases, teams["start"].to_numpy())
     extra = stress.cost_extra(g[8], teams, site_df["site_id"].to_numpy()) if stress.active else None
-    services = make_services(g[4], teams, site_df, effects.cost_level_ratio, effects.cost_slope_ratio, OPEN_YEARS,
-                             extra)
+    services = make_services(
+        g[4], teams, site_df, effects.cost_level_ratio, effects.cost_slope_ratio, OPEN_YEARS, extra
+    )
     staff = make_staff(g[5], teams, OPEN_YEARS, effects.hr_close)
     site_sick_days = g[5].uniform(9.0, 16.0, len(site_df))
     absences = make_absences(g[6], staff, teams, site_sick_days, effects.sick_leave_rr, stress.calendar_shock)
     kuopio = (site_df["site_id"] == "kuopio").to_numpy()
-    surveys, waves = make_surveys(g[7], teams, staff, kuopio, effects.survey_change,
-                                  (stress.team_sd, stress.calendar_shock))
+    surveys, waves = make_surveys(
+        g[7], teams, staff, kuopio, effects.survey_change, (stress.team_sd, stress.calendar_shock)
+    )
     time_use = make_time_use(g[7], teams, staff, waves, effects.face_to_face_share_change)
     teams = teams.assign(model_start=_dates(np.where(teams["pilot"], teams["start"], -1)))
     tables = {
@@ -245,29 +258,31 @@ def synthesise(sites: int = 8, seed: int = 1, effects: Effects | None = None,
         "placements": placements.assign(date=_dates(placements["date"])),
         "contacts": contacts.assign(date=_dates(contacts["date"])),
         "services": services,
-        "staff": staff.assign(start=_dates(staff["start"]),
-                              end=_dates(np.where(staff["end_day"] <= EXTRACTED, staff["end_day"], -1)))[
-            ["worker_id", "team_id", "role", "fte", "start", "end"]],
+        "staff": staff.assign(
+            start=_dates(staff["start"]), end=_dates(np.where(staff["end_day"] <= EXTRACTED, staff["end_day"], -1))
+        )[["worker_id", "team_id", "role", "fte", "start", "end"]],
         "absences": absences.assign(start=_dates(absences["start"]), end=_dates(absences["end"])),
         "surveys": surveys.assign(answered=_dates(surveys["answered"])),
         "time_use": time_use,
     }
-    return SyntheticDataset({k: _text_as_string(v) for k, v in tables.items()},
-                            _meta(int(sites), seed, effects, stress))
+    return SyntheticDataset(
+        {k: _text_as_string(v) for k, v in tables.items()}, _meta(int(sites), seed, effects, stress)
+    )
 
 
-def _with_team_effects(teams: pd.DataFrame, stress: Stress, rng: np.random.Generator,
-                       effects: Effects) -> pd.DataFrame:
+def _with_team_effects(teams: pd.DataFrame, stress: Stress, rng: np.random.Generator, effects: Effects) -> pd.DataFrame:
     """Permanent extra team effects on every outcome (``Stress.team_sd``), as multipliers or points."""
     if not stress.team_sd:
         return teams
     n = len(teams)
     # a team's placement share stays a probability, also after the start (hr_placement / hr_close)
     cap = 1 / (_MAX_PLACEMENT_SHARE * max(1.0, effects.hr_placement / effects.hr_close))
-    return teams.assign(frailty=teams["frailty"] * np.exp(stress.team_effects(rng, n)),
-                        place_mult=np.minimum(np.exp(stress.team_effects(rng, n)), cap),
-                        sick_mult=np.exp(stress.team_effects(rng, n)),
-                        survey_extra=stress.team_effects(rng, n))
+    return teams.assign(
+        frailty=teams["frailty"] * np.exp(stress.team_effects(rng, n)),
+        place_mult=np.minimum(np.exp(stress.team_effects(rng, n)), cap),
+        sick_mult=np.exp(stress.team_effects(rng, n)),
+        survey_extra=stress.team_effects(rng, n),
+    )
 
 
 def _dates(day: Any) -> np.ndarray:
@@ -292,13 +307,17 @@ def _meta(sites: int, seed: int, effects: Effects, stress: Stress) -> dict[str, 
         "name": f"evalkit-synthetic-{sites}-sites-seed-{seed}",
         "extracted_on": _dt.date.fromisoformat(iso(EXTRACTED)),
         "source": "synthetic: generated by evalkit.synth (no real persons)",
-        "description": (f"Synthetic child-protection open-care data for {sites} pilot site(s) of the systemic practice "
-                        "model, pilot and comparison teams with staggered starts 2018-2019, follow-up "
-                        f"{iso(FOLLOW_START)} to {iso(EXTRACTED)}; known true effects under true_effects."),
+        "description": (
+            f"Synthetic child-protection open-care data for {sites} pilot site(s) of the systemic practice "
+            "model, pilot and comparison teams with staggered starts 2018-2019, follow-up "
+            f"{iso(FOLLOW_START)} to {iso(EXTRACTED)}; known true effects under true_effects."
+        ),
         "seed": int(seed),
         "generator": f"evalkit {__version__}",
-        "follow_up": {"start": _dt.date.fromisoformat(iso(FOLLOW_START)),
-                      "end": _dt.date.fromisoformat(iso(EXTRACTED))},
+        "follow_up": {
+            "start": _dt.date.fromisoformat(iso(FOLLOW_START)),
+            "end": _dt.date.fromisoformat(iso(EXTRACTED)),
+        },
         "true_effects": effects.describe(),
         "stress": stress.describe(),
     }

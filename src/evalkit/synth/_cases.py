@@ -9,6 +9,7 @@ ratio exactly ``hr_placement``. Reaching 18 ends a case (``age_limit``) regardle
 the extraction date censors it. A child whose case closed without a
 placement may be referred again (a new case in the same team).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,9 +21,9 @@ from evalkit.synth._stress import SHOCK_END, SHOCK_START
 __all__ = ["make_cases", "make_contacts", "OPEN_YEARS"]
 
 _SHAPE = 0.85
-_SCALE = {"LSL": 520.0, "SHL": 330.0}   # Weibull scale (days): median about 13 and 8 months
-_P_PLACE = {"LSL": 0.16, "SHL": 0.05}   # share of (non-age-limit) ends that are placements, comparison arm
-OPEN_YEARS = 1.1                        # rough mean time a case stays open within the follow-up
+_SCALE = {"LSL": 520.0, "SHL": 330.0}  # Weibull scale (days): median about 13 and 8 months
+_P_PLACE = {"LSL": 0.16, "SHL": 0.05}  # share of (non-age-limit) ends that are placements, comparison arm
+OPEN_YEARS = 1.1  # rough mean time a case stays open within the follow-up
 _P_LSL = 0.55
 _AGE_W = np.array([6, 5, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 8, 9, 10, 10, 9, 7], float)
 _OTHER_ENDS = (np.array(["no_need", "moved", "other"]), np.array([0.72, 0.12, 0.16]))
@@ -31,8 +32,9 @@ _P_REFER_AGAIN = 0.15
 _MAX_CASES_PER_CHILD = 4
 
 
-def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, hr_placement: float,
-               shock: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_cases(
+    rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, hr_placement: float, shock: float = 0.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cases (with internal ``team``, ``closed_day`` columns) and placements.
 
     ``teams`` carries ``frailty`` (closing-hazard multiplier) and, optionally,
@@ -43,13 +45,17 @@ def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, h
     team = np.repeat(np.arange(len(teams)), n_new)
     n = len(team)
     batch = {
-        "team": team, "child": np.arange(n),
+        "team": team,
+        "child": np.arange(n),
         "opened": rng.integers(FOLLOW_START, EXTRACTED + 1, n),
         "age_exact": rng.choice(18, n, p=_AGE_W / _AGE_W.sum()) + rng.uniform(0, 1, n),
         "sex": rng.choice(np.array(["F", "M", "unknown"]), n, p=[0.48, 0.51, 0.01]),
     }
-    team_cols = {"start": teams["start"].to_numpy(), "frailty": teams["frailty"].to_numpy(),
-                 "place_mult": teams["place_mult"].to_numpy() if "place_mult" in teams else np.ones(len(teams))}
+    team_cols = {
+        "start": teams["start"].to_numpy(),
+        "frailty": teams["frailty"].to_numpy(),
+        "place_mult": teams["place_mult"].to_numpy() if "place_mult" in teams else np.ones(len(teams)),
+    }
     parts = []
     for _ in range(_MAX_CASES_PER_CHILD):
         done = _case_ends(rng, batch, team_cols, (hr_close, hr_placement, shock))
@@ -61,8 +67,13 @@ def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, h
         keep = again & (reopen <= EXTRACTED) & (age < 18)
         if not keep.any():
             break
-        batch = {"team": done["team"][keep], "child": done["child"][keep], "opened": reopen[keep],
-                 "age_exact": age[keep], "sex": done["sex"][keep]}
+        batch = {
+            "team": done["team"][keep],
+            "child": done["child"][keep],
+            "opened": reopen[keep],
+            "age_exact": age[keep],
+            "sex": done["sex"][keep],
+        }
     allc = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((allc["team"], allc["opened"]))
     allc = {k: v[order] for k, v in allc.items()}
@@ -73,15 +84,25 @@ def make_cases(rng: np.random.Generator, teams: pd.DataFrame, hr_close: float, h
     case_id = _ids("C", np.arange(1, n + 1))
     closed = np.where(allc["closed_day"] <= EXTRACTED, allc["closed_day"], -1)
     reason = np.where(closed >= 0, allc["reason"], np.array(None, dtype=object))  # None: still open
-    cases = pd.DataFrame({
-        "case_id": case_id, "child_id": _ids("L", child_no), "team_id": teams["team_id"].to_numpy()[allc["team"]],
-        "opened": allc["opened"], "closed": closed, "end_reason": reason, "legal_basis": allc["legal"],
-        "age_at_opening": np.floor(allc["age_exact"]).astype(np.int64), "sex": allc["sex"], "team": allc["team"],
-    })
+    cases = pd.DataFrame(
+        {
+            "case_id": case_id,
+            "child_id": _ids("L", child_no),
+            "team_id": teams["team_id"].to_numpy()[allc["team"]],
+            "opened": allc["opened"],
+            "closed": closed,
+            "end_reason": reason,
+            "legal_basis": allc["legal"],
+            "age_at_opening": np.floor(allc["age_exact"]).astype(np.int64),
+            "sex": allc["sex"],
+            "team": allc["team"],
+        }
+    )
     placed = reason == "placement"
     kinds, p = _PLACE_KIND
-    placements = pd.DataFrame({"case_id": case_id[placed], "date": closed[placed],
-                               "kind": rng.choice(kinds, int(placed.sum()), p=p)})
+    placements = pd.DataFrame(
+        {"case_id": case_id[placed], "date": closed[placed], "kind": rng.choice(kinds, int(placed.sum()), p=p)}
+    )
     return cases, placements
 
 
@@ -102,8 +123,11 @@ def _case_ends(rng, batch, team_cols, effects) -> dict[str, np.ndarray]:
     edges = np.sort(np.column_stack([np.maximum(d - opened, 0) for d in (start, SHOCK_START, SHOCK_END)]), axis=1)
     edges = np.column_stack([np.zeros(n), edges.astype(float), np.full(n, np.inf)])
     day = opened[:, None] + edges[:, :-1]  # calendar day at the left edge of each piece
-    rate = (team_cols["frailty"][team][:, None] * np.where(day >= start[:, None], hr_close, 1.0)
-            * np.where((day >= SHOCK_START) & (day < SHOCK_END), np.exp(-shock), 1.0))
+    rate = (
+        team_cols["frailty"][team][:, None]
+        * np.where(day >= start[:, None], hr_close, 1.0)
+        * np.where((day >= SHOCK_START) & (day < SHOCK_END), np.exp(-shock), 1.0)
+    )
     base = (edges / scale[:, None]) ** _SHAPE
     cum = np.column_stack([np.zeros(n), np.cumsum(rate * np.diff(base, axis=1), axis=1)])
     e = rng.exponential(size=n)
@@ -112,8 +136,11 @@ def _case_ends(rng, batch, team_cols, effects) -> dict[str, np.ndarray]:
     h = base[rows, piece] + (e - cum[rows, piece]) / rate[rows, piece]
     t = scale * h ** (1 / _SHAPE)
     post = opened + t >= start
-    p_place = (np.where(legal == "LSL", _P_PLACE["LSL"], _P_PLACE["SHL"]) * team_cols["place_mult"][team]
-               * np.where(post, hr_placement / hr_close, 1.0))
+    p_place = (
+        np.where(legal == "LSL", _P_PLACE["LSL"], _P_PLACE["SHL"])
+        * team_cols["place_mult"][team]
+        * np.where(post, hr_placement / hr_close, 1.0)
+    )
     kinds, p = _OTHER_ENDS
     reason = np.where(rng.uniform(size=n) < p_place, "placement", rng.choice(kinds, n, p=p)).astype(object)
     to_18 = (18 - batch["age_exact"]) * 365.25
@@ -149,8 +176,14 @@ def make_contacts(rng: np.random.Generator, cases: pd.DataFrame, start: np.ndarr
     base, step, lam = _MINUTES
     minutes = base[kind] + step[kind] * rng.poisson(lam[kind])
     order = np.lexsort((kind, date, case))
-    return pd.DataFrame({"case_id": cases["case_id"].to_numpy()[case[order]], "date": date[order],
-                         "kind": _CONTACT_KINDS[kind[order]], "minutes": minutes[order].astype(np.int64)})
+    return pd.DataFrame(
+        {
+            "case_id": cases["case_id"].to_numpy()[case[order]],
+            "date": date[order],
+            "kind": _CONTACT_KINDS[kind[order]],
+            "minutes": minutes[order].astype(np.int64),
+        }
+    )
 
 
 def _ids(prefix: str, numbers: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ blank line; the payroll tables and the evaluator's own tables as workbooks
 with one sheet per table, cells as text in the same Finnish forms. No
 ``dataset.yaml`` is written: drafting it is the exercise.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,52 +21,110 @@ __all__ = ["write_client_export", "EXPORT_FILES"]
 
 #: where each table goes: (file, sheet or None for a CSV)
 EXPORT_FILES: dict[str, tuple[str, str | None]] = {
-    "cases": ("asiakkuudet.csv", None), "placements": ("sijoitukset.csv", None),
-    "contacts": ("tapaamiset.csv", None), "services": ("ostopalvelut.csv", None),
-    "staff": ("henkilosto.xlsx", "Henkilöstö"), "absences": ("henkilosto.xlsx", "Poissaolot"),
+    "cases": ("asiakkuudet.csv", None),
+    "placements": ("sijoitukset.csv", None),
+    "contacts": ("tapaamiset.csv", None),
+    "services": ("ostopalvelut.csv", None),
+    "staff": ("henkilosto.xlsx", "Henkilöstö"),
+    "absences": ("henkilosto.xlsx", "Poissaolot"),
     "time_use": ("henkilosto.xlsx", "Ajankäyttö"),
-    "sites": ("perustiedot.xlsx", "Kohteet"), "teams": ("perustiedot.xlsx", "Tiimit"),
+    "sites": ("perustiedot.xlsx", "Kohteet"),
+    "teams": ("perustiedot.xlsx", "Tiimit"),
     "surveys": ("perustiedot.xlsx", "Kyselyt"),
 }
 #: Finnish headers as client and payroll systems name the columns
 HEADERS: dict[str, dict[str, str]] = {
     "sites": {"site_id": "Kohde", "municipality": "Kunta", "region": "Hyvinvointialue", "population": "Asukasluku"},
     "teams": {"team_id": "Tiimi", "site_id": "Kohde", "arm": "Ryhmä", "model_start": "Mallin aloitus"},
-    "cases": {"case_id": "Asiakkuus", "child_id": "Lapsi", "team_id": "Tiimi", "opened": "Alkupvm",
-              "closed": "Loppupvm", "end_reason": "Päättymisen syy", "legal_basis": "Peruste",
-              "age_at_opening": "Ikä", "sex": "Sukupuoli"},
+    "cases": {
+        "case_id": "Asiakkuus",
+        "child_id": "Lapsi",
+        "team_id": "Tiimi",
+        "opened": "Alkupvm",
+        "closed": "Loppupvm",
+        "end_reason": "Päättymisen syy",
+        "legal_basis": "Peruste",
+        "age_at_opening": "Ikä",
+        "sex": "Sukupuoli",
+    },
     "placements": {"case_id": "Asiakkuus", "date": "Sijoituspvm", "kind": "Sijoitusmuoto"},
     "contacts": {"case_id": "Asiakkuus", "date": "Tapaamispvm", "kind": "Tapaamisen laji", "minutes": "Kesto min"},
-    "services": {"site_id": "Kohde", "team_id": "Tiimi", "month": "Kuukausi", "service": "Palvelulaji",
-                 "cost_eur": "Kustannus eur", "units": "Määrä"},
-    "staff": {"worker_id": "Työntekijä", "team_id": "Tiimi", "role": "Nimike", "fte": "Työaika", "start": "Alku",
-              "end": "Loppu"},
+    "services": {
+        "site_id": "Kohde",
+        "team_id": "Tiimi",
+        "month": "Kuukausi",
+        "service": "Palvelulaji",
+        "cost_eur": "Kustannus eur",
+        "units": "Määrä",
+    },
+    "staff": {
+        "worker_id": "Työntekijä",
+        "team_id": "Tiimi",
+        "role": "Nimike",
+        "fte": "Työaika",
+        "start": "Alku",
+        "end": "Loppu",
+    },
     "absences": {"worker_id": "Työntekijä", "start": "Alku", "end": "Loppu", "kind": "Poissaolon laji"},
-    "surveys": {"respondent_id": "Vastaaja", "team_id": "Tiimi", "respondent": "Vastaajaryhmä", "wave": "Kierros",
-                "answered": "Vastauspvm", "scale": "Mittari", "score": "Pisteet"},
+    "surveys": {
+        "respondent_id": "Vastaaja",
+        "team_id": "Tiimi",
+        "respondent": "Vastaajaryhmä",
+        "wave": "Kierros",
+        "answered": "Vastauspvm",
+        "scale": "Mittari",
+        "score": "Pisteet",
+    },
     "time_use": {"worker_id": "Työntekijä", "wave": "Kierros", "activity": "Toiminto", "hours": "Tunnit"},
 }
 #: Finnish words for the contract's category values, by (table, column)
 WORDS: dict[tuple[str, str], dict[str, str]] = {
     ("teams", "arm"): {"pilot": "pilotti", "comparison": "vertailu"},
-    ("cases", "end_reason"): {"no_need": "ei tarvetta", "placement": "sijoitus", "moved": "muutto",
-                              "age_limit": "täysi-ikäisyys", "other": "muu"},
+    ("cases", "end_reason"): {
+        "no_need": "ei tarvetta",
+        "placement": "sijoitus",
+        "moved": "muutto",
+        "age_limit": "täysi-ikäisyys",
+        "other": "muu",
+    },
     ("cases", "sex"): {"F": "tyttö", "M": "poika", "unknown": "tuntematon"},
-    ("placements", "kind"): {"urgent": "kiireellinen sijoitus", "care_order": "huostaanotto",
-                             "voluntary": "avohuollon sijoitus"},
-    ("contacts", "kind"): {"face_to_face": "tapaaminen", "phone": "puhelu", "team_meeting": "tiimipalaveri",
-                           "network_meeting": "verkostopalaveri"},
-    ("services", "service"): {"family_work": "perhetyö", "institutional_care": "laitoshoito",
-                              "foster_care": "perhehoito", "substance_abuse": "päihdehoito", "therapy": "terapia",
-                              "other": "muu"},
-    ("staff", "role"): {"social_worker": "sosiaalityöntekijä", "consultant_social_worker":
-                        "konsultoiva sosiaalityöntekijä", "social_counsellor": "sosiaaliohjaaja",
-                        "family_therapist": "perheterapeutti", "coordinator": "koordinaattori",
-                        "family_worker": "perhetyöntekijä", "other": "muu"},
+    ("placements", "kind"): {
+        "urgent": "kiireellinen sijoitus",
+        "care_order": "huostaanotto",
+        "voluntary": "avohuollon sijoitus",
+    },
+    ("contacts", "kind"): {
+        "face_to_face": "tapaaminen",
+        "phone": "puhelu",
+        "team_meeting": "tiimipalaveri",
+        "network_meeting": "verkostopalaveri",
+    },
+    ("services", "service"): {
+        "family_work": "perhetyö",
+        "institutional_care": "laitoshoito",
+        "foster_care": "perhehoito",
+        "substance_abuse": "päihdehoito",
+        "therapy": "terapia",
+        "other": "muu",
+    },
+    ("staff", "role"): {
+        "social_worker": "sosiaalityöntekijä",
+        "consultant_social_worker": "konsultoiva sosiaalityöntekijä",
+        "social_counsellor": "sosiaaliohjaaja",
+        "family_therapist": "perheterapeutti",
+        "coordinator": "koordinaattori",
+        "family_worker": "perhetyöntekijä",
+        "other": "muu",
+    },
     ("absences", "kind"): {"sick_leave": "sairauspoissaolo", "other": "muu"},
     ("surveys", "respondent"): {"child": "lapsi", "parent": "vanhempi", "worker": "työntekijä"},
-    ("time_use", "activity"): {"documentation": "kirjaaminen", "face_to_face": "tapaaminen",
-                               "meetings": "palaverit", "travel": "matkat", "other": "muu"},
+    ("time_use", "activity"): {
+        "documentation": "kirjaaminen",
+        "face_to_face": "tapaaminen",
+        "meetings": "palaverit",
+        "travel": "matkat",
+        "other": "muu",
+    },
 }
 
 

@@ -3,6 +3,7 @@
 Dates are handled as integer days since 1970-01-01 so that everything stays
 vectorised; ``evalkit.synth`` turns them into ``datetime64`` at the end.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -147,27 +148,41 @@ def make_teams(rng: np.random.Generator, sites: pd.DataFrame) -> pd.DataFrame:
     ids = sites["site_id"].to_numpy()[site] + np.where(pilot, "_p", "_c") + number.astype(str)
     rate = CASE_RATE * rng.lognormal(0.0, 0.15, len(pop)) * np.where(sites["region"] == "Pohjois-Savo", 1.2, 1.0)
     inflow = (rate * pop)[site] / n_teams[site] * rng.lognormal(0.0, 0.15, len(site))
-    return pd.DataFrame({
-        "team_id": ids, "site_id": sites["site_id"].to_numpy()[site], "arm": np.where(pilot, "pilot", "comparison"),
-        "site": site, "pilot": pilot, "start": start, "first": pilot & (month == first[site] + 24),
-        "inflow": inflow, "frailty": rng.lognormal(0.0, 0.1, len(site)) * rng.lognormal(0.0, 0.15, len(pop))[site],
-    })
+    return pd.DataFrame(
+        {
+            "team_id": ids,
+            "site_id": sites["site_id"].to_numpy()[site],
+            "arm": np.where(pilot, "pilot", "comparison"),
+            "site": site,
+            "pilot": pilot,
+            "start": start,
+            "first": pilot & (month == first[site] + 24),
+            "inflow": inflow,
+            "frailty": rng.lognormal(0.0, 0.1, len(site)) * rng.lognormal(0.0, 0.15, len(pop))[site],
+        }
+    )
 
 
 # Mean purchased units per month per expected open case, and euros per unit.
 _SERVICES = {
-    "family_work": (1.5, 60.0),          # hours of family work
+    "family_work": (1.5, 60.0),  # hours of family work
     "institutional_care": (0.9, 310.0),  # care days in an institution
-    "foster_care": (1.2, 110.0),         # care days in family foster care
-    "substance_abuse": (0.15, 220.0),    # rehabilitation days
-    "therapy": (0.12, 95.0),             # therapy sessions
+    "foster_care": (1.2, 110.0),  # care days in family foster care
+    "substance_abuse": (0.15, 220.0),  # rehabilitation days
+    "therapy": (0.12, 95.0),  # therapy sessions
     "other": (0.3, 80.0),
 }
 
 
-def make_services(rng: np.random.Generator, teams: pd.DataFrame, sites: pd.DataFrame,
-                  level_ratio: float, slope_ratio: float, open_years: float,
-                  extra: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+def make_services(
+    rng: np.random.Generator,
+    teams: pd.DataFrame,
+    sites: pd.DataFrame,
+    level_ratio: float,
+    slope_ratio: float,
+    open_years: float,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Monthly purchased services per team and service, plus unallocated site-level ``other``.
 
     log E[cost] = series level + 2 %/year inflation + seasonality
@@ -188,22 +203,28 @@ def make_services(rng: np.random.Generator, teams: pd.DataFrame, sites: pd.DataF
     start_m = np.where(teams["pilot"], _month_index(np.minimum(teams["start"].to_numpy(), _MONTH_START[-1])), n_m)
     since = m_idx - start_m[t_idx] + 1
     post = since >= 1
-    log_mu = (series_level[t_idx, s_idx] + _season(m_idx)
-              + post * (np.log(level_ratio) + np.log(slope_ratio) * since))
+    log_mu = series_level[t_idx, s_idx] + _season(m_idx) + post * (np.log(level_ratio) + np.log(slope_ratio) * since)
     if extra is not None:
         log_mu = log_mu + extra[0][t_idx, m_idx]
     team_rows = _cost_rows(rng, log_mu, price[s_idx])
-    team_part = pd.DataFrame({"site_id": teams["site_id"].to_numpy()[t_idx],
-                              "team_id": teams["team_id"].to_numpy()[t_idx],
-                              "m": m_idx, "service": names[s_idx], **team_rows})
+    team_part = pd.DataFrame(
+        {
+            "site_id": teams["site_id"].to_numpy()[t_idx],
+            "team_id": teams["team_id"].to_numpy()[t_idx],
+            "m": m_idx,
+            "service": names[s_idx],
+            **team_rows,
+        }
+    )
     # purchases not booked to a team (a nullable team_id), untouched by the pilot
     n_site = len(sites)
     site_idx, sm = (a.ravel() for a in np.meshgrid(np.arange(n_site), np.arange(n_m), indexing="ij"))
     site_level = np.log(sites["population"].to_numpy() * 0.002 * 80.0) + rng.normal(0, 0.3, n_site)
     site_shock = extra[1][sm] if extra is not None else 0.0
     site_rows = _cost_rows(rng, site_level[site_idx] + _season(sm) + site_shock, np.full(len(sm), 80.0))
-    site_part = pd.DataFrame({"site_id": sites["site_id"].to_numpy()[site_idx], "team_id": None,
-                              "m": sm, "service": "other", **site_rows})
+    site_part = pd.DataFrame(
+        {"site_id": sites["site_id"].to_numpy()[site_idx], "team_id": None, "m": sm, "service": "other", **site_rows}
+    )
     out = pd.concat([team_part, site_part], ignore_index=True)
     out["month"] = MONTHS.astype(str)[out.pop("m").to_numpy()]
     out = out.sort_values(["site_id", "month", "team_id", "service"], kind="stable", na_position="last")

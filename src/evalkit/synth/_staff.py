@@ -8,6 +8,7 @@ at their model start; comparison teams keep 35-45 children per social worker.
 Sick leave is a Poisson process per FTE-year (site rate 9-16 days, gamma
 worker frailty), multiplied by ``sick_leave_rr`` in pilot teams after the start.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,10 +62,15 @@ def make_staff(rng: np.random.Generator, teams: pd.DataFrame, open_years: float,
     keep = starts <= EXTRACTED
     pos, k = np.nonzero(keep)
     fte_v, fte_p = _FTE
-    staff = pd.DataFrame({
-        "team": team[pos], "role": role[pos], "fte": rng.choice(fte_v, len(pos), p=fte_p),
-        "start": starts[pos, k], "end_day": np.where(ends[pos, k] <= EXTRACTED, ends[pos, k], _OPEN),
-    }).sort_values(["start", "team"], kind="stable", ignore_index=True)
+    staff = pd.DataFrame(
+        {
+            "team": team[pos],
+            "role": role[pos],
+            "fte": rng.choice(fte_v, len(pos), p=fte_p),
+            "start": starts[pos, k],
+            "end_day": np.where(ends[pos, k] <= EXTRACTED, ends[pos, k], _OPEN),
+        }
+    ).sort_values(["start", "team"], kind="stable", ignore_index=True)
     staff.insert(0, "worker_id", "W" + pd.Series(np.arange(1, len(staff) + 1)).astype(str).str.zfill(5))
     staff.insert(1, "team_id", teams["team_id"].to_numpy()[staff["team"].to_numpy()])
     return staff
@@ -76,8 +82,14 @@ _MEAN_SICK_DAYS = (1 - _P_LONG) * _SHORT + _P_LONG * _LONG
 _OTHER_RATE, _OTHER_MEAN = 0.6, 5.0  # other absences (training, family reasons) per FTE-year, mean days
 
 
-def make_absences(rng: np.random.Generator, staff: pd.DataFrame, teams: pd.DataFrame,
-                  site_sick_days: np.ndarray, rr: float, shock: float = 0.0) -> pd.DataFrame:
+def make_absences(
+    rng: np.random.Generator,
+    staff: pd.DataFrame,
+    teams: pd.DataFrame,
+    site_sick_days: np.ndarray,
+    rr: float,
+    shock: float = 0.0,
+) -> pd.DataFrame:
     """Non-overlapping absence spells inside each employment spell.
 
     The sick-leave rate is multiplied by ``rr`` from the pilot team's start,
@@ -91,16 +103,20 @@ def make_absences(rng: np.random.Generator, staff: pd.DataFrame, teams: pd.DataF
     fte = staff["fte"].to_numpy()
     frailty = rng.gamma(2.0, 0.5, len(staff))  # mean 1, CV 0.71: some workers are often ill
     team_mult = teams["sick_mult"].to_numpy()[team] if "sick_mult" in teams else 1.0
-    sick_per_day = (site_sick_days[teams["site"].to_numpy()[team]] * frailty * fte * team_mult
-                    / 365.25 / _MEAN_SICK_DAYS)
+    sick_per_day = site_sick_days[teams["site"].to_numpy()[team]] * frailty * fte * team_mult / 365.25 / _MEAN_SICK_DAYS
     # pieces of each spell on which the rate is constant: cut at the model start and the shock window
     window = [np.full(len(lo), SHOCK_START), np.full(len(lo), SHOCK_END)] if shock else []
     worker, seg_lo, seg_len = piecewise_segments(lo, hi + 1, [start, *window])
-    seg_rate = (sick_per_day[worker] * np.where(seg_lo >= start[worker], rr, 1.0)
-                * np.exp(shock * in_shock(seg_lo)))
+    seg_rate = sick_per_day[worker] * np.where(seg_lo >= start[worker], rr, 1.0) * np.exp(shock * in_shock(seg_lo))
     sick = _spells(rng, worker, seg_lo, seg_len, seg_rate, _sick_lengths)
-    other = _spells(rng, worker[: len(staff)], lo, hi + 1 - lo, _OTHER_RATE * fte / 365.25,
-                    lambda g, n: 1 + g.poisson(_OTHER_MEAN - 1, n))
+    other = _spells(
+        rng,
+        worker[: len(staff)],
+        lo,
+        hi + 1 - lo,
+        _OTHER_RATE * fte / 365.25,
+        lambda g, n: 1 + g.poisson(_OTHER_MEAN - 1, n),
+    )
     w = np.concatenate([sick[0], other[0]])
     s = np.concatenate([sick[1], other[1]])
     length = np.concatenate([sick[2], other[2]])

@@ -8,6 +8,7 @@ one site. Each is off by default, so ``Stress()`` is the plain generator.
 multiplier is constant, which is how the shock and the model start enter the
 case and sick-leave generators.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -68,8 +69,12 @@ class Stress:
     pretrend: float = 0.01
 
     def __post_init__(self) -> None:
-        for name, low, high in (("team_sd", 0.0, 1.0), ("calendar_shock", -1.0, 1.0), ("cost_ar", 0.0, 0.95),
-                                ("pretrend", -0.05, 0.05)):
+        for name, low, high in (
+            ("team_sd", 0.0, 1.0),
+            ("calendar_shock", -1.0, 1.0),
+            ("cost_ar", 0.0, 0.95),
+            ("pretrend", -0.05, 0.05),
+        ):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high):
                 raise InputError(f"Stress.{name} must be a number from {low} to {high}, got {value!r}")

@@ -8,6 +8,7 @@ added by moving a random share q of pilot answers in waves 2+ one point in
 the favourable direction; q = |change| / P(the answer can move), so the
 expected change in Likert points is exactly ``survey_change``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,9 +20,13 @@ __all__ = ["make_surveys", "make_time_use", "SCALES"]
 _WAVES = np.array([[22, 63], [147, 180], [260, 303]])  # days after the site's first model start
 # (respondent, scale, latent mean, favourable direction)
 SCALES = [
-    ("worker", "workload", 3.7, -1), ("worker", "wellbeing", 3.4, 1), ("worker", "coping", 3.5, 1),
-    ("parent", "felt_heard", 3.6, 1), ("parent", "got_help", 3.4, 1),
-    ("child", "felt_heard", 3.5, 1), ("child", "got_help", 3.4, 1),
+    ("worker", "workload", 3.7, -1),
+    ("worker", "wellbeing", 3.4, 1),
+    ("worker", "coping", 3.5, 1),
+    ("parent", "felt_heard", 3.6, 1),
+    ("parent", "got_help", 3.4, 1),
+    ("child", "felt_heard", 3.5, 1),
+    ("child", "got_help", 3.4, 1),
 ]
 _SD_PERSON, _SD_TEAM, _SD_NOISE = 0.5, 0.2, 0.7
 _CLIENTS_PER_OPEN_CASE = {"parent": 0.10, "child": 0.06}
@@ -38,8 +43,9 @@ def _waves(rng: np.random.Generator, teams: pd.DataFrame, n_sites: int, kuopio: 
     team = np.repeat(surveyed, reps)
     wave = np.arange(len(team)) - np.repeat(np.cumsum(reps) - reps, reps) + 1
     base = first_start.to_numpy().astype(np.int64)[teams["site"].to_numpy()[team]]
-    return pd.DataFrame({"team": team, "wave": wave,
-                         "lo": base + _WAVES[wave - 1, 0], "hi": base + _WAVES[wave - 1, 1]})
+    return pd.DataFrame(
+        {"team": team, "wave": wave, "lo": base + _WAVES[wave - 1, 0], "hi": base + _WAVES[wave - 1, 1]}
+    )
 
 
 def _employed(staff: pd.DataFrame, waves: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -49,8 +55,14 @@ def _employed(staff: pd.DataFrame, waves: pd.DataFrame) -> tuple[np.ndarray, np.
     return m["w"].to_numpy(), m["s"].to_numpy()
 
 
-def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFrame, kuopio: np.ndarray,
-                 change: float, stress: tuple[float, float] = (0.0, 0.0)) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_surveys(
+    rng: np.random.Generator,
+    teams: pd.DataFrame,
+    staff: pd.DataFrame,
+    kuopio: np.ndarray,
+    change: float,
+    stress: tuple[float, float] = (0.0, 0.0),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Survey answers (long format) and the survey waves (for time use).
 
     ``kuopio`` flags each site (three waves there); ``stress`` is
@@ -64,8 +76,16 @@ def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFr
     answered = rng.uniform(size=len(w_idx)) < _RESPONSE["worker"]
     worker = s_idx[answered]
     # (respondent, wave rows, ids, person index, number of persons, last possible answer day)
-    rows = [("worker", w_idx[answered], staff["worker_id"].to_numpy()[worker], worker, len(staff),
-             staff["end_day"].to_numpy()[worker])]
+    rows = [
+        (
+            "worker",
+            w_idx[answered],
+            staff["worker_id"].to_numpy()[worker],
+            worker,
+            len(staff),
+            staff["end_day"].to_numpy()[worker],
+        )
+    ]
     open_cases = teams["inflow"].to_numpy()[waves["team"].to_numpy()] * 1.1
     next_id = 1
     for resp in ("parent", "child"):
@@ -82,8 +102,9 @@ def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFr
     out = []
     for resp, w, ids, person, n_people, latest in rows:
         window = (waves["hi"] - waves["lo"] + 1).to_numpy()[w]
-        day = np.minimum(waves["lo"].to_numpy()[w] + np.floor(rng.uniform(size=len(w)) * window).astype(np.int64),
-                         latest)  # a worker who leaves during the round answers before leaving
+        day = np.minimum(
+            waves["lo"].to_numpy()[w] + np.floor(rng.uniform(size=len(w)) * window).astype(np.int64), latest
+        )  # a worker who leaves during the round answers before leaving
         team = waves["team"].to_numpy()[w]
         later = waves["wave"].to_numpy()[w] > 1
         treated = pilot[team] & later
@@ -92,21 +113,34 @@ def make_surveys(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFr
                 continue
             # a worker's person effect persists across waves (a panel); clients answer once
             person_effect = rng.normal(0, _SD_PERSON, n_people)[person]
-            latent = (mean + team_effect[team] + person_effect + rng.normal(0, _SD_NOISE, len(w))
-                      - shock * direction * later)
+            latent = (
+                mean + team_effect[team] + person_effect + rng.normal(0, _SD_NOISE, len(w)) - shock * direction * later
+            )
             score = np.clip(np.round(latent), 1, 5).astype(np.int64)
             # treated answers are all after the first wave: movable shares at the shifted mean
             score += _bump(rng, score, treated, (mean - shock * direction, sd), change * direction)
-            out.append(pd.DataFrame({"respondent_id": ids, "team_id": teams["team_id"].to_numpy()[team],
-                                     "respondent": resp, "wave": waves["wave"].to_numpy()[w], "answered": day,
-                                     "scale": scale, "score": score}))
-    surveys = pd.concat(out, ignore_index=True).sort_values(["team_id", "wave", "respondent", "respondent_id", "scale"],
-                                                          ignore_index=True)
+            out.append(
+                pd.DataFrame(
+                    {
+                        "respondent_id": ids,
+                        "team_id": teams["team_id"].to_numpy()[team],
+                        "respondent": resp,
+                        "wave": waves["wave"].to_numpy()[w],
+                        "answered": day,
+                        "scale": scale,
+                        "score": score,
+                    }
+                )
+            )
+    surveys = pd.concat(out, ignore_index=True).sort_values(
+        ["team_id", "wave", "respondent", "respondent_id", "scale"], ignore_index=True
+    )
     return surveys, waves
 
 
-def _bump(rng: np.random.Generator, score: np.ndarray, treated: np.ndarray, latent: tuple[float, float],
-          delta: float) -> np.ndarray:
+def _bump(
+    rng: np.random.Generator, score: np.ndarray, treated: np.ndarray, latent: tuple[float, float], delta: float
+) -> np.ndarray:
     """Move treated answers one point with probability q so that E[change] = delta exactly.
 
     ``latent`` is the (mean, SD) of the treated answers' latent normal.
@@ -132,8 +166,9 @@ _SHARE_SHIFT = np.array([1.0, -0.6, 0.0, 0.0, -0.4])  # where the extra face-to-
 _WEEK_HOURS = 37.25  # Finnish municipal social work: 38 h 15 min a week less breaks, roughly
 
 
-def make_time_use(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFrame, waves: pd.DataFrame,
-                  change: float) -> pd.DataFrame:
+def make_time_use(
+    rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataFrame, waves: pd.DataFrame, change: float
+) -> pd.DataFrame:
     """One tracked week per worker in waves 1 and 2; pilot face-to-face share rises by ``change`` in wave 2."""
     waves = waves[waves["wave"] <= 2].reset_index(drop=True)
     w_idx, s_idx = _employed(staff, waves)
@@ -145,8 +180,11 @@ def make_time_use(rng: np.random.Generator, teams: pd.DataFrame, staff: pd.DataF
     share /= share.sum(axis=1, keepdims=True)  # Dirichlet(40 * mean): E[share] = mean
     hours = np.round(share * _WEEK_HOURS * staff["fte"].to_numpy()[s_idx][:, None] * 4) / 4
     n = len(w_idx)
-    return pd.DataFrame({
-        "worker_id": np.repeat(staff["worker_id"].to_numpy()[s_idx], len(_ACTIVITIES)),
-        "wave": np.repeat(waves["wave"].to_numpy()[w_idx], len(_ACTIVITIES)),
-        "activity": np.tile(_ACTIVITIES, n), "hours": hours.ravel(),
-    }).sort_values(["worker_id", "wave"], kind="stable", ignore_index=True)
+    return pd.DataFrame(
+        {
+            "worker_id": np.repeat(staff["worker_id"].to_numpy()[s_idx], len(_ACTIVITIES)),
+            "wave": np.repeat(waves["wave"].to_numpy()[w_idx], len(_ACTIVITIES)),
+            "activity": np.tile(_ACTIVITIES, n),
+            "hours": hours.ravel(),
+        }
+    ).sort_values(["worker_id", "wave"], kind="stable", ignore_index=True)

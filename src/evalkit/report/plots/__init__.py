@@ -19,6 +19,7 @@ Figure families live in private modules (``_plots_survival``, ``_plots_effects``
 ``_plots_workforce``) and share ``_plots_base``, where the style and palette
 are defined so that the families need not import this module.
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -34,9 +35,23 @@ from evalkit.report.plots._survival import cif_curves, km_curves
 from evalkit.report.plots._workforce import LEGAL_CAPS, RECOMMENDED_CASELOAD, bar_share, caseload
 from evalkit.core.result import InputError, Result
 
-__all__ = ["PALETTE", "style", "overlapping_tick_labels", "event_study", "km_curves", "cif_curves", "forest",
-           "its_plot", "rates_by_arm", "caseload", "bar_share", "LEGAL_CAPS", "RECOMMENDED_CASELOAD",
-           "save_png", "to_base64_png"]
+__all__ = [
+    "PALETTE",
+    "style",
+    "overlapping_tick_labels",
+    "event_study",
+    "km_curves",
+    "cif_curves",
+    "forest",
+    "its_plot",
+    "rates_by_arm",
+    "caseload",
+    "bar_share",
+    "LEGAL_CAPS",
+    "RECOMMENDED_CASELOAD",
+    "save_png",
+    "to_base64_png",
+]
 
 
 _EVENT_LABELS = {
@@ -97,8 +112,10 @@ def event_study(result: Result, ax: Axes | None = None, labels: Mapping[str, str
     table = result.table
     missing = [c for c in ("event_time", "estimate", "ci_low", "ci_high") if c not in table.columns]
     if missing:
-        raise InputError("event_study needs a result of staggered_did(..., aggregate='event'); "
-                         f"missing column(s): {', '.join(missing)}")
+        raise InputError(
+            "event_study needs a result of staggered_did(..., aggregate='event'); "
+            f"missing column(s): {', '.join(missing)}"
+        )
     if table.empty:
         raise InputError("the event-study result has no rows to plot")
     text = {**_EVENT_LABELS, **(labels or {})}
@@ -115,12 +132,23 @@ def event_study(result: Result, ax: Axes | None = None, labels: Mapping[str, str
             ax.axvline(-0.5, color="#777777", linestyle="--", linewidth=1)
         for part, colour, name in ((e < 0, PALETTE[0], "pre"), (e >= 0, PALETTE[1], "post")):
             if part.any():
-                err = np.vstack([est[part] - table[low].to_numpy(float)[part],
-                                 table[high].to_numpy(float)[part] - est[part]])
-                ax.errorbar(e[part], est[part], yerr=err, fmt="o", color=colour, capsize=4,
-                            markersize=6, linewidth=1.5, label=text[name])
+                err = np.vstack(
+                    [est[part] - table[low].to_numpy(float)[part], table[high].to_numpy(float)[part] - est[part]]
+                )
+                ax.errorbar(
+                    e[part],
+                    est[part],
+                    yerr=err,
+                    fmt="o",
+                    color=colour,
+                    capsize=4,
+                    markersize=6,
+                    linewidth=1.5,
+                    label=text[name],
+                )
         ax.xaxis.set_major_locator(MultipleLocator(1))
         ax.set(title=text["title"], xlabel=text["xlabel"], ylabel=text["ylabel"])
-        ax.legend(loc="best", title=f"{level:g}% {text['band' if band else 'ci']}",
-                  title_fontsize="small", fontsize="small")
+        ax.legend(
+            loc="best", title=f"{level:g}% {text['band' if band else 'ci']}", title_fontsize="small", fontsize="small"
+        )
     return ax

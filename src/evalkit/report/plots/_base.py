@@ -4,6 +4,7 @@ Kept apart from :mod:`evalkit.plots` so that the figure families
 (``_plots_survival``, ``_plots_effects``, ``_plots_workforce``) can use them
 without importing the public module that re-exports the families.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,8 +28,17 @@ from evalkit.core.result import InputError, Result
 if TYPE_CHECKING:
     from matplotlib.typing import LegendLocType
 
-__all__ = ["PALETTE", "ARM_COLOURS", "NumberFormat", "OVERLAP_KEY", "group_colour", "style", "save_png",
-           "to_base64_png", "overlapping_tick_labels"]
+__all__ = [
+    "PALETTE",
+    "ARM_COLOURS",
+    "NumberFormat",
+    "OVERLAP_KEY",
+    "group_colour",
+    "style",
+    "save_png",
+    "to_base64_png",
+    "overlapping_tick_labels",
+]
 
 NumberFormat = Callable[[float], str]
 
@@ -100,15 +110,21 @@ def _drawn_labels(axis, renderer) -> list:
     locs = axis.get_majorticklocs()
     lo, hi = sorted(axis.get_view_interval())
     slack = (hi - lo) * 1e-9
-    return [t.label1 for loc, t in zip(locs, axis.get_major_ticks(len(locs)))
-            if lo - slack <= loc <= hi + slack and t.label1.get_visible() and t.label1.get_text()]
+    return [
+        t.label1
+        for loc, t in zip(locs, axis.get_major_ticks(len(locs)))
+        if lo - slack <= loc <= hi + slack and t.label1.get_visible() and t.label1.get_text()
+    ]
 
 
 def _clashes(labels: list, renderer) -> int:
     """Pairs of labels whose boxes overlap or come within a pixel of each other."""
     boxes = [label.get_window_extent(renderer).expanded(1.0, 1.0).padded(0.5) for label in labels]
-    return sum(bool(min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0))
-               for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    return sum(
+        bool(min(a.x1, b.x1) > max(a.x0, b.x0) and min(a.y1, b.y1) > max(a.y0, b.y0))
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+    )
 
 
 def overlapping_tick_labels(fig: Figure) -> int:
@@ -126,8 +142,9 @@ def overlapping_tick_labels(fig: Figure) -> int:
     """
     fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg canvases have it; the base stub not
-    return int(sum(_clashes(_drawn_labels(axis, renderer), renderer)
-               for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)))
+    return int(
+        sum(_clashes(_drawn_labels(axis, renderer), renderer) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis))
+    )
 
 
 #: formatters of axes whose ticks are names (seaborn's categories, set_xticklabels), not numbers or dates
@@ -237,8 +254,10 @@ def few_groups(values, what: str) -> list:
     """The distinct groups in order of appearance, refusing identifier-like columns."""
     groups = list(pd.unique(pd.Series(values)))
     if len(groups) > MAX_GROUPS:
-        raise InputError(f"{what}: {len(groups)} groups to draw; at most {MAX_GROUPS} fit in one figure "
-                         "(is this an identifier column? identifiers must never be drawn)")
+        raise InputError(
+            f"{what}: {len(groups)} groups to draw; at most {MAX_GROUPS} fit in one figure "
+            "(is this an identifier column? identifiers must never be drawn)"
+        )
     return groups
 
 
@@ -254,8 +273,9 @@ def as_table(obj: Result | pd.DataFrame, what: str) -> pd.DataFrame:
 def need(table: pd.DataFrame, what: str, *columns: str) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise InputError(f"{what}: missing column(s) {', '.join(map(repr, missing))}; "
-                         f"found {', '.join(map(str, table.columns))}")
+        raise InputError(
+            f"{what}: missing column(s) {', '.join(map(repr, missing))}; found {', '.join(map(str, table.columns))}"
+        )
     if table.empty:
         raise InputError(f"{what}: the table has no rows to plot")
 
@@ -309,8 +329,9 @@ def date_axis(ax: Axes, x: pd.Series) -> None:
     # fixed tick dates, worked out once here: matplotlib's rrule-based date locators
     # recompute them at every draw, several times per figure
     # a year either side: ticks outside the view (axis margins) are simply not drawn
-    starts = pd.date_range(lo.to_period("Y").to_timestamp() - pd.DateOffset(years=1),
-                           hi + pd.DateOffset(years=1), freq="MS")
+    starts = pd.date_range(
+        lo.to_period("Y").to_timestamp() - pd.DateOffset(years=1), hi + pd.DateOffset(years=1), freq="MS"
+    )
     if months >= 30:
         major, minor = starts[starts.month == 1], starts[starts.month.isin((4, 7, 10))]
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))

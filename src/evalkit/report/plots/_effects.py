@@ -4,6 +4,7 @@ These figures draw what the estimators computed and fit nothing themselves
 (layer 3 composes layer 2): :func:`its_plot` takes the fitted and
 counterfactual values from the caller.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
@@ -78,8 +79,7 @@ def ratio_ticks(low: float, high: float) -> list[float]:
                 kept.append(t)
         return sorted(kept)
     for nbins in (4, 5, 6, 3):
-        ticks = [float(t) for t in MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
-                 if t > 0]
+        ticks = [float(t) for t in MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high) if t > 0]
         within = [t for t in ticks if low <= t <= high]
         if len(within) >= 3:
             return [round(t, 10) for t in within]
@@ -98,12 +98,17 @@ def _ratio_axis(ax: Axes, low: float, high: float, number_format: NumberFormat |
     ax.xaxis.set_minor_formatter(NullFormatter())
     digits = next(d for d in range(6) if all(abs(round(t, d) - t) < 1e-9 for t in ticks))
     comma = "," in (number_format or fixed_format(1))(0.5)
-    ax.xaxis.set_major_formatter(FuncFormatter(
-        lambda v, _pos: f"{v:.{digits}f}".replace(".", "," if comma else ".")))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.{digits}f}".replace(".", "," if comma else ".")))
 
 
-def forest(forest_table: Result | pd.DataFrame, *, ratio: bool = True, ax: Axes | None = None,
-           labels: Mapping[str, str] | None = None, number_format: NumberFormat | None = None) -> Axes:
+def forest(
+    forest_table: Result | pd.DataFrame,
+    *,
+    ratio: bool = True,
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
+) -> Axes:
     """Forest plot: each site's effect and CI, the pooled diamond and the prediction interval.
 
     Squares have an area proportional to the site's weight in the pooled
@@ -155,8 +160,11 @@ def forest(forest_table: Result | pd.DataFrame, *, ratio: bool = True, ax: Axes 
     f: Callable[[Any], Any] = np.exp if ratio else (lambda v: np.asarray(v, dtype=float))  # scalars and arrays
     k = len(studies)
     rows = [(category(name, text), r, float(i)) for i, (name, r) in enumerate(studies.iterrows())]
-    extra = [(text[kind], table[table["kind"] == kind].iloc[0], k + 0.5 + j)
-             for j, kind in enumerate(("pooled", "prediction")) if (table["kind"] == kind).any()]
+    extra = [
+        (text[kind], table[table["kind"] == kind].iloc[0], k + 0.5 + j)
+        for j, kind in enumerate(("pooled", "prediction"))
+        if (table["kind"] == kind).any()
+    ]
     extra = [(n, r, y) for n, r, y in extra if np.isfinite(r[["ci_low", "ci_high"]].astype(float)).all()]
     with style():
         ax = new_axes(ax, (8.5, 1.6 + 0.42 * (k + len(extra))))
@@ -168,20 +176,37 @@ def forest(forest_table: Result | pd.DataFrame, *, ratio: bool = True, ax: Axes 
         for name, r, yy in extra:
             e, a, b = f(float(r["estimate"])), f(float(r["ci_low"])), f(float(r["ci_high"]))
             if r["kind"] == "pooled":
-                ax.add_patch(Polygon([(a, yy), (e, yy - 0.32), (b, yy), (e, yy + 0.32)],
-                                     closed=True, color=PALETTE[3], zorder=3))
+                ax.add_patch(
+                    Polygon([(a, yy), (e, yy - 0.32), (b, yy), (e, yy + 0.32)], closed=True, color=PALETTE[3], zorder=3)
+                )
             else:
                 ax.plot([a, b], [yy, yy], color=PALETTE[3], linewidth=2.5, marker="|", markersize=12)
         rows += extra
         ax.axvline(1.0 if ratio else 0.0, color="#555555", linewidth=1)
         for name, r, yy in rows:
             e, a, b = f(float(r["estimate"])), f(float(r["ci_low"])), f(float(r["ci_high"]))
-            shown = f"{fmt(a)}{text['ci_sep']}{fmt(b)}" if r["kind"] == "prediction" \
+            shown = (
+                f"{fmt(a)}{text['ci_sep']}{fmt(b)}"
+                if r["kind"] == "prediction"
                 else f"{fmt(e)} ({fmt(a)}{text['ci_sep']}{fmt(b)})"
-            ax.annotate(shown, xy=(1.02, yy), xycoords=("axes fraction", "data"), va="center",
-                        fontsize="small", annotation_clip=False)
-        ax.annotate(text["estimate"], xy=(1.02, -0.7), xycoords=("axes fraction", "data"), va="bottom",
-                    fontsize="small", fontweight="bold", annotation_clip=False)
+            )
+            ax.annotate(
+                shown,
+                xy=(1.02, yy),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize="small",
+                annotation_clip=False,
+            )
+        ax.annotate(
+            text["estimate"],
+            xy=(1.02, -0.7),
+            xycoords=("axes fraction", "data"),
+            va="bottom",
+            fontsize="small",
+            fontweight="bold",
+            annotation_clip=False,
+        )
         ax.set_yticks([yy for _, _, yy in rows], [n for n, _, _ in rows])
         ax.set_ylim(rows[-1][2] + 0.8, -0.8)
         ax.grid(axis="y", visible=False)
@@ -220,9 +245,18 @@ def _aligned(values, data: pd.DataFrame, what: str) -> np.ndarray:
     return to_array(values, len(data), what)
 
 
-def its_plot(data: pd.DataFrame, time: str, outcome: str, *, start, fitted=None, counterfactual=None,
-             ax: Axes | None = None, labels: Mapping[str, str] | None = None,
-             number_format: NumberFormat | None = None) -> Axes:
+def its_plot(
+    data: pd.DataFrame,
+    time: str,
+    outcome: str,
+    *,
+    start,
+    fitted=None,
+    counterfactual=None,
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
+) -> Axes:
     """Interrupted time series: observed points, fitted trend, counterfactual after the start.
 
     The figure fits nothing: ``fitted`` and ``counterfactual`` are computed
@@ -284,8 +318,13 @@ def its_plot(data: pd.DataFrame, time: str, outcome: str, *, start, fitted=None,
         if counterfactual is not None:
             cf = _aligned(counterfactual, data, "counterfactual")[order]
             ax.plot(x[post], cf[post], "--", color=PALETTE[1], linewidth=2, label=text["counterfactual"])
-        ax.axvline(midpoint(x[~post].iloc[-1], x[post].iloc[0]), color="#777777", linestyle=":",
-                   linewidth=1.5, label=text["start"])
+        ax.axvline(
+            midpoint(x[~post].iloc[-1], x[post].iloc[0]),
+            color="#777777",
+            linestyle=":",
+            linewidth=1.5,
+            label=text["start"],
+        )
         ax.set(title=text["title"], xlabel=text["xlabel"], ylabel=text["ylabel"])
         date_axis(ax, x)
         format_ticks(ax.yaxis, number_format)
@@ -314,9 +353,16 @@ def _period_order(values: pd.Series, periods: Sequence | None) -> list:
     return seen
 
 
-def rates_by_arm(table: Result | pd.DataFrame, *, arm: str = "arm", period: str = "period",
-                 periods: Sequence | None = None, ax: Axes | None = None,
-                 labels: Mapping[str, str] | None = None, number_format: NumberFormat | None = None) -> Axes:
+def rates_by_arm(
+    table: Result | pd.DataFrame,
+    *,
+    arm: str = "arm",
+    period: str = "period",
+    periods: Sequence | None = None,
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
+) -> Axes:
     """Rates (e.g. sick-leave days per person-year) by arm and period, with CI error bars.
 
     Parameters
@@ -371,12 +417,29 @@ def rates_by_arm(table: Result | pd.DataFrame, *, arm: str = "arm", period: str 
             err = np.vstack([est - sub["ci_low"].to_numpy(float), sub["ci_high"].to_numpy(float) - est])
             colour = group_colour(a, j)
             ax.plot(xs, est, "-", color=colour, linewidth=1, alpha=0.5)
-            ax.errorbar(xs, est, yerr=err, fmt="o", color=colour, capsize=4, markersize=7,
-                        linewidth=1.5, label=category(a, text))
+            ax.errorbar(
+                xs,
+                est,
+                yerr=err,
+                fmt="o",
+                color=colour,
+                capsize=4,
+                markersize=7,
+                linewidth=1.5,
+                label=category(a, text),
+            )
             left = j < (len(arms) - 1) / 2  # write each value on the outer side of its arm
             for xv, v in zip(xs, est):
-                ax.annotate(fmt(v), xy=(xv, v), xytext=(-8 if left else 8, 0), textcoords="offset points",
-                            ha="right" if left else "left", va="center", fontsize="small", color=colour)
+                ax.annotate(
+                    fmt(v),
+                    xy=(xv, v),
+                    xytext=(-8 if left else 8, 0),
+                    textcoords="offset points",
+                    ha="right" if left else "left",
+                    va="center",
+                    fontsize="small",
+                    color=colour,
+                )
         ax.set_xticks(range(len(order)), [category(p, text) for p in order])
         ax.set_xlim(-0.5, len(order) - 0.5)
         ax.set_ylim(0, float(pd.to_numeric(t["ci_high"]).max()) * 1.12)

@@ -8,6 +8,7 @@ are not drawn, and the legend title says so. Counts in the risk table from 1
 to ``threshold - 1`` are shown as ``"<threshold"``, as
 :func:`evalkit.disclosure.small_mark` does for tables.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
@@ -57,8 +58,7 @@ def _group_column(table: pd.DataFrame, known: set[str], group: str | None) -> st
         return group
     extra = [c for c in table.columns if c not in known]
     if len(extra) > 1:
-        raise InputError(f"cannot tell which column names the groups ({', '.join(map(str, extra))}); "
-                         "pass group=")
+        raise InputError(f"cannot tell which column names the groups ({', '.join(map(str, extra))}); pass group=")
     return extra[0] if extra else None
 
 
@@ -100,8 +100,7 @@ def _hidden(ax: Axes, name: str, colour, text: Mapping[str, str], threshold: int
     ax.plot([], [], color=colour, label=f"{name} ({_fill(text['hidden'], threshold)})", **line)
 
 
-def _curve(ax: Axes, shown: pd.DataFrame, column: str, start: float, colour, band: float = 0.18,
-           **line) -> float:
+def _curve(ax: Axes, shown: pd.DataFrame, column: str, start: float, colour, band: float = 0.18, **line) -> float:
     """One step curve from time 0 with its CI band (opacity ``band``); returns its last time drawn."""
     x = np.r_[0.0, shown["time"].to_numpy(float)]
     y = np.r_[start, shown[column].to_numpy(float)]
@@ -112,26 +111,55 @@ def _curve(ax: Axes, shown: pd.DataFrame, column: str, start: float, colour, ban
     return float(x[-1])
 
 
-def _risk_table(ax: Axes, rows: Sequence[tuple[str, object, np.ndarray]], times: np.ndarray,
-                title: str, threshold: int) -> None:
+def _risk_table(
+    ax: Axes, rows: Sequence[tuple[str, object, np.ndarray]], times: np.ndarray, title: str, threshold: int
+) -> None:
     """Counts at risk written under the x axis, one row per group, aligned with the times."""
-    below: dict[str, Any] = dict(xycoords=("data", "axes fraction"), textcoords="offset points",
-                 va="top", fontsize="small", annotation_clip=False)
-    ax.annotate(title, xy=(0, 0), xycoords="axes fraction", xytext=(0, -52), textcoords="offset points",
-                va="top", ha="left", fontsize="small", fontweight="bold")
+    below: dict[str, Any] = dict(
+        xycoords=("data", "axes fraction"),
+        textcoords="offset points",
+        va="top",
+        fontsize="small",
+        annotation_clip=False,
+    )
+    ax.annotate(
+        title,
+        xy=(0, 0),
+        xycoords="axes fraction",
+        xytext=(0, -52),
+        textcoords="offset points",
+        va="top",
+        ha="left",
+        fontsize="small",
+        fontweight="bold",
+    )
     for i, (name, colour, counts) in enumerate(rows):
         offset = -70 - 16 * i
-        ax.annotate(name, xy=(0, 0), xycoords="axes fraction", xytext=(-24, offset),
-                    textcoords="offset points", va="top", ha="right", fontsize="small", color=colour)
+        ax.annotate(
+            name,
+            xy=(0, 0),
+            xycoords="axes fraction",
+            xytext=(-24, offset),
+            textcoords="offset points",
+            va="top",
+            ha="right",
+            fontsize="small",
+            color=colour,
+        )
         for t, n in zip(times, counts):
-            ax.annotate(_count_text(n, threshold), xy=(t, 0), xytext=(0, offset), ha="center",
-                        color=colour, **below)
+            ax.annotate(_count_text(n, threshold), xy=(t, 0), xytext=(0, offset), ha="center", color=colour, **below)
 
 
-def km_curves(km_result: Result | pd.DataFrame, *, group: str | None = None,
-              threshold: int = DEFAULT_THRESHOLD, risk_times: Sequence[float] | None = None,
-              ax: Axes | None = None, labels: Mapping[str, str] | None = None,
-              number_format: NumberFormat | None = None) -> Axes:
+def km_curves(
+    km_result: Result | pd.DataFrame,
+    *,
+    group: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    risk_times: Sequence[float] | None = None,
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
+) -> Axes:
     """Kaplan-Meier curves by group with CI bands, cut where the risk set gets small.
 
     Parameters
@@ -199,8 +227,9 @@ def km_curves(km_result: Result | pd.DataFrame, *, group: str | None = None,
         format_ticks(ax.yaxis, number_format)
         format_ticks(ax.xaxis, number_format)
         # a light box keeps the legend readable where it lies over a CI band
-        legend(ax, title=_fill(text["note"], threshold), frameon=True, facecolor="white",
-               edgecolor="none", framealpha=0.85)
+        legend(
+            ax, title=_fill(text["note"], threshold), frameon=True, facecolor="white", edgecolor="none", framealpha=0.85
+        )
     return ax
 
 
@@ -217,18 +246,26 @@ def _cif_risk(sub: pd.DataFrame, g: object, risk: pd.DataFrame | None, group: st
     if "n_risk" in sub.columns and sub["n_risk"].notna().all():
         return sub["n_risk"].to_numpy()
     if risk is None:
-        raise InputError("cif_curves: the CIF table has no n_risk (cif(..., times=...) leaves it out), "
-                         "so the disclosure rule cannot be applied; pass risk=km(...) on the same data")
+        raise InputError(
+            "cif_curves: the CIF table has no n_risk (cif(..., times=...) leaves it out), "
+            "so the disclosure rule cannot be applied; pass risk=km(...) on the same data"
+        )
     rows = risk if group is None else risk[risk[group] == g]
     if rows.empty:
         raise InputError(f"cif_curves: the risk table has no rows for group {g!r}")
     return _at_risk(rows.sort_values("time"), sub["time"].to_numpy(float))
 
 
-def cif_curves(cif_result: Result | pd.DataFrame | Mapping[str, Result | pd.DataFrame], *,
-               group: str | None = None, threshold: int = DEFAULT_THRESHOLD,
-               risk: Result | pd.DataFrame | None = None, ax: Axes | None = None,
-               labels: Mapping[str, str] | None = None, number_format: NumberFormat | None = None) -> Axes:
+def cif_curves(
+    cif_result: Result | pd.DataFrame | Mapping[str, Result | pd.DataFrame],
+    *,
+    group: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    risk: Result | pd.DataFrame | None = None,
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
+) -> Axes:
     """Cumulative incidence curves by group (and cause), cut where the risk set gets small.
 
     Parameters
@@ -289,13 +326,11 @@ def cif_curves(cif_result: Result | pd.DataFrame | Mapping[str, Result | pd.Data
                 if shown.empty:
                     _hidden(ax, name, colour, text, threshold, **style_)
                 else:
-                    right = max(right, _curve(ax, shown, "cif", 0.0, colour, 0.18 / len(causes),
-                                              label=name, **style_))
+                    right = max(right, _curve(ax, shown, "cif", 0.0, colour, 0.18 / len(causes), label=name, **style_))
         ax.set(title=text["title"], xlabel=text["xlabel"], ylabel=text["ylabel"])
         ax.set_ylim(0, None)
         ax.set_xlim(0, right * 1.03 if right > 0 else None)
         format_ticks(ax.yaxis, number_format)
         format_ticks(ax.xaxis, number_format)
-        legend(ax, title=_fill(text["note"], threshold), loc="upper left",
-               bbox_to_anchor=(1.01, 1))
+        legend(ax, title=_fill(text["note"], threshold), loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax

@@ -4,6 +4,7 @@ The legal caps are those of HE 170/2021 (amending the Child Welfare Act): at
 most 35 children per social worker in 2022-23 and 30 from 2024; about 20 is
 the level the systemic practice model recommends (see DOMAIN.md).
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -37,8 +38,7 @@ __all__ = ["LEGAL_CAPS", "RECOMMENDED_CASELOAD", "caseload", "bar_share"]
 RECOMMENDED_CASELOAD = 20
 """Children per social worker the systemic practice model recommends."""
 
-LEGAL_CAPS: tuple[tuple[str, str | None, float], ...] = (
-    ("2022-01-01", "2023-12-31", 35), ("2024-01-01", None, 30))
+LEGAL_CAPS: tuple[tuple[str, str | None, float], ...] = (("2022-01-01", "2023-12-31", 35), ("2024-01-01", None, 30))
 """(first day, last day or None, cap): children per social worker, HE 170/2021."""
 
 _CASELOAD_LABELS = {
@@ -66,10 +66,18 @@ def _cap_segments(caps, low: pd.Timestamp, high: pd.Timestamp) -> list[tuple]:
     return out
 
 
-def caseload(data: pd.DataFrame, time: str, value: str, group: str, *,
-             target: float | None = RECOMMENDED_CASELOAD, caps: Sequence = LEGAL_CAPS,
-             ax: Axes | None = None, labels: Mapping[str, str] | None = None,
-             number_format: NumberFormat | None = None) -> Axes:
+def caseload(
+    data: pd.DataFrame,
+    time: str,
+    value: str,
+    group: str,
+    *,
+    target: float | None = RECOMMENDED_CASELOAD,
+    caps: Sequence = LEGAL_CAPS,
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
+) -> Axes:
     """Caseload over time by arm, with the recommended level and the legal caps.
 
     The recommended level is a horizontal dashed line; each legal cap is a
@@ -115,8 +123,7 @@ def caseload(data: pd.DataFrame, time: str, value: str, group: str, *,
     x = as_x(data[time], "caseload")
     dated = pd.api.types.is_datetime64_any_dtype(x)
     if caps and not dated:
-        raise InputError("caseload: the legal caps are dated, so time must be months or dates "
-                         "(or pass caps=())")
+        raise InputError("caseload: the legal caps are dated, so time must be months or dates (or pass caps=())")
     text = texts(_CASELOAD_LABELS, labels)
     fmt = number_format or fixed_format(0)
     y = pd.to_numeric(data[value], errors="coerce")
@@ -125,20 +132,40 @@ def caseload(data: pd.DataFrame, time: str, value: str, group: str, *,
         for j, g in enumerate(few_groups(data[group], "caseload")):
             rows = (data[group] == g).to_numpy()
             order = np.argsort(x[rows].to_numpy(), kind="stable")
-            ax.plot(x[rows].iloc[order], y[rows].iloc[order], "o-", markersize=4, linewidth=2,
-                    color=group_colour(g, j), label=category(g, text))
+            ax.plot(
+                x[rows].iloc[order],
+                y[rows].iloc[order],
+                "o-",
+                markersize=4,
+                linewidth=2,
+                color=group_colour(g, j),
+                label=category(g, text),
+            )
         top = [float(y.max())] if y.notna().any() else []  # values hidden by disclosure are NaN
         if target is not None:
-            ax.plot([x.min(), x.max()], [target, target], "--", color=PALETTE[2], linewidth=1.8,
-                    label=text["target"].replace("{value}", fmt(target)))
+            ax.plot(
+                [x.min(), x.max()],
+                [target, target],
+                "--",
+                color=PALETTE[2],
+                linewidth=1.8,
+                label=text["target"].replace("{value}", fmt(target)),
+            )
             top.append(float(target))
         segments = _cap_segments(caps, x.min(), x.max()) if caps else []
         for k, (a, b, cap) in enumerate(segments):
-            ax.plot([a, b], [cap, cap], "-", color=PALETTE[3], linewidth=2.5,
-                    label=text["cap"] if k == 0 else None)
-            ax.annotate(fmt(cap), xy=(a, cap), xytext=(3, 4), textcoords="offset points", va="bottom",
-                        fontsize="small", color=PALETTE[3], fontweight="bold",
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+            ax.plot([a, b], [cap, cap], "-", color=PALETTE[3], linewidth=2.5, label=text["cap"] if k == 0 else None)
+            ax.annotate(
+                fmt(cap),
+                xy=(a, cap),
+                xytext=(3, 4),
+                textcoords="offset points",
+                va="bottom",
+                fontsize="small",
+                color=PALETTE[3],
+                fontweight="bold",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
             top.append(cap)
         ax.set_ylim(0, max(top, default=1.0) * 1.15)
         ax.set(title=text["title"], xlabel=text["xlabel"], ylabel=text["ylabel"])
@@ -156,9 +183,16 @@ _SHARE_LABELS = {
 }
 
 
-def bar_share(table: Result | pd.DataFrame, *, wave: str = "wave", arm: str = "arm",
-              share: str = "share", ax: Axes | None = None, labels: Mapping[str, str] | None = None,
-              number_format: NumberFormat | None = None) -> Axes:
+def bar_share(
+    table: Result | pd.DataFrame,
+    *,
+    wave: str = "wave",
+    arm: str = "arm",
+    share: str = "share",
+    ax: Axes | None = None,
+    labels: Mapping[str, str] | None = None,
+    number_format: NumberFormat | None = None,
+) -> Axes:
     """Grouped bars of a share of working time (e.g. face to face) by wave and arm, in percent.
 
     Parameters
@@ -202,12 +236,17 @@ def bar_share(table: Result | pd.DataFrame, *, wave: str = "wave", arm: str = "a
         ax = new_axes(ax, (6.5, 4.5))
         for j, a in enumerate(arms):
             heights = [pct.get((w, a), np.nan) for w in waves]
-            bars = ax.bar(np.arange(len(waves)) + width * (j - (len(arms) - 1) / 2), heights, width * 0.95,
-                          color=group_colour(a, j), label=category(a, text))
-            ax.bar_label(bars, labels=["" if np.isnan(h) else fmt(h) for h in heights],
-                         padding=3, fontsize="small")
-        ax.set_xticks(range(len(waves)), [category(w, text) if str(w) in text else f"{text['wave']} {w}"
-                                          for w in waves])
+            bars = ax.bar(
+                np.arange(len(waves)) + width * (j - (len(arms) - 1) / 2),
+                heights,
+                width * 0.95,
+                color=group_colour(a, j),
+                label=category(a, text),
+            )
+            ax.bar_label(bars, labels=["" if np.isnan(h) else fmt(h) for h in heights], padding=3, fontsize="small")
+        ax.set_xticks(
+            range(len(waves)), [category(w, text) if str(w) in text else f"{text['wave']} {w}" for w in waves]
+        )
         ax.set_ylim(0, min(100.0, max(float(pct.max()) * 1.3, 5.0)))
         ax.grid(axis="x", visible=False)
         ax.set(title=text["title"], xlabel=text["xlabel"], ylabel=text["ylabel"])

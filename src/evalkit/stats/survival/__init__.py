@@ -32,11 +32,23 @@ separately where cmprsk pools them. ``evalkit.stats.survival._cmprsk`` implement
 formulas instead and reproduces cmprsk's published output on the BMT data
 (Scrucca et al. 2007) to the printed 7-8 digits.
 """
+
 from __future__ import annotations
 
 from evalkit.stats.survival._curves import km, logrank, median_survival, quantile_survival, rmst, survival_at
 from evalkit.stats.survival._cox import cox, cox_zph
 from evalkit.stats.survival._competing import cif, finegray, gray_test
 
-__all__ = ["km", "median_survival", "quantile_survival", "survival_at", "rmst", "logrank",
-           "cox", "cox_zph", "cif", "finegray", "gray_test"]
+__all__ = [
+    "km",
+    "median_survival",
+    "quantile_survival",
+    "survival_at",
+    "rmst",
+    "logrank",
+    "cox",
+    "cox_zph",
+    "cif",
+    "finegray",
+    "gray_test",
+]

@@ -8,6 +8,7 @@ formulas, vectorised over time for the estimate; ties are handled as
 cmprsk does (all events at a time share one risk set; censorings at an event
 time stay in that risk set), with no random jitter.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,13 @@ def aalen_johansen(time: np.ndarray, status: np.ndarray, cause: int) -> dict:
     v3 = np.cumsum((w1 + w2) * inv_s**2)
     var = v1 + cif**2 * v3 - 2 * cif * v2
     jump = d1 > 0
-    return {"time": ut[jump], "n_risk": r[jump], "cif": cif[jump],
-            "var": np.maximum(var[jump], 0.0), "max_time": float(time.max())}
+    return {
+        "time": ut[jump],
+        "n_risk": r[jump],
+        "cif": cif[jump],
+        "var": np.maximum(var[jump], 0.0),
+        "max_time": float(time.max()),
+    }
 
 
 def at_times(curve: dict, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +93,9 @@ def _shift(a: np.ndarray, first) -> np.ndarray:
     return np.concatenate([np.full((1, *a.shape[1:]), first, dtype=float), a[:-1]])
 
 
-def gray_score(time: np.ndarray, status: np.ndarray, codes: np.ndarray, k: int,
-               cause: int, rho: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def gray_score(
+    time: np.ndarray, status: np.ndarray, codes: np.ndarray, k: int, cause: int, rho: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Score (groups 0..k-2) and its variance for Gray's test of ``cause``.
 
     cmprsk's ``crstm`` walks the distinct times once, carrying each group's

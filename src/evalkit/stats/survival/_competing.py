@@ -1,4 +1,5 @@
 """Competing ends of a case: cumulative incidence, Gray's test and Fine-Gray regression (R cmprsk)."""
+
 from __future__ import annotations
 
 
@@ -16,7 +17,7 @@ from evalkit.core.result import (
 from evalkit.stats.survival import _cmprsk
 from evalkit.stats.survival._frames import covariate_columns, design_matrix, by_group, prepare, stack
 
-__all__ = ['finegray', 'cif', 'gray_test']
+__all__ = ["finegray", "cif", "gray_test"]
 
 
 @checks_alpha
@@ -81,17 +82,29 @@ def finegray(data, duration, event, covariates, *, cause, censored=0, alpha=0.05
 
     fit = _finegray.fit(df["_t"].to_numpy(), codes, x, cause=cause, censored=censored)
     if not fit.converged:
-        warns.append("the Fine-Gray iterations did not converge (crr's rule, 10 Newton steps); "
-                     "the estimates may not be the maximum")
+        warns.append(
+            "the Fine-Gray iterations did not converge (crr's rule, 10 Newton steps); "
+            "the estimates may not be the maximum"
+        )
     lr = 2 * (fit.loglik - fit.loglik0)
-    stats = {"n": len(df), "events": int((codes == cause).sum()),
-             "competing": int(((codes != cause) & (codes != censored)).sum()), "loglik": fit.loglik,
-             "lr_chi2": lr, "lr_df": len(names), "lr_p": float(_st.chi2.sf(lr, len(names))),
-             "converged": fit.converged}
+    stats = {
+        "n": len(df),
+        "events": int((codes == cause).sum()),
+        "competing": int(((codes != cause) & (codes != censored)).sum()),
+        "loglik": fit.loglik,
+        "lr_chi2": lr,
+        "lr_df": len(names),
+        "lr_p": float(_st.chi2.sf(lr, len(names))),
+        "converged": fit.converged,
+    }
     table = wald_table(names, fit.beta, np.sqrt(np.diag(fit.vcov)), alpha=alpha, ratio=True)
-    return Result(table, stats, f"Fine-Gray subdistribution hazards for cause {cause} (R cmprsk crr: "
-                                "censoring-weighted risk sets, Breslow ties, Fine & Gray sandwich SE), Wald CI",
-                  warns)
+    return Result(
+        table,
+        stats,
+        f"Fine-Gray subdistribution hazards for cause {cause} (R cmprsk crr: "
+        "censoring-weighted risk sets, Breslow ties, Fine & Gray sandwich SE), Wald CI",
+        warns,
+    )
 
 
 @checks_alpha
@@ -148,23 +161,34 @@ def cif(data, duration, event, *, cause, group=None, times=None, alpha=0.05) -> 
     for g, sub in by_group(df, group):
         curve = _cmprsk.aalen_johansen(sub["_t"].to_numpy(), sub["_e"].to_numpy(), cause)
         if req is None:
-            out = pd.DataFrame({"time": curve["time"], "n_risk": curve["n_risk"].astype(int),
-                                "cif": curve["cif"], "var": curve["var"]})
+            out = pd.DataFrame(
+                {"time": curve["time"], "n_risk": curve["n_risk"].astype(int), "cif": curve["cif"], "var": curve["var"]}
+            )
         else:
             f, v = _cmprsk.at_times(curve, req)
             out = pd.DataFrame({"time": req, "cif": f, "var": v})
             late = np.isnan(f)
             if late.any():
-                warns.append(f"group {g}: time(s) {', '.join(f'{x:g}' for x in req[late])} after the "
-                             f"last follow-up ({curve['max_time']:g}); CIF not estimable there (NaN)")
+                warns.append(
+                    f"group {g}: time(s) {', '.join(f'{x:g}' for x in req[late])} after the "
+                    f"last follow-up ({curve['max_time']:g}); CIF not estimable there (NaN)"
+                )
         lo, hi = _cmprsk.log_log_band(out["cif"].to_numpy(), out["var"].to_numpy(), alpha)
         out = out.assign(se=np.sqrt(out["var"]), ci_low=lo, ci_high=hi).drop(columns="var")
         parts.append((g, out))
     table = stack(parts, group)
-    stats = {"n": len(df), "cause": cause, "events": int((df["_e"] == cause).sum()),
-             "competing": int(((df["_e"] != cause) & (df["_e"] > 0)).sum())}
-    return Result(table, stats, f"Aalen-Johansen CIF, Aalen variance, {100 * (1 - alpha):g}% "
-                  "log(-log) CI, as R cmprsk::cuminc", warns)
+    stats = {
+        "n": len(df),
+        "cause": cause,
+        "events": int((df["_e"] == cause).sum()),
+        "competing": int(((df["_e"] != cause) & (df["_e"] > 0)).sum()),
+    }
+    return Result(
+        table,
+        stats,
+        f"Aalen-Johansen CIF, Aalen variance, {100 * (1 - alpha):g}% log(-log) CI, as R cmprsk::cuminc",
+        warns,
+    )
 
 
 def gray_test(data, duration, event, group, *, cause) -> Result:
@@ -210,18 +234,22 @@ def gray_test(data, duration, event, group, *, cause) -> Result:
     codes = pd.Categorical(df[group], categories=labels).codes
     score, var = _cmprsk.gray_score(df["_t"].to_numpy(), df["_e"].to_numpy(), codes, k, cause)
     if np.linalg.matrix_rank(var) < k - 1:
-        raise EstimationError("the variance of Gray's score is singular (a group without follow-up "
-                              "at the event times?); the test is not defined")
+        raise EstimationError(
+            "the variance of Gray's score is singular (a group without follow-up "
+            "at the event times?); the test is not defined"
+        )
     chi2 = float(score @ np.linalg.solve(var, score))
     e = df["_e"].to_numpy()
-    table = pd.DataFrame({
-        "n": np.bincount(codes, minlength=k),
-        "events": np.bincount(codes, weights=e == cause, minlength=k).astype(int),
-        "competing": np.bincount(codes, weights=(e > 0) & (e != cause), minlength=k).astype(int),
-        "censored": np.bincount(codes, weights=e == 0, minlength=k).astype(int),
-    }, index=pd.Index(labels, name=group))
+    table = pd.DataFrame(
+        {
+            "n": np.bincount(codes, minlength=k),
+            "events": np.bincount(codes, weights=e == cause, minlength=k).astype(int),
+            "competing": np.bincount(codes, weights=(e > 0) & (e != cause), minlength=k).astype(int),
+            "censored": np.bincount(codes, weights=e == 0, minlength=k).astype(int),
+        },
+        index=pd.Index(labels, name=group),
+    )
     for g in table.index[table["events"] == 0]:
         warns.append(f"group {g} has no events of cause {cause}")
     stats = {"chi2": chi2, "df": k - 1, "p": float(_st.chi2.sf(chi2, k - 1)), "n": len(df), "cause": cause}
     return Result(table, stats, "Gray's K-sample test (rho = 0), as R cmprsk::cuminc", warns)
-

@@ -1,4 +1,5 @@
 """Cox regression and its proportional-hazards check (R coxph, cox.zph)."""
+
 from __future__ import annotations
 
 import warnings
@@ -19,7 +20,7 @@ from evalkit.core.result import (
 from evalkit.stats.survival import _coxph
 from evalkit.stats.survival._frames import covariate_columns, design_matrix, prepare
 
-__all__ = ['cox', 'cox_zph']
+__all__ = ["cox", "cox_zph"]
 
 
 def _cox_frame(data, duration, event, covariates, extra):
@@ -42,8 +43,11 @@ def _fit_cox(df, rhs, strata):
             cph = CoxPHFitter().fit(df, "_t", "_e", formula=rhs, strata=[strata] if strata else None)
         except (ConvergenceError, np.linalg.LinAlgError) as exc:
             raise EstimationError(f"the Cox model did not converge: {str(exc).splitlines()[0]}") from exc
-    notes = [str(w.message).splitlines()[0] for w in caught
-             if "Convergence" in type(w.message).__name__ or "converge" in str(w.message).lower()]
+    notes = [
+        str(w.message).splitlines()[0]
+        for w in caught
+        if "Convergence" in type(w.message).__name__ or "converge" in str(w.message).lower()
+    ]
     return cph, notes
 
 
@@ -71,14 +75,21 @@ def _cox_fit(data, duration, event, covariates, strata, cluster, entry=None, tie
     df, rhs, warns = _cox_frame(data, duration, event, covariates, (strata, cluster, entry))
     x, names = design_matrix(df, rhs, covariates)
     start = _entry_times(df, entry)
-    fit = _coxph.fit(df["_t"].to_numpy(), df["_e"].to_numpy(), x, df[strata].to_numpy() if strata else None,
-                     entry=start, ties=ties)
+    fit = _coxph.fit(
+        df["_t"].to_numpy(), df["_e"].to_numpy(), x, df[strata].to_numpy() if strata else None, entry=start, ties=ties
+    )
     lr = 2 * (fit.loglik - fit.loglik0)
     # Harrell's C compares durations from a common origin; with delayed entry it is not defined
     concordance = np.nan if start is not None else _coxph.concordance(df["_t"], df["_e"], x @ fit.beta)
-    stats = {"loglik": fit.loglik, "lr_chi2": lr, "lr_df": len(names),
-             "lr_p": float(_st.chi2.sf(lr, len(names))), "concordance": concordance,
-             "events": int(df["_e"].sum()), "n": len(df)}
+    stats = {
+        "loglik": fit.loglik,
+        "lr_chi2": lr,
+        "lr_df": len(names),
+        "lr_p": float(_st.chi2.sf(lr, len(names))),
+        "concordance": concordance,
+        "events": int(df["_e"].sum()),
+        "n": len(df),
+    }
     if fit.infinite:
         stats["may_be_infinite"] = [names[i] for i in fit.infinite]
     return df, names, fit, stats, warns
@@ -90,8 +101,12 @@ def _clustered(df, fit, cluster):
     if n_cl < 2:
         raise EstimationError(f"robust SEs need at least two clusters in {cluster!r}; found {n_cl}")
     warns = [f"only {n_cl} clusters: the sandwich SE is unreliable with few clusters"] if n_cl < 20 else []
-    return (fit.cluster_vcov(df[cluster].to_numpy()), n_cl,
-            f", robust SE clustered by {cluster} (R coxph cluster=, no small-sample factor)", warns)
+    return (
+        fit.cluster_vcov(df[cluster].to_numpy()),
+        n_cl,
+        f", robust SE clustered by {cluster} (R coxph cluster=, no small-sample factor)",
+        warns,
+    )
 
 
 #: the columns' names before one Result layout (still read, with a DeprecationWarning)
@@ -105,8 +120,9 @@ def _cox_result(names, fit, vcov, stats, method, warns, alpha):
 
 
 @checks_alpha
-def cox(data, duration, event, covariates, *, ties="efron", strata=None, cluster=None,
-        entry=None, alpha=0.05) -> Result:
+def cox(
+    data, duration, event, covariates, *, ties="efron", strata=None, cluster=None, entry=None, alpha=0.05
+) -> Result:
     """Cox proportional-hazards regression, as R ``coxph``.
 
     Parameters
@@ -223,6 +239,9 @@ def cox_zph(data, duration, event, covariates, *, strata=None, transform="km") -
     table = pd.DataFrame({"chi2": res["test_statistic"], "df": 1, "p": res["p"]})
     table = table.reindex(cph.params_.index).rename_axis("term")
     stats = {"n": len(df), "events": int(df["_e"].sum()), "min_p": float(table["p"].min())}
-    return Result(table, stats, f"Scaled Schoenfeld residual PH test (Grambsch-Therneau, lifelines), "
-                  f"{transform} time transform, per term", warns + notes)
-
+    return Result(
+        table,
+        stats,
+        f"Scaled Schoenfeld residual PH test (Grambsch-Therneau, lifelines), {transform} time transform, per term",
+        warns + notes,
+    )

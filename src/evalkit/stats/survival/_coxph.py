@@ -19,6 +19,7 @@ is the same with every tied event's share k/d of the tied risk set set to 0
 The numbers are checked against R ``coxph`` (Rossi, lung) and lifelines in
 ``tests/test_survival.py``, and the residuals against leave-one-out refits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,10 @@ __all__ = ["CoxFit", "fit", "concordance"]
 MAX_ITER = 20  # R coxph.control iter.max
 EPS = 1e-9  # R coxph.control eps (relative change of the log-likelihood)
 TOLER_INF = np.sqrt(EPS)  # R coxph.control toler.inf
-_SINGULAR = ("the Cox model cannot be estimated: a covariate is constant or collinear among those at risk "
-             "(singular information matrix)")
+_SINGULAR = (
+    "the Cox model cannot be estimated: a covariate is constant or collinear among those at risk "
+    "(singular information matrix)"
+)
 
 
 @dataclass
@@ -96,9 +99,15 @@ def _sums(s: _Stratum, beta: np.ndarray):
     c = eta.max() if len(eta) else 0.0
     w = np.exp(eta - c)  # scaled for overflow; every ratio below is unchanged
     wx = w[:, None] * s.x
-    return {"eta": eta, "c": c, "w": w, "s0": _risk_sums(w, s), "s1": _risk_sums(wx, s),
-            "e0": np.add.reduceat(w * s.event, s.starts),
-            "e1": np.add.reduceat(wx * s.event[:, None], s.starts, axis=0)}
+    return {
+        "eta": eta,
+        "c": c,
+        "w": w,
+        "s0": _risk_sums(w, s),
+        "s1": _risk_sums(wx, s),
+        "e0": np.add.reduceat(w * s.event, s.starts),
+        "e1": np.add.reduceat(wx * s.event[:, None], s.starts, axis=0),
+    }
 
 
 def _efron_terms(s: _Stratum, m: dict):
@@ -180,8 +189,9 @@ class CoxFit:
             cum_a = np.cumsum(a[::-1])[::-1]
             cum_b = np.cumsum(b[::-1], axis=0)[::-1]
             k, x, w, e = s.group, s.x, m["w"][:, None], s.event[:, None]
-            resid = (e * (x - mean_xbar[k]) - w * (x * cum_a[k][:, None] - cum_b[k])
-                     + e * w * (x * a_f[k][:, None] - b_f[k]))
+            resid = (
+                e * (x - mean_xbar[k]) - w * (x * cum_a[k][:, None] - cum_b[k]) + e * w * (x * a_f[k][:, None] - b_f[k])
+            )
             if s.entry_group is not None:
                 # hazard at or before a row's entry was never its to share: take it back out
                 j = s.entry_group
@@ -265,9 +275,11 @@ def fit(time, event, x, strata=None, entry=None, ties="efron") -> CoxFit:
         notes.append(f"the Cox model did not converge in {MAX_ITER} iterations")
     else:
         if infinite.size:
-            notes.append("the log-likelihood converged before covariate(s) "
-                         f"{', '.join(str(i + 1) for i in infinite)}: the coefficient may be infinite "
-                         "(as R coxph warns)")
+            notes.append(
+                "the log-likelihood converged before covariate(s) "
+                f"{', '.join(str(i + 1) for i in infinite)}: the coefficient may be infinite "
+                "(as R coxph warns)"
+            )
     return CoxFit(beta, vcov, ll, ll0, it, notes, [int(i) for i in infinite], strata_, len(time))
 
 
@@ -306,8 +318,12 @@ def concordance(time, event, risk) -> float:
     for v in range(len(levels)):
         later = np.sort(time[code == v])
         cens = np.sort(time[(code == v) & (event == 0)])
-        n = (len(later) - np.searchsorted(later, t_ev, "right")
-             + np.searchsorted(cens, t_ev, "right") - np.searchsorted(cens, t_ev, "left"))
+        n = (
+            len(later)
+            - np.searchsorted(later, t_ev, "right")
+            + np.searchsorted(cens, t_ev, "right")
+            - np.searchsorted(cens, t_ev, "left")
+        )
         total += n.sum()
         agree += n[code[ev] > v].sum()
         tied += n[code[ev] == v].sum()

@@ -1,5 +1,6 @@
 """Kaplan-Meier curves, their quantiles and values at given times, restricted means and
 log-rank tests (R survfit, quantile.survfit, survdiff)."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -20,7 +21,7 @@ from evalkit.core.result import (
 from evalkit.stats.survival import _km, _rmst
 from evalkit.stats.survival._frames import by_group, prepare, stack
 
-__all__ = ['km', 'median_survival', 'quantile_survival', 'survival_at', 'rmst', 'logrank']
+__all__ = ["km", "median_survival", "quantile_survival", "survival_at", "rmst", "logrank"]
 
 
 def _check_conf(conf_type, alpha=0.05):
@@ -84,12 +85,18 @@ def km(data, duration, event, *, group=None, conf_type="log", alpha=0.05) -> Res
         tab = _km_table(sub, conf_type, alpha)
         if (tab["survival"] <= 0).any():
             t0 = tab.loc[tab["survival"] <= 0, "time"].iloc[0]
-            warns.append(f"group {g}: survival reaches 0 at time {t0:g}; its SE and "
-                         f"{conf_type} CI are undefined from there on (NaN), as in R")
+            warns.append(
+                f"group {g}: survival reaches 0 at time {t0:g}; its SE and "
+                f"{conf_type} CI are undefined from there on (NaN), as in R"
+            )
         parts.append((g, tab))
     table = stack(parts, group)
-    return Result(table, {"n": len(df), "events": int(df["_e"].sum())},
-                  f"Kaplan-Meier, Greenwood SE, {_ci_label(conf_type, alpha)}", warns)
+    return Result(
+        table,
+        {"n": len(df), "events": int(df["_e"].sum())},
+        f"Kaplan-Meier, Greenwood SE, {_ci_label(conf_type, alpha)}",
+        warns,
+    )
 
 
 def _km_quantile(tab: pd.DataFrame, q: float) -> tuple[float, ...]:
@@ -145,8 +152,12 @@ def median_survival(data, duration, event, *, group=None, conf_type="log", alpha
                 warns.append(f"group {g}: {name} not reached (curve stays above 0.5); reported as NaN")
         rows[g] = {"n": len(sub), "events": int(sub["_e"].sum()), "estimate": est, "ci_low": lo, "ci_high": hi}
     table = pd.DataFrame.from_dict(rows, orient="index").rename_axis(group or "group")
-    return Result(with_aliases(table, {"median": "estimate"}, "median_survival"), {"n": len(df)},
-                  f"Kaplan-Meier median, R quantile.survfit rule, {_ci_label(conf_type, alpha)}", warns)
+    return Result(
+        with_aliases(table, {"median": "estimate"}, "median_survival"),
+        {"n": len(df)},
+        f"Kaplan-Meier median, R quantile.survfit rule, {_ci_label(conf_type, alpha)}",
+        warns,
+    )
 
 
 @checks_alpha
@@ -197,19 +208,21 @@ def quantile_survival(data, duration, event, *, q, group=None, conf_type="log", 
         rows = []
         for p in probs:
             est, lo, hi = _km_quantile(tab, p)
-            missing = [name for name, v in (("estimate", est), ("lower limit", lo), ("upper limit", hi))
-                       if np.isnan(v)]
+            missing = [name for name, v in (("estimate", est), ("lower limit", lo), ("upper limit", hi)) if np.isnan(v)]
             if missing:
                 warns.append(f"group {g}, q = {p:g}: {', '.join(missing)} not reached; reported as NaN")
             rows.append({"q": p, "estimate": est, "ci_low": lo, "ci_high": hi})
         parts.append((g, pd.DataFrame(rows)))
-    return Result(stack(parts, group), {"n": len(df)},
-                  f"Kaplan-Meier quantiles, R quantile.survfit rule, {_ci_label(conf_type, alpha)}", warns)
+    return Result(
+        stack(parts, group),
+        {"n": len(df)},
+        f"Kaplan-Meier quantiles, R quantile.survfit rule, {_ci_label(conf_type, alpha)}",
+        warns,
+    )
 
 
 @checks_alpha
-def survival_at(data, duration, event, times: Sequence[float], *, group=None,
-                conf_type="log", alpha=0.05) -> Result:
+def survival_at(data, duration, event, times: Sequence[float], *, group=None, conf_type="log", alpha=0.05) -> Result:
     """Kaplan-Meier survival at given times, as R ``summary(survfit, times = )``.
 
     Parameters
@@ -260,8 +273,10 @@ def survival_at(data, duration, event, times: Sequence[float], *, group=None,
         late = req > t.max()
         if late.any():
             out.loc[late, ["survival", "se", "ci_low", "ci_high"]] = np.nan
-            warns.append(f"group {g}: time(s) {', '.join(f'{x:g}' for x in req[late])} after the "
-                         f"last follow-up ({t.max():g}); survival not estimable there (NaN)")
+            warns.append(
+                f"group {g}: time(s) {', '.join(f'{x:g}' for x in req[late])} after the "
+                f"last follow-up ({t.max():g}); survival not estimable there (NaN)"
+            )
         parts.append((g, out))
     table = stack(parts, group)
     return Result(table, {"n": len(df)}, f"Kaplan-Meier at fixed times, {_ci_label(conf_type, alpha)}", warns)
@@ -325,8 +340,16 @@ def rmst(data, duration, event, *, tau, group=None, reference=None, alpha=0.05) 
     for g, t, e in parts:
         est[g], var[g] = _rmst.rmst_one(t, e, tau)
         se = float(np.sqrt(var[g]))
-        rows.append({"group": str(g), "estimate": est[g], "se": se, "ci_low": est[g] - z * se,
-                     "ci_high": est[g] + z * se, "rmtl": tau - est[g]})
+        rows.append(
+            {
+                "group": str(g),
+                "estimate": est[g],
+                "se": se,
+                "ci_low": est[g] - z * se,
+                "ci_high": est[g] + z * se,
+                "rmtl": tau - est[g],
+            }
+        )
     table = pd.DataFrame(rows).set_index("group")
     stats = {"tau": tau, "n": len(df)}
     if len(parts) == 2:
@@ -338,8 +361,13 @@ def rmst(data, duration, event, *, tau, group=None, reference=None, alpha=0.05) 
         table = pd.concat([table, _rmst.contrasts(est, var, other, ref, alpha)])
         stats.update(reference=str(ref), other=str(other))
     table.index.name = "term"
-    return Result(table, stats, f"Restricted mean survival time up to tau = {tau:g} as R survRM2 rmst2 "
-                                "(KM area, survRM2 variance, Wald z; ratio on the log scale)", warns)
+    return Result(
+        table,
+        stats,
+        f"Restricted mean survival time up to tau = {tau:g} as R survRM2 rmst2 "
+        "(KM area, survRM2 variance, Wald z; ratio on the log scale)",
+        warns,
+    )
 
 
 def logrank(data, duration, event, group, *, strata=None) -> Result:
@@ -384,20 +412,32 @@ def logrank(data, duration, event, group, *, strata=None) -> Result:
         raise EstimationError("no events: the log-rank test is not defined")
     k, codes = len(labels), pd.Categorical(df[group], categories=labels).codes
     obs, exp, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
-    layers = [np.ones(len(df), dtype=bool)] if strata is None else [(df[strata] == s).to_numpy()
-                                                                     for s in df[strata].unique()]
+    layers = (
+        [np.ones(len(df), dtype=bool)]
+        if strata is None
+        else [(df[strata] == s).to_numpy() for s in df[strata].unique()]
+    )
     for rows in layers:
         o, e, v = _km.logrank_arrays(df["_t"].to_numpy()[rows], df["_e"].to_numpy()[rows], codes[rows], k)
         obs, exp, var = obs + o, exp + e, var + v
     empty = [str(g) for g, v in zip(labels, np.diag(var)) if v <= 0]
     if empty:
-        raise EstimationError(f"group(s) {', '.join(empty)} have nobody at risk at any event time"
-                              f"{' of their strata' if strata else ''}; the log-rank test cannot use them")
+        raise EstimationError(
+            f"group(s) {', '.join(empty)} have nobody at risk at any event time"
+            f"{' of their strata' if strata else ''}; the log-rank test cannot use them"
+        )
     diff = (obs - exp)[:-1]
     chi2 = float(diff @ np.linalg.solve(var[:-1, :-1], diff))
-    table = pd.DataFrame({"n": np.bincount(codes, minlength=k), "observed": obs, "expected": exp,
-                          "oe2_e": (obs - exp) ** 2 / exp, "oe2_v": (obs - exp) ** 2 / np.diag(var)},
-                         index=pd.Index(labels, name=group))
+    table = pd.DataFrame(
+        {
+            "n": np.bincount(codes, minlength=k),
+            "observed": obs,
+            "expected": exp,
+            "oe2_e": (obs - exp) ** 2 / exp,
+            "oe2_v": (obs - exp) ** 2 / np.diag(var),
+        },
+        index=pd.Index(labels, name=group),
+    )
     for g in table.index[table["observed"] == 0]:
         warns.append(f"group {g} has no events")
     stats = {"chi2": chi2, "df": k - 1, "p": float(_st.chi2.sf(chi2, k - 1)), "n": len(df)}
@@ -406,4 +446,3 @@ def logrank(data, duration, event, group, *, strata=None) -> Result:
         stats["n_strata"] = len(layers)
         method = f"Stratified log-rank test by {strata} (R survdiff + strata()), chi-square on k - 1 df"
     return Result(table, stats, method, warns)
-

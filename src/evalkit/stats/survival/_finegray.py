@@ -11,6 +11,7 @@ the effect of estimating G (psi, through the censoring martingales), as
 ``crr``'s ``var``. Every risk-set sum is a cumulative sum over time, so a fit
 costs O(n p^2) per iteration.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,8 +68,19 @@ def _prepare(time, status, z, cause, censored) -> _Data:
     g = _censoring_km_before(time, cens.astype(float))
     ft, d = np.unique(time[fail], return_counts=True)
     first_at = np.searchsorted(time, ft, side="left")
-    return _Data(time, z, fail, other, cens, g, ft, d.astype(float), g[first_at], first_at,
-                 np.searchsorted(ft, time, side="right"))
+    return _Data(
+        time,
+        z,
+        fail,
+        other,
+        cens,
+        g,
+        ft,
+        d.astype(float),
+        g[first_at],
+        first_at,
+        np.searchsorted(ft, time, side="right"),
+    )
 
 
 def _risk_sums(data: _Data, beta: np.ndarray):
@@ -115,8 +127,9 @@ def _newton(data: _Data, p: int) -> tuple[np.ndarray, float, bool]:
         try:
             step = np.linalg.solve(info, score)
         except np.linalg.LinAlgError:
-            raise EstimationError("the Fine-Gray model cannot be estimated: a covariate is constant or "
-                                  "collinear among those at risk") from None
+            raise EstimationError(
+                "the Fine-Gray model cannot be estimated: a covariate is constant or collinear among those at risk"
+            ) from None
         for _ in range(21):  # crr minimises -ll: accept a step that lowers it enough, else halve it
             new_ll = _objective(data, beta + step)[0]
             if np.isfinite(new_ll) and -new_ll <= -ll + 1e-4 * float(step @ -score):
@@ -144,8 +157,9 @@ def _sandwich_middle(data: _Data, beta: np.ndarray) -> np.ndarray:
     has = upto >= 0
     eta[has] -= w[has, None] * (data.z[has] * a1[upto[has], None] - b1[upto[has]])
     a2 = np.concatenate([np.cumsum((d * gf / s0)[::-1])[::-1], [0.0]])
-    b2 = np.concatenate([np.cumsum((d[:, None] * gf[:, None] * zbar / s0[:, None])[::-1], axis=0)[::-1],
-                         np.zeros((1, p))])
+    b2 = np.concatenate(
+        [np.cumsum((d[:, None] * gf[:, None] * zbar / s0[:, None])[::-1], axis=0)[::-1], np.zeros((1, p))]
+    )
     o = data.other
     eta[o] -= (w[o] / data.g[o])[:, None] * (data.z[o] * a2[data.after[o], None] - b2[data.after[o]])
     # psi: the censoring martingales, weighted by q(u)/pi(u)
@@ -156,8 +170,9 @@ def _sandwich_middle(data: _Data, beta: np.ndarray) -> np.ndarray:
     b_o = np.concatenate([np.zeros((1, p)), np.cumsum(wo[:, None] * data.z, axis=0)])[first]
     from_u = np.searchsorted(data.ft, ut, side="left")  # failure times >= u
     c = np.concatenate([np.cumsum((d * gf / s0)[::-1])[::-1], [0.0]])[from_u]
-    e = np.concatenate([np.cumsum((d[:, None] * gf[:, None] * zbar / s0[:, None])[::-1], axis=0)[::-1],
-                        np.zeros((1, p))])[from_u]
+    e = np.concatenate(
+        [np.cumsum((d[:, None] * gf[:, None] * zbar / s0[:, None])[::-1], axis=0)[::-1], np.zeros((1, p))]
+    )[from_u]
     q = b_o * c[:, None] - a_o[:, None] * e
     n_cens = np.bincount(np.searchsorted(ut, data.time[data.cens]), minlength=ut.size)
     compensator = np.cumsum((n_cens / at_risk**2)[:, None] * q, axis=0)

@@ -1,4 +1,5 @@
 """The checked input frames every survival estimator starts from: durations, event codes, covariates."""
+
 from __future__ import annotations
 
 import re
@@ -73,12 +74,12 @@ def covariate_columns(data, covariates, who="cox"):
 
 def design_matrix(df, rhs, covariates):
     """Covariate matrix (no intercept) and term names: numeric columns as they are, else formulaic."""
-    if not isinstance(covariates, str) and all(pd.api.types.is_numeric_dtype(df[c])
-                                                 or pd.api.types.is_bool_dtype(df[c]) for c in covariates):
+    if not isinstance(covariates, str) and all(
+        pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]) for c in covariates
+    ):
         return df[list(covariates)].to_numpy(dtype=float), list(covariates)
     import formulaic  # as lifelines builds a formula's columns: treatment coding, intercept dropped
 
     mm = formulaic.Formula(rhs).get_model_matrix(df)
     mm = mm.drop(columns="Intercept", errors="ignore")
     return mm.to_numpy(dtype=float), [str(c) for c in mm.columns]
-

@@ -6,6 +6,7 @@ confidence band ("log", not lifelines' log(-log)), the standard error printed
 (of S, not of log S) and the median's confidence limits (the first times the
 band falls to 0.5 or below, with R's averaging over a flat at exactly 0.5).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,11 +35,16 @@ def km_curve(time: np.ndarray, event: np.ndarray) -> pd.DataFrame:
     surv = np.cumprod(1.0 - n_event / n_risk)
     with np.errstate(divide="ignore", invalid="ignore"):
         inc = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
-    return pd.DataFrame({
-        "time": ut, "n_risk": n_risk.astype(int), "n_event": n_event.astype(int),
-        "n_censor": (n_at - n_event).astype(int), "survival": surv,
-        "se_log": np.sqrt(np.cumsum(inc)),
-    })
+    return pd.DataFrame(
+        {
+            "time": ut,
+            "n_risk": n_risk.astype(int),
+            "n_event": n_event.astype(int),
+            "n_censor": (n_at - n_event).astype(int),
+            "survival": surv,
+            "se_log": np.sqrt(np.cumsum(inc)),
+        }
+    )
 
 
 def band(surv: np.ndarray, se_log: np.ndarray, conf_type: str, alpha: float):

@@ -16,6 +16,7 @@ Conventions (survRM2 1.0-4, ``rmst1``/``rmst2``):
   ends with an event stays at 0); if all end with an event, the largest
   time of all. Without tau, that limit is used.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,12 +63,16 @@ def contrasts(est: dict, var: dict, other, reference, alpha: float) -> pd.DataFr
     se = np.sqrt(var[other] + var[reference])
     log_ratio = np.log(est[other]) - np.log(est[reference])
     se_log = np.sqrt(var[other] / est[other] ** 2 + var[reference] / est[reference] ** 2)
-    return pd.DataFrame({
-        "estimate": [diff, np.exp(log_ratio)], "se": [se, np.exp(log_ratio) * se_log],
-        "ci_low": [diff - z * se, np.exp(log_ratio - z * se_log)],
-        "ci_high": [diff + z * se, np.exp(log_ratio + z * se_log)],
-        "p": [2 * st.norm.sf(abs(diff) / se), 2 * st.norm.sf(abs(log_ratio) / se_log)],
-    }, index=pd.Index(["difference", "ratio"]))
+    return pd.DataFrame(
+        {
+            "estimate": [diff, np.exp(log_ratio)],
+            "se": [se, np.exp(log_ratio) * se_log],
+            "ci_low": [diff - z * se, np.exp(log_ratio - z * se_log)],
+            "ci_high": [diff + z * se, np.exp(log_ratio + z * se_log)],
+            "p": [2 * st.norm.sf(abs(diff) / se), 2 * st.norm.sf(abs(log_ratio) / se_log)],
+        },
+        index=pd.Index(["difference", "ratio"]),
+    )
 
 
 def check_tau(tau: float | None, limit: float) -> float:
@@ -76,6 +81,8 @@ def check_tau(tau: float | None, limit: float) -> float:
     if not (isinstance(tau, (int, float, np.integer, np.floating)) and np.isfinite(tau) and tau > 0):
         raise InputError(f"tau must be a positive number, not {tau!r}")
     if tau > limit:
-        raise InputError(f"tau = {tau:g} is beyond the data: the truncation time needs to be shorter than or equal "
-                         f"to {limit:g}, the last time at which every group's survival curve is defined")
+        raise InputError(
+            f"tau = {tau:g} is beyond the data: the truncation time needs to be shorter than or equal "
+            f"to {limit:g}, the last time at which every group's survival curve is defined"
+        )
     return float(tau)
