@@ -1,4 +1,4 @@
-"""Tests of evalkit.effects (and its wild cluster bootstrap engine, evalkit.stats._wild)."""
+"""Tests of evalkit.effects (and its wild cluster bootstrap engine, evalkit.stats.effects._wild)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from scipy import stats as st
 
 from evalkit import datasets
 from evalkit import effects as ef
-from evalkit.stats._wild import cluster_codes, wild_test
+from evalkit.stats.effects._wild import cluster_codes, wild_test
 from evalkit.core.result import EstimationError, InputError
 
 
@@ -378,7 +378,7 @@ def test_mixed_anova_unbalanced_falls_back_to_mixed_model():
 def test_random_intercept_reml_matches_statsmodels_mixedlm():
     import statsmodels.formula.api as smf
 
-    from evalkit.stats import _lmm as _lmm
+    from evalkit.stats.effects import _lmm as _lmm
 
     rng = np.random.default_rng(4)
     n = 120
@@ -419,7 +419,9 @@ def test_mixed_model_wald_f_equals_anova_f_when_balanced():
     # so the Wald chi2 / df1 of every term equals the ANOVA F: an independent check of
     # the fallback's contrasts and term tests.
     df = pd.read_csv(datasets.path("mixed_anova"))
-    lmm = ef._anova_mixedlm(df, "Scores", "Time", "Group", "Subject")
+    from evalkit.stats.effects._groups import _anova_mixedlm
+
+    lmm = _anova_mixedlm(df, "Scores", "Time", "Group", "Subject")
     anova = ef.mixed_anova(df, "Scores", "Time", "Group", "Subject")
     assert lmm.table["F"].to_numpy() == pytest.approx(anova.table["F"].to_numpy(), rel=1e-4)
 

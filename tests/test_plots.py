@@ -41,7 +41,7 @@ from evalkit.plots import (
 )
 from evalkit.rates import compare_rates
 from evalkit.report.plots._base import OVERLAP_KEY
-from evalkit.stats._staggered import staggered_did
+from evalkit.effects import staggered_did
 from evalkit.survival import cif, km
 
 

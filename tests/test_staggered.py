@@ -1,4 +1,4 @@
-"""Tests of evalkit.stats._staggered.staggered_did (Callaway & Sant'Anna 2021).
+"""Tests of evalkit.effects.staggered_did (Callaway & Sant'Anna 2021).
 
 Reference values:
 * point estimates: R ``did`` output on its ``mpdta`` example, as printed
@@ -22,7 +22,7 @@ import statsmodels.formula.api as smf
 
 from evalkit import datasets
 from evalkit import EstimationError, InputError
-from evalkit.stats._staggered import staggered_did
+from evalkit.effects import staggered_did
 
 
 @pytest.fixture(scope="module")

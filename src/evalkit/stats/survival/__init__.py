@@ -35,9 +35,9 @@ formulas instead and reproduces cmprsk's published output on the BMT data
 
 from __future__ import annotations
 
-from evalkit.stats.survival._curves import km, logrank, median_survival, quantile_survival, rmst, survival_at
-from evalkit.stats.survival._cox import cox, cox_zph
 from evalkit.stats.survival._competing import cif, finegray, gray_test
+from evalkit.stats.survival._cox import cox, cox_zph
+from evalkit.stats.survival._curves import km, logrank, median_survival, quantile_survival, rmst, survival_at
 
 __all__ = [
     "km",

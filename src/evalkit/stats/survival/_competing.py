@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
@@ -15,7 +14,7 @@ from evalkit.core.result import (
     wald_table,
 )
 from evalkit.stats.survival import _cmprsk
-from evalkit.stats.survival._frames import covariate_columns, design_matrix, by_group, prepare, stack
+from evalkit.stats.survival._frames import by_group, covariate_columns, design_matrix, prepare, stack
 
 __all__ = ["finegray", "cif", "gray_test"]
 

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from evalkit.stats.survival._km import km_curve
 from evalkit.core.result import InputError
+from evalkit.stats.survival._km import km_curve
 
 __all__ = ["rmst_one", "tau_limit", "contrasts", "check_tau"]
 

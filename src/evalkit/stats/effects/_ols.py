@@ -17,7 +17,7 @@ from evalkit.core.result import (
     wald_table,
 )
 from evalkit.stats import _crve
-from evalkit.stats._wild import cluster_codes, crv1_vcov
+from evalkit.stats.effects._wild import cluster_codes, crv1_vcov
 
 __all__ = ["ols"]
 
